@@ -128,7 +128,7 @@ class SinkConnector {
   // Phase one: make everything written in `epoch` durable but not visible, so that
   // CommitEpoch can finish it even after a crash and restart. Must not make data visible.
   // Failure: the runtime rolls the epoch back and rewinds the sources.
-  virtual arrow::Status PreCommit(uint64_t epoch) { return Flush(); (void)epoch; }
+  virtual arrow::Status PreCommit(uint64_t /*epoch*/) { return Flush(); }
 
   // Phase two: make the epoch visible. Called only after the manifest that decides the
   // epoch is durable, and again after a restart if the sink may not have finished it, so
