@@ -1,0 +1,327 @@
+#include "laminar/runtime/pipeline.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+namespace laminar::runtime {
+
+struct Pipeline::SourceSlot {
+  std::string name;
+  std::string type;
+  std::unique_ptr<SourceConnector> connector;
+  std::thread thread;
+  // Guarded by control_mu_.
+  bool parked = false;
+  bool blocked = false;  // sent an error or its end marker: waits for a rewind or shutdown
+  std::atomic<int64_t> rows{0};
+  std::atomic<int64_t> bytes{0};
+  std::atomic<int64_t> batches{0};
+  std::atomic<int64_t> errors{0};
+};
+
+struct Pipeline::SinkSlot {
+  std::string name;
+  std::string type;
+  std::string from;
+  size_t source_index = 0;
+  std::unique_ptr<SinkConnector> connector;
+  bool exactly_once = false;
+  std::atomic<int64_t> rows{0};
+  std::atomic<int64_t> bytes{0};
+  std::atomic<int64_t> batches{0};
+  std::atomic<int64_t> errors{0};
+};
+
+Pipeline::Pipeline(PipelineOptions options, std::unique_ptr<ManifestStore> store)
+    : options_(std::move(options)), store_(std::move(store)), queue_(options_.queue_capacity) {}
+
+Pipeline::~Pipeline() { StopSources(); }
+
+void Pipeline::AddSource(std::string name, std::string connector_type, std::unique_ptr<SourceConnector> source) {
+  auto slot = std::make_unique<SourceSlot>();
+  slot->name = std::move(name);
+  slot->type = std::move(connector_type);
+  slot->connector = std::move(source);
+  sources_.push_back(std::move(slot));
+}
+
+void Pipeline::AddSink(std::string name, std::string connector_type, std::string from_source,
+                       std::unique_ptr<SinkConnector> sink) {
+  auto slot = std::make_unique<SinkSlot>();
+  slot->name = std::move(name);
+  slot->type = std::move(connector_type);
+  slot->from = std::move(from_source);
+  slot->connector = std::move(sink);
+  slot->exactly_once = slot->connector->capabilities().exactly_once;
+  sinks_.push_back(std::move(slot));
+}
+
+void Pipeline::SourceLoop(SourceSlot& slot, size_t index) {
+  while (true) {
+    {
+      std::unique_lock<std::mutex> lock(control_mu_);
+      if (hold_ || slot.blocked) {
+        slot.parked = true;
+        control_cv_.notify_all();
+        control_cv_.wait(lock, [&] { return shutdown_ || (!hold_ && !slot.blocked); });
+        slot.parked = false;
+      }
+      if (shutdown_) return;
+    }
+    std::optional<SourceBatch> batch;
+    arrow::Status status = sdk::WithRetry(
+        options_.poll_retry,
+        [&] {
+          auto result = slot.connector->PollBatch(options_.max_batch_rows, options_.poll_timeout);
+          if (!result.ok()) return result.status();
+          batch = std::move(*result);
+          return arrow::Status::OK();
+        },
+        [&](int attempt, const arrow::Status& error) {
+          slot.errors.fetch_add(1);
+          spdlog::warn("source '{}': poll failed (attempt {}): {}", slot.name, attempt + 1, error.ToString());
+        });
+    if (!status.ok()) {
+      {
+        std::lock_guard<std::mutex> lock(control_mu_);
+        slot.blocked = true;
+      }
+      queue_.Push(QueueItem{index, nullptr, status.WithMessage("source '", slot.name, "': poll: ", status.message()), false});
+      continue;
+    }
+    if (batch && batch->num_rows() > 0) {
+      slot.rows.fetch_add(batch->num_rows());
+      slot.batches.fetch_add(1);
+      rows_in_.fetch_add(batch->num_rows());
+      if (!queue_.Push(QueueItem{index, std::move(batch->records), arrow::Status::OK(), false})) return;
+    }
+    if (slot.connector->finished()) {
+      {
+        std::lock_guard<std::mutex> lock(control_mu_);
+        slot.blocked = true;
+      }
+      if (!queue_.Push(QueueItem{index, nullptr, arrow::Status::OK(), true})) return;
+    }
+  }
+}
+
+void Pipeline::StartSources() {
+  for (size_t i = 0; i < sources_.size(); ++i) {
+    SourceSlot* s = sources_[i].get();
+    s->thread = std::thread([this, s, i] { SourceLoop(*s, i); });
+  }
+}
+
+void Pipeline::StopSources() {
+  {
+    std::lock_guard<std::mutex> lock(control_mu_);
+    shutdown_ = true;
+  }
+  control_cv_.notify_all();
+  queue_.Close();
+  for (auto& slot : sources_) {
+    if (slot->thread.joinable()) slot->thread.join();
+  }
+}
+
+void Pipeline::HoldCut() {
+  {
+    std::lock_guard<std::mutex> lock(control_mu_);
+    hold_ = true;
+  }
+  // Keep draining while waiting: a source may be blocked pushing into a full queue.
+  const bool discard = !epoch_error_.ok();
+  while (true) {
+    {
+      std::lock_guard<std::mutex> lock(control_mu_);
+      if (std::all_of(sources_.begin(), sources_.end(), [](const auto& s) { return s->parked; })) break;
+    }
+    if (auto item = queue_.PopFor(std::chrono::milliseconds(5))) Process(std::move(*item), discard);
+  }
+  while (auto item = queue_.TryPop()) Process(std::move(*item), !epoch_error_.ok());
+}
+
+void Pipeline::ReleaseCut(bool rewound) {
+  {
+    std::lock_guard<std::mutex> lock(control_mu_);
+    hold_ = false;
+    if (rewound) {
+      for (auto& slot : sources_) slot->blocked = false;
+    }
+  }
+  if (rewound) finished_sources_ = 0;
+  control_cv_.notify_all();
+}
+
+void Pipeline::Process(QueueItem item, bool discard) {
+  if (!item.error.ok()) {
+    if (epoch_error_.ok()) epoch_error_ = item.error;
+    return;
+  }
+  if (item.end) {
+    ++finished_sources_;
+    return;
+  }
+  // Once the epoch has failed everything it still carries is replayed after the rewind.
+  if (discard || !epoch_error_.ok()) return;
+  if (auto status = WriteToSinks(item.source, item.batch); !status.ok()) epoch_error_ = status;
+}
+
+arrow::Status Pipeline::WriteToSinks(size_t source, const std::shared_ptr<arrow::RecordBatch>& batch) {
+  for (auto& sink : sinks_) {
+    if (sink->source_index != source) continue;
+    arrow::Status status = sdk::WithRetry(
+        options_.write_retry,
+        [&] {
+          auto result = sink->connector->WriteBatch(batch);
+          if (!result.ok()) return result.status();
+          sink->bytes.fetch_add(result->bytes_written);
+          return arrow::Status::OK();
+        },
+        [&](int attempt, const arrow::Status& error) {
+          sink->errors.fetch_add(1);
+          spdlog::warn("sink '{}': write failed (attempt {}): {}", sink->name, attempt + 1, error.ToString());
+        });
+    if (!status.ok()) return status.WithMessage("sink '", sink->name, "': write: ", status.message());
+    sink->rows.fetch_add(batch->num_rows());
+    sink->batches.fetch_add(1);
+    rows_out_.fetch_add(batch->num_rows());
+  }
+  return arrow::Status::OK();
+}
+
+// With the cut held: roll the epoch back, rewind, and let the sources go again.
+arrow::Status Pipeline::HandleEpochFailure(const arrow::Status& cause) {
+  rolled_back_.fetch_add(1);
+  if (++consecutive_failures_ > options_.max_consecutive_epoch_failures) {
+    return FatalError("runtime", "giving up after " + std::to_string(consecutive_failures_) +
+                                     " failed epochs in a row; last error: " + cause.ToString());
+  }
+  ARROW_RETURN_NOT_OK(coordinator_->AbortEpoch(cause));
+  epoch_error_ = arrow::Status::OK();
+  ReleaseCut(/*rewound=*/true);
+  return arrow::Status::OK();
+}
+
+arrow::Status Pipeline::CheckpointAtCut() {
+  HoldCut();
+  if (!epoch_error_.ok()) return HandleEpochFailure(epoch_error_);
+  arrow::Status status = coordinator_->Checkpoint();
+  if (status.ok()) {
+    consecutive_failures_ = 0;
+    ReleaseCut(/*rewound=*/false);
+    return status;
+  }
+  if (KindOf(status) != ErrorKind::kNeedsAbort) return status;
+  // The coordinator already rolled back and rewound.
+  rolled_back_.fetch_add(1);
+  if (++consecutive_failures_ > options_.max_consecutive_epoch_failures) {
+    return FatalError("runtime", "giving up after " + std::to_string(consecutive_failures_) +
+                                     " failed checkpoints in a row; last error: " + status.ToString());
+  }
+  epoch_error_ = arrow::Status::OK();
+  ReleaseCut(/*rewound=*/true);
+  return arrow::Status::OK();
+}
+
+arrow::Status Pipeline::Run(const std::atomic<bool>& stop_requested) {
+  std::vector<SourceHandle> source_handles;
+  for (auto& slot : sources_) source_handles.push_back({slot->name, slot->connector.get()});
+  std::vector<SinkHandle> sink_handles;
+  for (auto& sink : sinks_) {
+    auto it = std::find_if(sources_.begin(), sources_.end(), [&](const auto& s) { return s->name == sink->from; });
+    if (it == sources_.end()) {
+      CloseAll();
+      return ConfigError("sink '" + sink->name + "'", "reads from unknown source '" + sink->from + "'");
+    }
+    sink->source_index = static_cast<size_t>(it - sources_.begin());
+    sink_handles.push_back({sink->name, sink->connector.get(), sink->exactly_once});
+  }
+  CoordinatorOptions coordinator_options;
+  coordinator_options.pipeline_name = options_.name;
+  coordinator_options.commit_retry = options_.commit_retry;
+  coordinator_ = std::make_unique<CheckpointCoordinator>(coordinator_options, store_.get(), std::move(source_handles),
+                                                         std::move(sink_handles));
+  coordinator_view_.store(coordinator_.get());
+  if (auto status = coordinator_->Recover(); !status.ok()) {
+    CloseAll();
+    return status;
+  }
+  StartSources();
+  auto last_checkpoint = std::chrono::steady_clock::now();
+  arrow::Status result;
+  while (true) {
+    if (!epoch_error_.ok()) {
+      HoldCut();
+      if (result = HandleEpochFailure(epoch_error_); !result.ok()) break;
+      continue;
+    }
+    const bool stopping = stop_requested.load() || finished_sources_ == sources_.size();
+    const auto now = std::chrono::steady_clock::now();
+    const bool interval_due = options_.checkpoint_interval.count() > 0 &&
+                              now - last_checkpoint >= options_.checkpoint_interval;
+    if (stopping || interval_due) {
+      const uint64_t epoch_before = coordinator_->current_epoch();
+      if (result = CheckpointAtCut(); !result.ok()) break;
+      last_checkpoint = std::chrono::steady_clock::now();
+      // Stop only once the final epoch is really committed (a failed one is replayed first).
+      if (stopping && coordinator_->current_epoch() > epoch_before &&
+          (stop_requested.load() || finished_sources_ == sources_.size())) {
+        break;
+      }
+      continue;
+    }
+    if (auto item = queue_.PopFor(std::chrono::milliseconds(20))) Process(std::move(*item), false);
+  }
+  StopSources();
+  if (result.ok()) {
+    coordinator_->MarkStopped();
+  } else {
+    coordinator_->MarkFailed();
+  }
+  CloseAll();
+  return result;
+}
+
+void Pipeline::CloseAll() {
+  for (auto& slot : sources_) {
+    if (auto status = slot->connector->Close(); !status.ok()) {
+      spdlog::warn("source '{}': close: {}", slot->name, status.ToString());
+    }
+  }
+  for (auto& sink : sinks_) {
+    if (auto status = sink->connector->Close(); !status.ok()) {
+      spdlog::warn("sink '{}': close: {}", sink->name, status.ToString());
+    }
+  }
+}
+
+PipelineStats Pipeline::Stats() const {
+  PipelineStats stats;
+  stats.rows_in = rows_in_.load();
+  stats.rows_out = rows_out_.load();
+  stats.epochs_rolled_back = rolled_back_.load();
+  stats.queue_depth = static_cast<int64_t>(queue_.size());
+  if (const CheckpointCoordinator* c = coordinator_view_.load()) {
+    stats.epoch = c->current_epoch();
+    stats.phase = PhaseName(c->phase());
+    stats.checkpoints_completed = c->checkpoints_completed();
+    stats.checkpoints_failed = c->checkpoints_failed();
+    stats.last_checkpoint_unix_ms = c->last_checkpoint_unix_ms();
+    stats.last_checkpoint_duration_us = c->last_checkpoint_duration_us();
+  } else {
+    stats.phase = PhaseName(Phase::kCreated);
+  }
+  for (const auto& s : sources_) {
+    stats.connectors.push_back({s->name, s->type, true, s->rows.load(), s->bytes.load(), s->batches.load(),
+                                s->errors.load(), ""});
+  }
+  for (const auto& s : sinks_) {
+    stats.connectors.push_back({s->name, s->type, false, s->rows.load(), s->bytes.load(), s->batches.load(),
+                                s->errors.load(), ""});
+  }
+  return stats;
+}
+
+}  // namespace laminar::runtime
