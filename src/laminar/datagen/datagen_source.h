@@ -36,7 +36,7 @@ struct FieldOptions {
 };
 
 struct DatagenOptions {
-  int64_t rows_per_second = 10000;       // 0: as fast as possible
+  int64_t rows_per_second = 10000;        // 0: as fast as possible
   std::optional<int64_t> number_of_rows;  // nullopt: unbounded
   uint64_t seed = 0;
   std::map<std::string, FieldOptions> fields;  // by top-level column name
@@ -46,6 +46,7 @@ struct DatagenOptions {
   static arrow::Result<DatagenOptions> FromConfig(const ConnectorConfig& config);
 };
 
+// Internal: see value_generator_internal.h.
 class ColumnGenerator;
 
 class DatagenSource : public SourceConnector {

@@ -151,6 +151,7 @@ void Pipeline::ReleaseCut(bool rewound) {
     }
   }
   if (rewound) finished_sources_ = 0;
+  epoch_rows_ = 0;
   control_cv_.notify_all();
 }
 
@@ -188,6 +189,7 @@ arrow::Status Pipeline::WriteToSinks(size_t source, const std::shared_ptr<arrow:
     sink->batches.fetch_add(1);
     rows_out_.fetch_add(batch->num_rows());
   }
+  epoch_rows_ += batch->num_rows();
   return arrow::Status::OK();
 }
 
@@ -209,7 +211,8 @@ arrow::Status Pipeline::CheckpointAtCut() {
   if (!epoch_error_.ok()) return HandleEpochFailure(epoch_error_);
   arrow::Status status = coordinator_->Checkpoint();
   if (status.ok()) {
-    consecutive_failures_ = 0;
+    // Only an epoch that carried data proves the failure is gone; an empty one does not.
+    if (epoch_rows_ > 0) consecutive_failures_ = 0;
     ReleaseCut(/*rewound=*/false);
     return status;
   }

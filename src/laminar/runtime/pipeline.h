@@ -121,6 +121,7 @@ class Pipeline {
   arrow::Status epoch_error_;
   size_t finished_sources_ = 0;
   int consecutive_failures_ = 0;
+  int64_t epoch_rows_ = 0;  // rows written in the open epoch
 
   std::atomic<int64_t> rows_in_{0};
   std::atomic<int64_t> rows_out_{0};

@@ -265,7 +265,7 @@ TEST_F(PipelineProtocolTest, RepeatedEpochFailuresStopThePipeline) {
   options.max_consecutive_epoch_failures = 2;
   Pipeline pipeline(options, Store());
   auto sink = std::make_unique<StagingSink>(store);
-  for (int call = 1; call <= 10; ++call) sink->FailWriteAt(call, arrow::Status::Invalid("injected: always"));
+  for (int call = 1; call <= 1000; ++call) sink->FailWriteAt(call, arrow::Status::Invalid("injected: always"));
   pipeline.AddSource("seq", "test", Seq(2000, 100));
   pipeline.AddSink("out", "test", "seq", std::move(sink));
   auto status = pipeline.Run(stop_);

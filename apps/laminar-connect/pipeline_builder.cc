@@ -1,0 +1,85 @@
+#include "pipeline_builder.h"
+
+#include <spdlog/spdlog.h>
+
+#include <map>
+
+namespace laminar::cli {
+
+namespace {
+
+std::map<std::string, std::string> OptionMap(const std::vector<ddl::OptionDef>& options) {
+  std::map<std::string, std::string> map;
+  for (const auto& option : options) map[option.key] = option.value;
+  return map;
+}
+
+// A config error names the option it is about ("option 'k'"); point the caret at it.
+arrow::Status LocateError(const ddl::Script& script, const arrow::Status& status,
+                          const std::vector<ddl::OptionDef>& options, ddl::SourceLocation fallback) {
+  if (KindOf(status) != ErrorKind::kConfig) return status;
+  ddl::SourceLocation location = fallback;
+  for (const auto& option : options) {
+    const std::string needle = "option '" + option.key + "'";
+    if (status.message().find(needle) != std::string::npos) {
+      location = status.message().find("is not a valid") != std::string::npos ? option.value_location
+                                                                                : option.key_location;
+      break;
+    }
+  }
+  return ddl::ErrorAt(script, location, status.message());
+}
+
+}  // namespace
+
+arrow::Result<std::unique_ptr<runtime::Pipeline>> BuildPipeline(const ddl::Script& script,
+                                                                const ConnectorRegistry& registry,
+                                                                const BuildOptions& options) {
+  std::unique_ptr<runtime::Pipeline> pipeline;
+  if (!options.validate_only) {
+    ARROW_ASSIGN_OR_RAISE(auto store, runtime::LocalManifestStore::Open(options.checkpoint_dir));
+    runtime::PipelineOptions pipeline_options = options.pipeline;
+    pipeline_options.name = options.pipeline_name;
+    pipeline = std::make_unique<runtime::Pipeline>(pipeline_options, std::move(store));
+  }
+  std::map<std::string, std::shared_ptr<arrow::Schema>> source_schemas;
+  for (const auto& source : script.sources) {
+    ConnectorConfig config(source.connector, OptionMap(source.options));
+    config.set_instance_name(source.name);
+    config.set_pipeline_name(options.pipeline_name);
+    config.set_schema(ddl::SchemaOf(source));
+    auto created = registry.CreateSource(config);
+    if (!created.ok()) return LocateError(script, created.status(), source.options, source.connector_location);
+    spdlog::debug("source '{}' ({}): {}", source.name, source.connector, config.DisplayRedacted());
+    if (options.validate_only) {
+      source_schemas[source.name] = config.schema();
+      continue;
+    }
+    auto connector = std::move(*created);
+    if (auto status = connector->Open(config); !status.ok()) {
+      return LocateError(script, status.WithMessage("source '", source.name, "': ", status.message()), source.options,
+                         source.connector_location);
+    }
+    source_schemas[source.name] = connector->schema();
+    pipeline->AddSource(source.name, source.connector, std::move(connector));
+  }
+  for (const auto& sink : script.sinks) {
+    ConnectorConfig config(sink.connector, OptionMap(sink.options));
+    config.set_instance_name(sink.name);
+    config.set_pipeline_name(options.pipeline_name);
+    config.set_schema(source_schemas[sink.from]);
+    auto created = registry.CreateSink(config);
+    if (!created.ok()) return LocateError(script, created.status(), sink.options, sink.connector_location);
+    spdlog::debug("sink '{}' ({}): {}", sink.name, sink.connector, config.DisplayRedacted());
+    if (options.validate_only) continue;
+    auto connector = std::move(*created);
+    if (auto status = connector->Open(config); !status.ok()) {
+      return LocateError(script, status.WithMessage("sink '", sink.name, "': ", status.message()), sink.options,
+                         sink.connector_location);
+    }
+    pipeline->AddSink(sink.name, sink.connector, sink.from, std::move(connector));
+  }
+  return pipeline;
+}
+
+}  // namespace laminar::cli

@@ -1,0 +1,13 @@
+#include "laminar/builtin_connectors.h"
+
+#include "laminar/datagen/datagen_source.h"
+#include "laminar/files/files_sink.h"
+
+namespace laminar {
+
+void RegisterBuiltinConnectors(ConnectorRegistry& registry) {
+  datagen::RegisterDatagen(registry);
+  files::RegisterFilesSink(registry);
+}
+
+}  // namespace laminar
