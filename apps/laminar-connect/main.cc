@@ -162,7 +162,7 @@ int main(int argc, char** argv) {
   status_line.Stop();
   auto stats = pipeline->Stats();
   if (!result.ok()) {
-    spdlog::error("pipeline failed at epoch {}: {}", stats.epoch, result.ToString());
+    spdlog::error("pipeline failed at epoch {}: {}", stats.epoch, result.message());
     return ExitCodeFor(result) == kExitBadInput ? kExitBadInput : kExitRuntime;
   }
   spdlog::info("stopped cleanly: {} rows in, {} rows out, {} checkpoints, last committed epoch {}", stats.rows_in,

@@ -187,7 +187,8 @@ class DecimalGenerator : public ColumnGenerator {
                    __int128 max)
       : ColumnGenerator(builder, stream, null_rate),
         min_(min),
-        span_(static_cast<unsigned __int128>(max - min) + 1) {}
+        // Unsigned: max - min of decimal(38) overflows a signed 128-bit integer.
+        span_(static_cast<unsigned __int128>(max) - static_cast<unsigned __int128>(min) + 1) {}
 
  protected:
   arrow::Status AppendValue(uint64_t cell) override {

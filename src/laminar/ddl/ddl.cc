@@ -56,6 +56,10 @@ std::string Position(SourceLocation location) {
   return "line " + std::to_string(location.line) + ", column " + std::to_string(location.column);
 }
 
+struct FileCloser {
+  void operator()(std::FILE* file) const { std::fclose(file); }
+};
+
 std::optional<std::string> ProcessEnv(const std::string& name) {
   const char* value = std::getenv(name.c_str());
   if (value == nullptr) return std::nullopt;
@@ -101,9 +105,7 @@ class Lexer {
 
  private:
   SourceLocation Here() const { return {line_, column_}; }
-  char At(size_t ahead) const {
-    return pos_ + ahead < text_.size() ? text_[pos_ + ahead] : '\0';
-  }
+  char At(size_t ahead) const { return pos_ + ahead < text_.size() ? text_[pos_ + ahead] : '\0'; }
   bool AtEnd() const { return pos_ >= text_.size(); }
 
   void Advance() {
@@ -133,7 +135,8 @@ class Lexer {
         Advance();
         while (!(At(0) == '*' && At(1) == '/')) {
           if (AtEnd()) {
-            return Error(start, "unterminated block comment: no closing '*/' before the end of the file");
+            return Error(start,
+                         "unterminated block comment: no closing '*/' before the end of the file");
           }
           Advance();
         }
@@ -170,7 +173,7 @@ class Lexer {
       token->text = std::string(text_.substr(token->begin, pos_ - token->begin));
     } else if (c == '\'' || c == '"') {
       ARROW_RETURN_NOT_OK(LexQuoted(c, token));
-    } else if (std::strchr("(),;=<>[].-:", c) != nullptr) {
+    } else if (c != '\0' && std::strchr("(),;=<>[].-:", c) != nullptr) {
       Advance();
       token->kind = TokenKind::kSymbol;
       token->text = std::string(1, c);
@@ -306,7 +309,8 @@ class Parser {
   // How a token is shown after "found".
   std::string Describe(const Token& token) const {
     if (token.kind == TokenKind::kEnd) return "end of file";
-    std::string_view raw = std::string_view(script_->text).substr(token.begin, token.end - token.begin);
+    std::string_view raw =
+        std::string_view(script_->text).substr(token.begin, token.end - token.begin);
     bool cut = false;
     if (const size_t newline = raw.find('\n'); newline != std::string_view::npos) {
       raw = raw.substr(0, newline);
@@ -498,8 +502,8 @@ class Parser {
   arrow::Result<ParsedType> ParseType(int depth) {
     const Token& first = Peek();
     if (depth > kMaxTypeDepth) {
-      return Error(first.location, "type nested more than " + std::to_string(kMaxTypeDepth) +
-                                       " levels deep");
+      return Error(first.location,
+                   "type nested more than " + std::to_string(kMaxTypeDepth) + " levels deep");
     }
     if (first.kind != TokenKind::kIdent) return Unexpected(first, "a type name");
     Next();
@@ -529,7 +533,7 @@ class Parser {
       case SqlTypeKind::kScalar:
       case SqlTypeKind::kJson: {
         ARROW_RETURN_NOT_OK(ParseLength(*info, name));
-        result.type = info->make();
+        result.type = info->type;
         if (info->kind == SqlTypeKind::kJson) result.metadata = JsonTypeMetadata();
         break;
       }
@@ -568,7 +572,8 @@ class Parser {
       return Error(Peek().location, "type " + name + " takes no parameters");
     }
     Next();
-    ARROW_ASSIGN_OR_RAISE(Number length, ParseInteger("the length of " + name + " (a whole number)"));
+    ARROW_ASSIGN_OR_RAISE(Number length,
+                          ParseInteger("the length of " + name + " (a whole number)"));
     if (length.value < 1) {
       return Error(length.location, "the length of " + name + " must be at least 1, got " +
                                         std::to_string(length.value));
@@ -630,8 +635,8 @@ class Parser {
   arrow::Result<std::shared_ptr<arrow::DataType>> ParseStruct(int depth) {
     ARROW_RETURN_NOT_OK(ExpectSymbol('<', "'<' after STRUCT"));
     if (IsSymbol(Peek(), '>')) {
-      return Error(Peek().location, "expected a STRUCT field name, found '>'; a STRUCT needs "
-                                    "at least one field");
+      return Error(Peek().location,
+                   "expected a STRUCT field name, found '>'; a STRUCT needs at least one field");
     }
     arrow::FieldVector fields;
     std::vector<SourceLocation> locations;
@@ -693,8 +698,7 @@ class Parser {
       }
       for (const OptionDef& other : *options) {
         if (other.key == option.key) {
-          return Error(option.key_location, "duplicate option '" + option.key +
-                                                "' (first set at " +
+          return Error(option.key_location, "duplicate option '" + option.key + "' (first set at " +
                                                 Position(other.key_location) + ")");
         }
       }
@@ -722,8 +726,8 @@ class Parser {
   arrow::Status ParseOptionValue(OptionDef* option) {
     const Token& token = Peek();
     option->value_location = token.location;
-    const std::string what = "a value for option '" + option->key +
-                             "' (a quoted string, a number, true or false)";
+    const std::string what =
+        "a value for option '" + option->key + "' (a quoted string, a number, true or false)";
     if (token.kind == TokenKind::kString) {
       Next();
       ARROW_ASSIGN_OR_RAISE(option->value, ExpandValue(token));
@@ -750,7 +754,8 @@ class Parser {
     const Token& after = Peek(number_at + 1);
     if (after.kind == TokenKind::kIdent && after.begin == number.end) {
       const std::string raw = script_->text.substr(token.begin, after.end - token.begin);
-      return Error(token.location, "bare value " + raw + " is not a number; quote it: '" + raw + "'");
+      return Error(token.location,
+                   "bare value " + raw + " is not a number; quote it: '" + raw + "'");
     }
     for (size_t i = 0; i <= number_at; ++i) Next();
     option->value = sign + number.text;
@@ -789,9 +794,9 @@ class Parser {
         if (close == std::string::npos || close >= end) {
           return Error(dollar, "unterminated '${' in the value of option: expected '}'");
         }
-        ARROW_ASSIGN_OR_RAISE(std::string value,
-                              Substitute(std::string_view(text).substr(pos + 2, close - pos - 2),
-                                         dollar));
+        ARROW_ASSIGN_OR_RAISE(
+            std::string value,
+            Substitute(std::string_view(text).substr(pos + 2, close - pos - 2), dollar));
         out += value;
         advance(close + 1 - pos);
       } else {
@@ -826,9 +831,8 @@ class Parser {
     // As in the shell, ':-' also replaces a variable that is set but empty.
     if (fallback && (!value || value->empty())) return *fallback;
     if (!value) {
-      return Error(dollar, "environment variable " + std::string(name) +
-                               " is not set (write ${" + std::string(name) +
-                               ":-default} to give a default)");
+      return Error(dollar, "environment variable " + std::string(name) + " is not set (write ${" +
+                               std::string(name) + ":-default} to give a default)");
     }
     return *value;
   }
@@ -866,8 +870,8 @@ class Parser {
       return arrow::Status::OK();
     }
     if (token.kind == TokenKind::kEnd) return arrow::Status::OK();
-    return Unexpected(token, has_format ? "';' after the statement"
-                                        : "FORMAT or ';' after the option list");
+    return Unexpected(
+        token, has_format ? "';' after the statement" : "FORMAT or ';' after the option list");
   }
 
   // Sinks may name a source declared later in the file, so this runs after parsing.
@@ -878,7 +882,8 @@ class Parser {
         if (EqualsIgnoreCase(source.name, sink.from)) input = &source;
       }
       if (input == nullptr) {
-        std::string message = "sink '" + sink.name + "' reads from unknown source '" + sink.from + "'";
+        std::string message =
+            "sink '" + sink.name + "' reads from unknown source '" + sink.from + "'";
         if (script_->sources.empty()) {
           message += "; the file declares no sources";
         } else {
@@ -916,14 +921,16 @@ arrow::Result<Script> ParseScript(std::string text, std::string file_name, EnvLo
 }
 
 arrow::Result<Script> ParseFile(const std::string& path, EnvLookup env) {
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"), &std::fclose);
+  std::unique_ptr<std::FILE, FileCloser> file(std::fopen(path.c_str(), "rb"));
   if (!file) {
     return ConfigError(path, std::string("cannot read the DDL file: ") + std::strerror(errno));
   }
   std::string text;
   char buffer[1 << 16];
   size_t count;
-  while ((count = std::fread(buffer, 1, sizeof(buffer), file.get())) > 0) text.append(buffer, count);
+  while ((count = std::fread(buffer, 1, sizeof(buffer), file.get())) > 0) {
+    text.append(buffer, count);
+  }
   if (std::ferror(file.get())) {
     // Reading a directory gets this far: fopen succeeds, fread fails with EISDIR.
     return ConfigError(path, std::string("cannot read the DDL file: ") + std::strerror(errno));
@@ -958,7 +965,8 @@ arrow::Status ErrorAt(const std::string& file_name, std::string_view text, Sourc
   }
   if (location.line >= 1 && location.column >= 1 && start != std::string_view::npos) {
     const size_t stop = text.find('\n', start);
-    std::string_view line = text.substr(start, stop == std::string_view::npos ? stop : stop - start);
+    std::string_view line =
+        text.substr(start, stop == std::string_view::npos ? stop : stop - start);
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     std::string caret;
     int column = 1;

@@ -60,7 +60,7 @@ struct SinkDef {
 
 struct Script {
   std::string file_name;
-  std::string text;  // the parsed text (a leading UTF-8 byte order mark removed)
+  std::string text;                // the parsed text (a leading UTF-8 byte order mark removed)
   std::vector<SourceDef> sources;  // in file order
   std::vector<SinkDef> sinks;      // in file order
 };

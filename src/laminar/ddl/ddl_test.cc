@@ -7,14 +7,13 @@
 #include <arrow/type.h>
 #include <arrow/util/key_value_metadata.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
-
-#include <unistd.h>
 
 #include "laminar/core/status.h"
 #include "laminar/ddl/types.h"
@@ -139,7 +138,9 @@ CREATE SOURCE all_types (
   const auto schema = SchemaOf(script.sources[0]);
   ASSERT_NE(schema, nullptr);
   EXPECT_TRUE(schema->Equals(*expected, /*check_metadata=*/true))
-      << "got:\n" << schema->ToString(true) << "\nexpected:\n" << expected->ToString(true);
+      << "got:\n"
+      << schema->ToString(true) << "\nexpected:\n"
+      << expected->ToString(true);
 }
 
 TEST(DdlParseTest, TimestampPrecisionUnits) {
@@ -252,9 +253,9 @@ line two'
   std::vector<std::string> keys;
   for (const auto& option : options) keys.push_back(option.key);
   EXPECT_EQ(keys, (std::vector<std::string>{"topic", "bootstrap.servers", "rows-per-second",
-                                            "fields.id.kind", "fields.v.null-rate",
-                                            "fields.0.kind", "sasl.jaas config", "Quoted-Key",
-                                            "offset", "ratio", "enabled", "strict", "multi"}));
+                                            "fields.id.kind", "fields.v.null-rate", "fields.0.kind",
+                                            "sasl.jaas config", "Quoted-Key", "offset", "ratio",
+                                            "enabled", "strict", "multi"}));
   const auto values = OptionMap(options);
   EXPECT_EQ(values.at("bootstrap.servers"), "b1:9092,b2:9092");
   EXPECT_EQ(values.at("rows-per-second"), "1000");
@@ -269,7 +270,8 @@ line two'
 }
 
 TEST(DdlParseTest, EmptyOptionListAndOptionalSemicolons) {
-  const Script script = MustParse(";; CREATE SOURCE a FROM datagen ();;\nCREATE SOURCE b FROM datagen ( )");
+  const Script script =
+      MustParse(";; CREATE SOURCE a FROM datagen ();;\nCREATE SOURCE b FROM datagen ( )");
   ASSERT_EQ(script.sources.size(), 2u);
   EXPECT_TRUE(script.sources[0].options.empty());
   EXPECT_TRUE(script.sources[1].options.empty());
@@ -456,8 +458,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"DuplicateStructField",
                 "CREATE SOURCE s (a STRUCT<x INT, X TEXT>) FROM datagen ();", 1, 34,
                 "duplicate STRUCT field 'X' (first declared at line 1, column 27)"},
-        BadCase{"StructTrailingComma", "CREATE SOURCE s (a STRUCT<x INT,>) FROM datagen ();", 1,
-                32, "trailing ','"},
+        BadCase{"StructTrailingComma", "CREATE SOURCE s (a STRUCT<x INT,>) FROM datagen ();", 1, 32,
+                "trailing ','"},
         BadCase{"NotWithoutNull", "CREATE SOURCE s (a INT NOT, b INT) FROM datagen ();", 1, 27,
                 "expected NULL after NOT, found ','"},
         BadCase{"DuplicateColumn", "CREATE SOURCE s (id INT,\n  ID BIGINT) FROM datagen ();", 2, 3,
@@ -500,8 +502,9 @@ INSTANTIATE_TEST_SUITE_P(
                 "expected FORMAT or ';' after the option list, found 'CREATE'"},
         BadCase{"BacktickIdentifier", "CREATE SOURCE `s` FROM datagen ();", 1, 15,
                 "unexpected character '`'"},
-        BadCase{"DuplicateSource", "CREATE SOURCE orders FROM datagen ();\nCREATE SOURCE ORDERS FROM datagen ();",
-                2, 15, "duplicate source 'ORDERS' (first declared at line 1, column 15)"},
+        BadCase{"DuplicateSource",
+                "CREATE SOURCE orders FROM datagen ();\nCREATE SOURCE ORDERS FROM datagen ();", 2,
+                15, "duplicate source 'ORDERS' (first declared at line 1, column 15)"},
         BadCase{"DuplicateSink",
                 std::string(kSource) + "CREATE SINK k FROM s INTO files ();\n"
                                        "CREATE SINK k FROM s INTO files ();",
@@ -567,8 +570,8 @@ TEST(DdlErrorMessageTest, FirstProblemInFileOrderWins) {
 class DdlFileTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("laminar_ddl_test_" + std::to_string(::getpid()));
+    dir_ =
+        std::filesystem::temp_directory_path() / ("laminar_ddl_test_" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir_);
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
@@ -577,7 +580,8 @@ class DdlFileTest : public ::testing::Test {
 
 TEST_F(DdlFileTest, ParsesAFileAndNamesItInErrors) {
   const auto good = dir_ / "good.sql";
-  std::ofstream(good) << "\xEF\xBB\xBF" "CREATE SOURCE s FROM datagen ();\n";
+  std::ofstream(good) << "\xEF\xBB\xBF"
+                         "CREATE SOURCE s FROM datagen ();\n";
   auto script = ParseFile(good.string(), FakeEnv());
   ASSERT_TRUE(script.ok()) << script.status().message();
   EXPECT_EQ(script->file_name, good.string());
@@ -607,7 +611,7 @@ TEST_F(DdlFileTest, UnreadableFileIsAConfigErrorNamingThePath) {
 
 TEST(DdlTypesTest, LookupIgnoresCaseAndKnowsMultiWordNames) {
   ASSERT_NE(FindSqlType("bigint unsigned"), nullptr);
-  EXPECT_TRUE(FindSqlType("bigint unsigned")->make()->Equals(arrow::uint64()));
+  EXPECT_TRUE(FindSqlType("bigint unsigned")->type->Equals(arrow::uint64()));
   EXPECT_TRUE(IsSqlTypePrefix("double"));
   EXPECT_FALSE(IsSqlTypePrefix("VARCHAR"));
   EXPECT_EQ(FindSqlType("UUID"), nullptr);
@@ -638,7 +642,8 @@ TEST(DdlTypesTest, ReadmeCarriesTheSameTable) {
   std::stringstream text;
   text << in.rdbuf();
   EXPECT_NE(text.str().find(DescribeSqlTypes()), std::string::npos)
-      << "README.md's type table differs from DescribeSqlTypes():\n" << DescribeSqlTypes();
+      << "README.md's type table differs from DescribeSqlTypes():\n"
+      << DescribeSqlTypes();
 }
 
 }  // namespace

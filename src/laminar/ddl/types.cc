@@ -5,68 +5,94 @@
 
 #include <algorithm>
 #include <cctype>
+#include <utility>
 
 namespace laminar::ddl {
 namespace {
 
 using arrow::DataType;
 
+SqlTypeInfo Scalar(std::vector<std::string_view> names, std::shared_ptr<DataType> type,
+                   std::string_view sql, std::string_view arrow) {
+  SqlTypeInfo info;
+  info.names = std::move(names);
+  info.type = std::move(type);
+  info.sql = sql;
+  info.arrow = arrow;
+  return info;
+}
+
+// A scalar that also accepts an ignored length: VARCHAR(n).
+SqlTypeInfo Sized(std::vector<std::string_view> names, std::shared_ptr<DataType> type,
+                  std::string_view sql, std::string_view arrow) {
+  SqlTypeInfo info = Scalar(std::move(names), std::move(type), sql, arrow);
+  info.takes_length = true;
+  return info;
+}
+
+// A type the parser builds itself (DECIMAL, TIMESTAMP, ARRAY, ...).
+SqlTypeInfo Special(std::vector<std::string_view> names, SqlTypeKind kind, std::string_view sql,
+                    std::string_view arrow) {
+  SqlTypeInfo info = Scalar(std::move(names), nullptr, sql, arrow);
+  info.kind = kind;
+  return info;
+}
+
+// A row without names only documents another form of a row above it.
+SqlTypeInfo Form(std::string_view sql, std::string_view arrow) {
+  return Special({}, SqlTypeKind::kScalar, sql, arrow);
+}
+
 const std::vector<SqlTypeInfo>& TypeTable() {
-  static const std::vector<SqlTypeInfo> table = {
-      {{"BOOLEAN", "BOOL"}, SqlTypeKind::kScalar, [] { return arrow::boolean(); }, false, false,
-       "BOOLEAN, BOOL", "bool"},
-      {{"TINYINT"}, SqlTypeKind::kScalar, [] { return arrow::int8(); }, false, false, "TINYINT",
-       "int8"},
-      {{"SMALLINT"}, SqlTypeKind::kScalar, [] { return arrow::int16(); }, false, false,
-       "SMALLINT", "int16"},
-      {{"INT", "INTEGER"}, SqlTypeKind::kScalar, [] { return arrow::int32(); }, false, false,
-       "INT, INTEGER", "int32"},
-      {{"BIGINT"}, SqlTypeKind::kScalar, [] { return arrow::int64(); }, false, false, "BIGINT",
-       "int64"},
-      {{"TINYINT UNSIGNED", "UTINYINT"}, SqlTypeKind::kScalar, [] { return arrow::uint8(); },
-       false, false, "TINYINT UNSIGNED, UTINYINT", "uint8"},
-      {{"SMALLINT UNSIGNED", "USMALLINT"}, SqlTypeKind::kScalar, [] { return arrow::uint16(); },
-       false, false, "SMALLINT UNSIGNED, USMALLINT", "uint16"},
-      {{"INT UNSIGNED", "INTEGER UNSIGNED", "UINTEGER"}, SqlTypeKind::kScalar,
-       [] { return arrow::uint32(); }, false, false, "INT UNSIGNED, INTEGER UNSIGNED, UINTEGER",
-       "uint32"},
-      {{"BIGINT UNSIGNED", "UBIGINT"}, SqlTypeKind::kScalar, [] { return arrow::uint64(); }, false,
-       false, "BIGINT UNSIGNED, UBIGINT", "uint64"},
-      {{"REAL", "FLOAT", "FLOAT4"}, SqlTypeKind::kScalar, [] { return arrow::float32(); }, false,
-       false, "REAL, FLOAT, FLOAT4", "float32"},
-      {{"DOUBLE", "DOUBLE PRECISION", "FLOAT8"}, SqlTypeKind::kScalar,
-       [] { return arrow::float64(); }, false, false, "DOUBLE, DOUBLE PRECISION, FLOAT8",
-       "float64"},
-      {{"DECIMAL", "NUMERIC"}, SqlTypeKind::kDecimal, nullptr, false, false,
-       "DECIMAL(p, s), NUMERIC(p, s)", "decimal128(p, s), 1 <= p <= 38, 0 <= s <= p"},
-      // Rows without names only document another form of the row above.
-      {{}, SqlTypeKind::kDecimal, nullptr, false, false, "DECIMAL(p), NUMERIC(p)",
-       "decimal128(p, 0)"},
-      {{}, SqlTypeKind::kDecimal, nullptr, false, false, "DECIMAL, NUMERIC", "decimal128(38, 9)"},
-      {{"VARCHAR", "TEXT", "STRING", "CHAR"}, SqlTypeKind::kScalar, [] { return arrow::utf8(); },
-       true, false, "VARCHAR, VARCHAR(n), TEXT, STRING, CHAR(n)", "utf8 (n is not enforced)"},
-      {{"BYTEA", "VARBINARY", "BLOB", "BINARY"}, SqlTypeKind::kScalar,
-       [] { return arrow::binary(); }, true, false, "BYTEA, VARBINARY[(n)], BLOB, BINARY[(n)]",
-       "binary (n is not enforced)"},
-      {{"DATE"}, SqlTypeKind::kScalar, [] { return arrow::date32(); }, false, false, "DATE",
-       "date32"},
-      {{"TIME"}, SqlTypeKind::kScalar, [] { return arrow::time64(arrow::TimeUnit::MICRO); }, false,
-       false, "TIME", "time64(us)"},
-      {{"TIMESTAMP"}, SqlTypeKind::kTimestamp, nullptr, false, false,
-       "TIMESTAMP [WITHOUT TIME ZONE]", "timestamp(us)"},
-      {{}, SqlTypeKind::kTimestamp, nullptr, false, false, "TIMESTAMP(p) [WITHOUT TIME ZONE]",
-       "timestamp(unit), p 0: s, 1-3: ms, 4-6: us, 7-9: ns"},
-      {{"TIMESTAMPTZ"}, SqlTypeKind::kTimestamp, nullptr, false, true,
-       "TIMESTAMP[(p)] WITH TIME ZONE, TIMESTAMPTZ[(p)]", "timestamp(unit, \"UTC\"), unit as above"},
-      {{"JSON", "JSONB"}, SqlTypeKind::kJson, [] { return arrow::utf8(); }, false, false,
-       "JSON, JSONB", "utf8, field metadata laminar.type = json"},
-      {{"ARRAY"}, SqlTypeKind::kArray, nullptr, false, false, "T[], ARRAY<T>",
-       "list<item: T> (nestable)"},
-      {{"STRUCT"}, SqlTypeKind::kStruct, nullptr, false, false, "STRUCT<name T [NOT NULL], ...>",
-       "struct<name: T, ...>"},
-      {{"INTERVAL"}, SqlTypeKind::kUnsupported, nullptr, false, false, "INTERVAL",
-       "not supported: store durations as BIGINT (e.g. microseconds)"},
-  };
+  using arrow::TimeUnit;
+  static const std::vector<SqlTypeInfo> table = [] {
+    SqlTypeInfo tz = Special({"TIMESTAMPTZ"}, SqlTypeKind::kTimestamp,
+                             "TIMESTAMP[(p)] WITH TIME ZONE, TIMESTAMPTZ[(p)]",
+                             "timestamp(unit, \"UTC\"), unit as above");
+    tz.utc = true;
+    SqlTypeInfo json = Scalar({"JSON", "JSONB"}, arrow::utf8(), "JSON, JSONB",
+                              "utf8, field metadata laminar.type = json");
+    json.kind = SqlTypeKind::kJson;
+    return std::vector<SqlTypeInfo>{
+        Scalar({"BOOLEAN", "BOOL"}, arrow::boolean(), "BOOLEAN, BOOL", "bool"),
+        Scalar({"TINYINT"}, arrow::int8(), "TINYINT", "int8"),
+        Scalar({"SMALLINT"}, arrow::int16(), "SMALLINT", "int16"),
+        Scalar({"INT", "INTEGER"}, arrow::int32(), "INT, INTEGER", "int32"),
+        Scalar({"BIGINT"}, arrow::int64(), "BIGINT", "int64"),
+        Scalar({"TINYINT UNSIGNED", "UTINYINT"}, arrow::uint8(), "TINYINT UNSIGNED, UTINYINT",
+               "uint8"),
+        Scalar({"SMALLINT UNSIGNED", "USMALLINT"}, arrow::uint16(), "SMALLINT UNSIGNED, USMALLINT",
+               "uint16"),
+        Scalar({"INT UNSIGNED", "INTEGER UNSIGNED", "UINTEGER"}, arrow::uint32(),
+               "INT UNSIGNED, INTEGER UNSIGNED, UINTEGER", "uint32"),
+        Scalar({"BIGINT UNSIGNED", "UBIGINT"}, arrow::uint64(), "BIGINT UNSIGNED, UBIGINT",
+               "uint64"),
+        Scalar({"REAL", "FLOAT", "FLOAT4"}, arrow::float32(), "REAL, FLOAT, FLOAT4", "float32"),
+        Scalar({"DOUBLE", "DOUBLE PRECISION", "FLOAT8"}, arrow::float64(),
+               "DOUBLE, DOUBLE PRECISION, FLOAT8", "float64"),
+        Special({"DECIMAL", "NUMERIC"}, SqlTypeKind::kDecimal, "DECIMAL(p, s), NUMERIC(p, s)",
+                "decimal128(p, s), 1 <= p <= 38, 0 <= s <= p"),
+        Form("DECIMAL(p), NUMERIC(p)", "decimal128(p, 0)"),
+        Form("DECIMAL, NUMERIC", "decimal128(38, 9)"),
+        Sized({"VARCHAR", "TEXT", "STRING", "CHAR"}, arrow::utf8(),
+              "VARCHAR, VARCHAR(n), TEXT, STRING, CHAR(n)", "utf8 (n is not enforced)"),
+        Sized({"BYTEA", "VARBINARY", "BLOB", "BINARY"}, arrow::binary(),
+              "BYTEA, VARBINARY[(n)], BLOB, BINARY[(n)]", "binary (n is not enforced)"),
+        Scalar({"DATE"}, arrow::date32(), "DATE", "date32"),
+        Scalar({"TIME"}, arrow::time64(TimeUnit::MICRO), "TIME", "time64(us)"),
+        Special({"TIMESTAMP"}, SqlTypeKind::kTimestamp, "TIMESTAMP [WITHOUT TIME ZONE]",
+                "timestamp(us)"),
+        Form("TIMESTAMP(p) [WITHOUT TIME ZONE]",
+             "timestamp(unit), p 0: s, 1-3: ms, 4-6: us, 7-9: ns"),
+        tz,
+        json,
+        Special({"ARRAY"}, SqlTypeKind::kArray, "T[], ARRAY<T>", "list<item: T> (nestable)"),
+        Special({"STRUCT"}, SqlTypeKind::kStruct, "STRUCT<name T [NOT NULL], ...>",
+                "struct<name: T, ...>"),
+        Special({"INTERVAL"}, SqlTypeKind::kUnsupported, "INTERVAL",
+                "not supported: store durations as BIGINT (e.g. microseconds)"),
+    };
+  }();
   return table;
 }
 
@@ -166,8 +192,7 @@ arrow::Result<arrow::TimeUnit::type> TimestampUnitForPrecision(int64_t precision
 }
 
 std::shared_ptr<const arrow::KeyValueMetadata> JsonTypeMetadata() {
-  static const auto metadata =
-      arrow::key_value_metadata({kTypeMetadataKey}, {kJsonTypeName});
+  static const auto metadata = arrow::key_value_metadata({kTypeMetadataKey}, {kJsonTypeName});
   return metadata;
 }
 

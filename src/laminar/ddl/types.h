@@ -33,7 +33,7 @@ enum class SqlTypeKind {
 struct SqlTypeInfo {
   std::vector<std::string_view> names;  // upper case; multi-word names single-spaced
   SqlTypeKind kind = SqlTypeKind::kScalar;
-  std::shared_ptr<arrow::DataType> (*make)() = nullptr;  // kScalar and kJson only
+  std::shared_ptr<arrow::DataType> type;  // kScalar and kJson only
   bool takes_length = false;  // accepts "(n)", n >= 1, which is checked and then ignored
   bool utc = false;           // kTimestamp: always "UTC" (TIMESTAMPTZ)
   std::string_view sql;       // the spelling shown in the table

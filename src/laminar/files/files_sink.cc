@@ -221,6 +221,14 @@ arrow::Status FilesSink::Open(const ConnectorConfig& config) {
   where_ = config.Where();
   ARROW_ASSIGN_OR_RAISE(options_, FilesSinkOptions::FromConfig(config));
   schema_ = config.schema();
+  if (options_.format == FileFormat::kCsv && schema_) {
+    for (const auto& field : schema_->fields()) {
+      if (arrow::is_nested(field->type()->id())) {
+        return ConfigError(where_, "format 'csv' cannot hold column '" + field->name() + "' of type " +
+                                       field->type()->ToString() + "; use format 'parquet' or 'json'");
+      }
+    }
+  }
   std::error_code ec;
   fs::create_directories(fs::path(options_.path) / "_staging", ec);
   if (ec) return ErrnoError(ec.value(), where_ + ": create output directory " + options_.path);
