@@ -14,7 +14,6 @@ if(Arrow_FOUND AND Parquet_FOUND)
   return()
 endif()
 
-set(LAMINAR_PYTHON "${PROJECT_SOURCE_DIR}/.venv/bin/python" CACHE FILEPATH "Python with pyarrow")
 execute_process(
   COMMAND "${LAMINAR_PYTHON}" -c "import pyarrow as pa; pa.create_library_symlinks(); print(pa.get_include()); print(pa.get_library_dirs()[0]); print(pa.__version__)"
   OUTPUT_VARIABLE _pa_out RESULT_VARIABLE _pa_rc OUTPUT_STRIP_TRAILING_WHITESPACE)

@@ -1,0 +1,39 @@
+# The two commands: `make run` (set up, build, run the quickstart) and `make test`.
+PRESET ?= release
+BUILD_DIR := build/$(PRESET)
+PYTHON := .venv/bin/python
+LAMINAR_CONNECT := $(CURDIR)/$(BUILD_DIR)/bin/laminar-connect
+JOBS ?= $(shell nproc)
+
+.PHONY: run test bootstrap build unit e2e interop clean format
+
+bootstrap:
+	@bash scripts/bootstrap
+
+build: bootstrap
+	@cmake --preset $(PRESET) >/dev/null
+	@cmake --build --preset $(PRESET) -j $(JOBS)
+
+run: build
+	@bash scripts/quickstart "$(LAMINAR_CONNECT)"
+
+# C++ unit and hermetic tests under ctest, then the Python suites (crash tests and the
+# reference-reader interop checks) under pytest, whose summary closes the output.
+test: build
+	@cd $(BUILD_DIR) && ctest -LE 'e2e|interop' -j $(JOBS) --output-on-failure
+	@LAMINAR_CONNECT=$(LAMINAR_CONNECT) $(PYTHON) -m pytest -q tests/e2e tests/interop
+
+unit: build
+	@cd $(BUILD_DIR) && ctest -L 'unit|hermetic' -j $(JOBS) --output-on-failure
+
+e2e: build
+	@LAMINAR_CONNECT=$(LAMINAR_CONNECT) $(PYTHON) -m pytest -q tests/e2e
+
+interop: build
+	@LAMINAR_CONNECT=$(LAMINAR_CONNECT) $(PYTHON) -m pytest -q tests/interop
+
+format:
+	@git ls-files '*.h' '*.cc' | xargs clang-format -i
+
+clean:
+	rm -rf build
