@@ -47,8 +47,7 @@ std::string Lower(std::string_view text) {
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
          });
 }
 
@@ -135,8 +134,7 @@ class Lexer {
         Advance();
         while (!(At(0) == '*' && At(1) == '/')) {
           if (AtEnd()) {
-            return Error(start,
-                         "unterminated block comment: no closing '*/' before the end of the file");
+            return Error(start, "unterminated block comment: no closing '*/' before the end of the file");
           }
           Advance();
         }
@@ -163,8 +161,7 @@ class Lexer {
         Advance();
         while (IsDigit(At(0))) Advance();
       }
-      if ((At(0) == 'e' || At(0) == 'E') &&
-          (IsDigit(At(1)) || ((At(1) == '+' || At(1) == '-') && IsDigit(At(2))))) {
+      if ((At(0) == 'e' || At(0) == 'E') && (IsDigit(At(1)) || ((At(1) == '+' || At(1) == '-') && IsDigit(At(2))))) {
         Advance();
         Advance();
         while (IsDigit(At(0))) Advance();
@@ -192,10 +189,9 @@ class Lexer {
     std::string value;
     while (true) {
       if (AtEnd()) {
-        return Error(start, is_string
-                                ? "unterminated string: no closing ' before the end of the file"
-                                : "unterminated quoted identifier: no closing \" before the end "
-                                  "of the file");
+        return Error(start, is_string ? "unterminated string: no closing ' before the end of the file"
+                                      : "unterminated quoted identifier: no closing \" before the end "
+                                        "of the file");
       }
       const char c = At(0);
       Advance();
@@ -255,10 +251,7 @@ std::shared_ptr<arrow::DataType> ListOf(const ParsedType& item) {
 class Parser {
  public:
   Parser(Script* script, EnvLookup env, std::vector<Token> tokens, arrow::Status lex_error)
-      : script_(script),
-        env_(std::move(env)),
-        tokens_(std::move(tokens)),
-        lex_error_(std::move(lex_error)) {}
+      : script_(script), env_(std::move(env)), tokens_(std::move(tokens)), lex_error_(std::move(lex_error)) {}
 
   arrow::Status Run() {
     while (true) {
@@ -286,9 +279,7 @@ class Parser {
 
  private:
   // Token access. The last token (kEnd or kError) repeats forever.
-  const Token& Peek(size_t ahead = 0) const {
-    return tokens_[std::min(pos_ + ahead, tokens_.size() - 1)];
-  }
+  const Token& Peek(size_t ahead = 0) const { return tokens_[std::min(pos_ + ahead, tokens_.size() - 1)]; }
   const Token& Next() {
     const Token& token = Peek();
     if (pos_ + 1 < tokens_.size()) ++pos_;
@@ -309,17 +300,17 @@ class Parser {
   // How a token is shown after "found".
   std::string Describe(const Token& token) const {
     if (token.kind == TokenKind::kEnd) return "end of file";
-    std::string_view raw =
-        std::string_view(script_->text).substr(token.begin, token.end - token.begin);
+    std::string_view raw = std::string_view(script_->text).substr(token.begin, token.end - token.begin);
     bool cut = false;
     if (const size_t newline = raw.find('\n'); newline != std::string_view::npos) {
       raw = raw.substr(0, newline);
       cut = true;
     }
     if (raw.size() > kMaxQuotedToken) {
-      raw = raw.substr(0, kMaxQuotedToken);
-      while (!raw.empty() && IsContinuationByte(raw[raw.size() - 1])) raw.remove_suffix(1);
-      if (!raw.empty()) raw.remove_suffix(1);  // the lead byte of the character cut in two
+      // Cut before a character boundary, never inside a UTF-8 sequence.
+      size_t keep = kMaxQuotedToken;
+      while (keep > 0 && IsContinuationByte(raw[keep])) --keep;
+      raw = raw.substr(0, keep);
       cut = true;
     }
     const std::string shown = std::string(raw) + (cut ? "..." : "");
@@ -368,10 +359,9 @@ class Parser {
            separators.find(Peek().text[0]) != std::string_view::npos) {
       const Token& separator = Next();
       const Token& segment = Peek();
-      if ((segment.kind != TokenKind::kIdent && segment.kind != TokenKind::kNumber) ||
-          segment.begin != separator.end) {
-        return Unexpected(segment, "a name segment right after '" + separator.text + "' in '" +
-                                       name.text + separator.text + "'");
+      if ((segment.kind != TokenKind::kIdent && segment.kind != TokenKind::kNumber) || segment.begin != separator.end) {
+        return Unexpected(
+            segment, "a name segment right after '" + separator.text + "' in '" + name.text + separator.text + "'");
       }
       Next();
       name.text += separator.text + segment.text;
@@ -383,13 +373,11 @@ class Parser {
   // A non-negative whole number, e.g. a DECIMAL precision.
   arrow::Result<Number> ParseInteger(const std::string& what) {
     const Token& token = Peek();
-    const bool digits_only =
-        token.kind == TokenKind::kNumber &&
-        std::all_of(token.text.begin(), token.text.end(), [](char c) { return IsDigit(c); });
+    const bool digits_only = token.kind == TokenKind::kNumber &&
+                             std::all_of(token.text.begin(), token.text.end(), [](char c) { return IsDigit(c); });
     if (!digits_only) return Unexpected(token, what);
     Number number{0, token.location};
-    const auto [ptr, ec] =
-        std::from_chars(token.text.data(), token.text.data() + token.text.size(), number.value);
+    const auto [ptr, ec] = std::from_chars(token.text.data(), token.text.data() + token.text.size(), number.value);
     if (ec != std::errc() || ptr != token.text.data() + token.text.size()) {
       return Error(token.location, "number " + token.text + " is too large");
     }
@@ -402,8 +390,8 @@ class Parser {
     ARROW_ASSIGN_OR_RAISE(Name name, ParseIdentifier("a source name"));
     for (const SourceDef& other : script_->sources) {
       if (EqualsIgnoreCase(other.name, name.text)) {
-        return Error(name.location, "duplicate source '" + name.text + "' (first declared at " +
-                                        Position(other.location) + ")");
+        return Error(name.location,
+                     "duplicate source '" + name.text + "' (first declared at " + Position(other.location) + ")");
       }
     }
     SourceDef source;
@@ -428,8 +416,8 @@ class Parser {
     ARROW_ASSIGN_OR_RAISE(Name name, ParseIdentifier("a sink name"));
     for (const SinkDef& other : script_->sinks) {
       if (EqualsIgnoreCase(other.name, name.text)) {
-        return Error(name.location, "duplicate sink '" + name.text + "' (first declared at " +
-                                        Position(other.location) + ")");
+        return Error(name.location,
+                     "duplicate sink '" + name.text + "' (first declared at " + Position(other.location) + ")");
       }
     }
     SinkDef sink;
@@ -460,8 +448,8 @@ class Parser {
       ARROW_ASSIGN_OR_RAISE(Name name, ParseIdentifier("a column name"));
       for (const ColumnDef& other : *columns) {
         if (EqualsIgnoreCase(other.name, name.text)) {
-          return Error(name.location, "duplicate column '" + name.text + "' (first declared at " +
-                                          Position(other.location) + ")");
+          return Error(name.location,
+                       "duplicate column '" + name.text + "' (first declared at " + Position(other.location) + ")");
         }
       }
       ColumnDef column;
@@ -502,8 +490,7 @@ class Parser {
   arrow::Result<ParsedType> ParseType(int depth) {
     const Token& first = Peek();
     if (depth > kMaxTypeDepth) {
-      return Error(first.location,
-                   "type nested more than " + std::to_string(kMaxTypeDepth) + " levels deep");
+      return Error(first.location, "type nested more than " + std::to_string(kMaxTypeDepth) + " levels deep");
     }
     if (first.kind != TokenKind::kIdent) return Unexpected(first, "a type name");
     Next();
@@ -572,11 +559,10 @@ class Parser {
       return Error(Peek().location, "type " + name + " takes no parameters");
     }
     Next();
-    ARROW_ASSIGN_OR_RAISE(Number length,
-                          ParseInteger("the length of " + name + " (a whole number)"));
+    ARROW_ASSIGN_OR_RAISE(Number length, ParseInteger("the length of " + name + " (a whole number)"));
     if (length.value < 1) {
-      return Error(length.location, "the length of " + name + " must be at least 1, got " +
-                                        std::to_string(length.value));
+      return Error(length.location,
+                   "the length of " + name + " must be at least 1, got " + std::to_string(length.value));
     }
     return ExpectSymbol(')', "')' after the length of " + name);
   }
@@ -607,8 +593,7 @@ class Parser {
   }
 
   // TIMESTAMP [(p)] [WITH TIME ZONE | WITHOUT TIME ZONE], TIMESTAMPTZ [(p)]
-  arrow::Result<std::shared_ptr<arrow::DataType>> ParseTimestamp(const SqlTypeInfo& info,
-                                                                 const std::string& name) {
+  arrow::Result<std::shared_ptr<arrow::DataType>> ParseTimestamp(const SqlTypeInfo& info, const std::string& name) {
     arrow::TimeUnit::type unit = arrow::TimeUnit::MICRO;
     if (IsSymbol(Peek(), '(')) {
       Next();
@@ -635,8 +620,7 @@ class Parser {
   arrow::Result<std::shared_ptr<arrow::DataType>> ParseStruct(int depth) {
     ARROW_RETURN_NOT_OK(ExpectSymbol('<', "'<' after STRUCT"));
     if (IsSymbol(Peek(), '>')) {
-      return Error(Peek().location,
-                   "expected a STRUCT field name, found '>'; a STRUCT needs at least one field");
+      return Error(Peek().location, "expected a STRUCT field name, found '>'; a STRUCT needs at least one field");
     }
     arrow::FieldVector fields;
     std::vector<SourceLocation> locations;
@@ -644,8 +628,8 @@ class Parser {
       ARROW_ASSIGN_OR_RAISE(Name name, ParseIdentifier("a STRUCT field name"));
       for (size_t i = 0; i < fields.size(); ++i) {
         if (EqualsIgnoreCase(fields[i]->name(), name.text)) {
-          return Error(name.location, "duplicate STRUCT field '" + name.text +
-                                          "' (first declared at " + Position(locations[i]) + ")");
+          return Error(name.location,
+                       "duplicate STRUCT field '" + name.text + "' (first declared at " + Position(locations[i]) + ")");
         }
       }
       ARROW_ASSIGN_OR_RAISE(ParsedType type, ParseType(depth + 1));
@@ -676,8 +660,7 @@ class Parser {
 
   // '(' [key = value {',' key = value}] ')'
   arrow::Status ParseOptions(const std::string& connector, std::vector<OptionDef>* options) {
-    ARROW_RETURN_NOT_OK(
-        ExpectSymbol('(', "'(' to start the options of connector '" + connector + "'"));
+    ARROW_RETURN_NOT_OK(ExpectSymbol('(', "'(' to start the options of connector '" + connector + "'"));
     if (IsSymbol(Peek(), ')')) {
       Next();
       return arrow::Status::OK();
@@ -698,8 +681,8 @@ class Parser {
       }
       for (const OptionDef& other : *options) {
         if (other.key == option.key) {
-          return Error(option.key_location, "duplicate option '" + option.key + "' (first set at " +
-                                                Position(other.key_location) + ")");
+          return Error(option.key_location,
+                       "duplicate option '" + option.key + "' (first set at " + Position(other.key_location) + ")");
         }
       }
       ARROW_RETURN_NOT_OK(ExpectSymbol('=', "'=' after option '" + option.key + "'"));
@@ -726,8 +709,7 @@ class Parser {
   arrow::Status ParseOptionValue(OptionDef* option) {
     const Token& token = Peek();
     option->value_location = token.location;
-    const std::string what =
-        "a value for option '" + option->key + "' (a quoted string, a number, true or false)";
+    const std::string what = "a value for option '" + option->key + "' (a quoted string, a number, true or false)";
     if (token.kind == TokenKind::kString) {
       Next();
       ARROW_ASSIGN_OR_RAISE(option->value, ExpandValue(token));
@@ -735,8 +717,8 @@ class Parser {
     }
     if (token.kind == TokenKind::kIdent) {
       if (!EqualsIgnoreCase(token.text, "true") && !EqualsIgnoreCase(token.text, "false")) {
-        return Error(token.location, "expected " + what + ", found '" + token.text +
-                                         "'; quote text values: '" + token.text + "'");
+        return Error(token.location,
+                     "expected " + what + ", found '" + token.text + "'; quote text values: '" + token.text + "'");
       }
       Next();
       option->value = Lower(token.text);
@@ -754,8 +736,7 @@ class Parser {
     const Token& after = Peek(number_at + 1);
     if (after.kind == TokenKind::kIdent && after.begin == number.end) {
       const std::string raw = script_->text.substr(token.begin, after.end - token.begin);
-      return Error(token.location,
-                   "bare value " + raw + " is not a number; quote it: '" + raw + "'");
+      return Error(token.location, "bare value " + raw + " is not a number; quote it: '" + raw + "'");
     }
     for (size_t i = 0; i <= number_at; ++i) Next();
     option->value = sign + number.text;
@@ -794,9 +775,8 @@ class Parser {
         if (close == std::string::npos || close >= end) {
           return Error(dollar, "unterminated '${' in the value of option: expected '}'");
         }
-        ARROW_ASSIGN_OR_RAISE(
-            std::string value,
-            Substitute(std::string_view(text).substr(pos + 2, close - pos - 2), dollar));
+        ARROW_ASSIGN_OR_RAISE(std::string value,
+                              Substitute(std::string_view(text).substr(pos + 2, close - pos - 2), dollar));
         out += value;
         advance(close + 1 - pos);
       } else {
@@ -821,18 +801,17 @@ class Parser {
         if (raw[i] == '\'') ++i;
       }
     }
-    const bool valid = !name.empty() && IsIdentStart(name[0]) &&
-                       std::all_of(name.begin(), name.end(), IsIdentChar);
+    const bool valid = !name.empty() && IsIdentStart(name[0]) && std::all_of(name.begin(), name.end(), IsIdentChar);
     if (!valid) {
-      return Error(dollar, "invalid variable reference '${" + std::string(body) +
-                               "}': expected ${NAME} or ${NAME:-default}");
+      return Error(dollar,
+                   "invalid variable reference '${" + std::string(body) + "}': expected ${NAME} or ${NAME:-default}");
     }
     std::optional<std::string> value = env_(std::string(name));
     // As in the shell, ':-' also replaces a variable that is set but empty.
     if (fallback && (!value || value->empty())) return *fallback;
     if (!value) {
-      return Error(dollar, "environment variable " + std::string(name) + " is not set (write ${" +
-                               std::string(name) + ":-default} to give a default)");
+      return Error(dollar, "environment variable " + std::string(name) + " is not set (write ${" + std::string(name) +
+                               ":-default} to give a default)");
     }
     return *value;
   }
@@ -844,8 +823,8 @@ class Parser {
       const Token& keyword = Next();
       for (const OptionDef& other : *options) {
         if (other.key == "format") {
-          return Error(keyword.location, "FORMAT given, but option 'format' is already set at " +
-                                             Position(other.key_location));
+          return Error(keyword.location,
+                       "FORMAT given, but option 'format' is already set at " + Position(other.key_location));
         }
       }
       OptionDef option;
@@ -870,8 +849,7 @@ class Parser {
       return arrow::Status::OK();
     }
     if (token.kind == TokenKind::kEnd) return arrow::Status::OK();
-    return Unexpected(
-        token, has_format ? "';' after the statement" : "FORMAT or ';' after the option list");
+    return Unexpected(token, has_format ? "';' after the statement" : "FORMAT or ';' after the option list");
   }
 
   // Sinks may name a source declared later in the file, so this runs after parsing.
@@ -882,8 +860,7 @@ class Parser {
         if (EqualsIgnoreCase(source.name, sink.from)) input = &source;
       }
       if (input == nullptr) {
-        std::string message =
-            "sink '" + sink.name + "' reads from unknown source '" + sink.from + "'";
+        std::string message = "sink '" + sink.name + "' reads from unknown source '" + sink.from + "'";
         if (script_->sources.empty()) {
           message += "; the file declares no sources";
         } else {
@@ -965,8 +942,7 @@ arrow::Status ErrorAt(const std::string& file_name, std::string_view text, Sourc
   }
   if (location.line >= 1 && location.column >= 1 && start != std::string_view::npos) {
     const size_t stop = text.find('\n', start);
-    std::string_view line =
-        text.substr(start, stop == std::string_view::npos ? stop : stop - start);
+    std::string_view line = text.substr(start, stop == std::string_view::npos ? stop : stop - start);
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     std::string caret;
     int column = 1;

@@ -130,31 +130,28 @@ CREATE SOURCE all_types (
       arrow::field("a3", list(list(arrow::int64()))),
       arrow::field("a4", list(list(arrow::float64()))),
       arrow::field("a5", list(list(arrow::int32()))),
-      arrow::field("st", arrow::struct_({arrow::field("a", arrow::int32()),
-                                         arrow::field("b", arrow::utf8(), false)})),
+      arrow::field("st", arrow::struct_({arrow::field("a", arrow::int32()), arrow::field("b", arrow::utf8(), false)})),
       arrow::field("nn", arrow::int64(), false),
       arrow::field("n", arrow::int64(), true),
   });
   const auto schema = SchemaOf(script.sources[0]);
   ASSERT_NE(schema, nullptr);
-  EXPECT_TRUE(schema->Equals(*expected, /*check_metadata=*/true))
-      << "got:\n"
-      << schema->ToString(true) << "\nexpected:\n"
-      << expected->ToString(true);
+  EXPECT_TRUE(schema->Equals(*expected, /*check_metadata=*/true)) << "got:\n"
+                                                                  << schema->ToString(true) << "\nexpected:\n"
+                                                                  << expected->ToString(true);
 }
 
 TEST(DdlParseTest, TimestampPrecisionUnits) {
-  const std::map<int, arrow::TimeUnit::type> units = {
-      {0, arrow::TimeUnit::SECOND}, {1, arrow::TimeUnit::MILLI}, {2, arrow::TimeUnit::MILLI},
-      {3, arrow::TimeUnit::MILLI},  {4, arrow::TimeUnit::MICRO}, {5, arrow::TimeUnit::MICRO},
-      {6, arrow::TimeUnit::MICRO},  {7, arrow::TimeUnit::NANO},  {8, arrow::TimeUnit::NANO},
-      {9, arrow::TimeUnit::NANO}};
+  const std::map<int, arrow::TimeUnit::type> units = {{0, arrow::TimeUnit::SECOND}, {1, arrow::TimeUnit::MILLI},
+                                                      {2, arrow::TimeUnit::MILLI},  {3, arrow::TimeUnit::MILLI},
+                                                      {4, arrow::TimeUnit::MICRO},  {5, arrow::TimeUnit::MICRO},
+                                                      {6, arrow::TimeUnit::MICRO},  {7, arrow::TimeUnit::NANO},
+                                                      {8, arrow::TimeUnit::NANO},   {9, arrow::TimeUnit::NANO}};
   for (const auto& [precision, unit] : units) {
-    const Script script = MustParse("CREATE SOURCE s (ts TIMESTAMP(" + std::to_string(precision) +
-                                    ")) FROM datagen ()");
+    const Script script =
+        MustParse("CREATE SOURCE s (ts TIMESTAMP(" + std::to_string(precision) + ")) FROM datagen ()");
     ASSERT_EQ(script.sources.size(), 1u);
-    EXPECT_TRUE(script.sources[0].columns[0].type->Equals(arrow::timestamp(unit)))
-        << "precision " << precision;
+    EXPECT_TRUE(script.sources[0].columns[0].type->Equals(arrow::timestamp(unit))) << "precision " << precision;
   }
 }
 
@@ -209,8 +206,7 @@ TEST(DdlParseTest, ColumnNamesKeepTheirSpelling) {
   ASSERT_EQ(script.sources.size(), 1u);
   EXPECT_EQ(script.sources[0].name, "Orders");
   const auto schema = SchemaOf(script.sources[0]);
-  EXPECT_EQ(schema->field_names(),
-            (std::vector<std::string>{"OrderId", "Customer Name", "say \"hi\"", "from"}));
+  EXPECT_EQ(schema->field_names(), (std::vector<std::string>{"OrderId", "Customer Name", "say \"hi\"", "from"}));
 }
 
 TEST(DdlParseTest, ConnectorNamesAreCanonical) {
@@ -252,10 +248,9 @@ line two'
   const std::vector<OptionDef>& options = script.sources[0].options;
   std::vector<std::string> keys;
   for (const auto& option : options) keys.push_back(option.key);
-  EXPECT_EQ(keys, (std::vector<std::string>{"topic", "bootstrap.servers", "rows-per-second",
-                                            "fields.id.kind", "fields.v.null-rate", "fields.0.kind",
-                                            "sasl.jaas config", "Quoted-Key", "offset", "ratio",
-                                            "enabled", "strict", "multi"}));
+  EXPECT_EQ(keys, (std::vector<std::string>{"topic", "bootstrap.servers", "rows-per-second", "fields.id.kind",
+                                            "fields.v.null-rate", "fields.0.kind", "sasl.jaas config", "Quoted-Key",
+                                            "offset", "ratio", "enabled", "strict", "multi"}));
   const auto values = OptionMap(options);
   EXPECT_EQ(values.at("bootstrap.servers"), "b1:9092,b2:9092");
   EXPECT_EQ(values.at("rows-per-second"), "1000");
@@ -270,8 +265,7 @@ line two'
 }
 
 TEST(DdlParseTest, EmptyOptionListAndOptionalSemicolons) {
-  const Script script =
-      MustParse(";; CREATE SOURCE a FROM datagen ();;\nCREATE SOURCE b FROM datagen ( )");
+  const Script script = MustParse(";; CREATE SOURCE a FROM datagen ();;\nCREATE SOURCE b FROM datagen ( )");
   ASSERT_EQ(script.sources.size(), 2u);
   EXPECT_TRUE(script.sources[0].options.empty());
   EXPECT_TRUE(script.sources[1].options.empty());
@@ -401,8 +395,7 @@ TEST_P(DdlErrorTest, ReportsLineColumnAndMessage) {
   auto result = ParseScript(bad.text, "bad.sql", FakeEnv({{"SET", "x"}}));
   ASSERT_FALSE(result.ok()) << "parsed without error";
   const std::string message = result.status().message();
-  const std::string prefix =
-      "bad.sql:" + std::to_string(bad.line) + ":" + std::to_string(bad.column) + ": ";
+  const std::string prefix = "bad.sql:" + std::to_string(bad.line) + ":" + std::to_string(bad.column) + ": ";
   EXPECT_EQ(message.substr(0, prefix.size()), prefix) << message;
   EXPECT_NE(message.find(bad.fragment), std::string::npos) << message;
   EXPECT_EQ(KindOf(result.status()), ErrorKind::kConfig);
@@ -417,64 +410,55 @@ const char* const kSource = "CREATE SOURCE s FROM datagen ();\n";
 INSTANTIATE_TEST_SUITE_P(
     BadInputs, DdlErrorTest,
     ::testing::Values(
-        BadCase{"UnterminatedString", "CREATE SOURCE s FROM kafka (topic = 'orders);\n", 1, 37,
-                "unterminated string"},
-        BadCase{"UnterminatedBlockComment", "CREATE SOURCE s FROM datagen ();\n  /* never closed\n",
-                2, 3, "unterminated block comment"},
+        BadCase{"UnterminatedString", "CREATE SOURCE s FROM kafka (topic = 'orders);\n", 1, 37, "unterminated string"},
+        BadCase{"UnterminatedBlockComment", "CREATE SOURCE s FROM datagen ();\n  /* never closed\n", 2, 3,
+                "unterminated block comment"},
         BadCase{"UnterminatedQuotedIdentifier", "CREATE SOURCE \"s FROM datagen ();", 1, 15,
                 "unterminated quoted identifier"},
-        BadCase{"MissingCloseParen",
-                "CREATE SOURCE s (id INT, name VARCHAR\nFROM kafka (topic = 't');", 2, 1,
+        BadCase{"MissingCloseParen", "CREATE SOURCE s (id INT, name VARCHAR\nFROM kafka (topic = 't');", 2, 1,
                 "expected ')' or ',' after column definition, found 'FROM'"},
         BadCase{"MissingCloseParenAtEnd", "CREATE SOURCE s (id INT", 1, 24,
                 "expected ')' or ',' after column definition, found end of file"},
         BadCase{"UnknownTypeWithSuggestion", "CREATE SOURCE s (id INTEGR) FROM datagen ();", 1, 21,
                 "unknown type 'INTEGR'; did you mean INTEGER?"},
-        BadCase{"UnknownType", "CREATE SOURCE s (\n  id INT,\n  g GEOGRAPHY\n) FROM datagen ();", 3,
-                5, "unknown type 'GEOGRAPHY'"},
+        BadCase{"UnknownType", "CREATE SOURCE s (\n  id INT,\n  g GEOGRAPHY\n) FROM datagen ();", 3, 5,
+                "unknown type 'GEOGRAPHY'"},
         BadCase{"IntervalUnsupported", "CREATE SOURCE s (d INTERVAL) FROM datagen ();", 1, 20,
                 "type INTERVAL is not supported"},
-        BadCase{"DecimalPrecisionTooLarge", "CREATE SOURCE s (a DECIMAL(39, 2)) FROM datagen ();",
-                1, 28, "DECIMAL precision must be between 1 and 38, got 39"},
+        BadCase{"DecimalPrecisionTooLarge", "CREATE SOURCE s (a DECIMAL(39, 2)) FROM datagen ();", 1, 28,
+                "DECIMAL precision must be between 1 and 38, got 39"},
         BadCase{"DecimalPrecisionZero", "CREATE SOURCE s (a NUMERIC(0)) FROM datagen ();", 1, 28,
                 "NUMERIC precision must be between 1 and 38"},
-        BadCase{"DecimalScaleAbovePrecision",
-                "CREATE SOURCE s (a DECIMAL(10, 11)) FROM datagen ();", 1, 32,
+        BadCase{"DecimalScaleAbovePrecision", "CREATE SOURCE s (a DECIMAL(10, 11)) FROM datagen ();", 1, 32,
                 "scale must be between 0 and the precision (10), got 11"},
         BadCase{"DecimalNegative", "CREATE SOURCE s (a DECIMAL(-1)) FROM datagen ();", 1, 28,
                 "expected the DECIMAL precision (a whole number), found '-'"},
         BadCase{"TimestampPrecision", "CREATE SOURCE s (t TIMESTAMP(12)) FROM datagen ();", 1, 30,
                 "TIMESTAMP precision must be between 0 and 9, got 12"},
-        BadCase{"WithoutTimeZoneWord", "CREATE SOURCE s (t TIMESTAMP WITH ZONE) FROM datagen ();",
-                1, 35, "expected TIME ZONE after WITH, found 'ZONE'"},
+        BadCase{"WithoutTimeZoneWord", "CREATE SOURCE s (t TIMESTAMP WITH ZONE) FROM datagen ();", 1, 35,
+                "expected TIME ZONE after WITH, found 'ZONE'"},
         BadCase{"ParamsOnPlainType", "CREATE SOURCE s (a INT(11)) FROM datagen ();", 1, 23,
                 "type INT takes no parameters"},
-        BadCase{"ArraySize", "CREATE SOURCE s (a INT[3]) FROM datagen ();", 1, 24,
-                "expected ']' after '['"},
+        BadCase{"ArraySize", "CREATE SOURCE s (a INT[3]) FROM datagen ();", 1, 24, "expected ']' after '['"},
         BadCase{"ArrayWithoutAngle", "CREATE SOURCE s (a ARRAY INT) FROM datagen ();", 1, 26,
                 "expected '<' after ARRAY, found 'INT'"},
         BadCase{"ArrayUnclosed", "CREATE SOURCE s (a ARRAY<INT) FROM datagen ();", 1, 29,
                 "expected '>' to close ARRAY<...>, found ')'"},
-        BadCase{"DuplicateStructField",
-                "CREATE SOURCE s (a STRUCT<x INT, X TEXT>) FROM datagen ();", 1, 34,
+        BadCase{"DuplicateStructField", "CREATE SOURCE s (a STRUCT<x INT, X TEXT>) FROM datagen ();", 1, 34,
                 "duplicate STRUCT field 'X' (first declared at line 1, column 27)"},
-        BadCase{"StructTrailingComma", "CREATE SOURCE s (a STRUCT<x INT,>) FROM datagen ();", 1, 32,
-                "trailing ','"},
+        BadCase{"StructTrailingComma", "CREATE SOURCE s (a STRUCT<x INT,>) FROM datagen ();", 1, 32, "trailing ','"},
         BadCase{"NotWithoutNull", "CREATE SOURCE s (a INT NOT, b INT) FROM datagen ();", 1, 27,
                 "expected NULL after NOT, found ','"},
         BadCase{"DuplicateColumn", "CREATE SOURCE s (id INT,\n  ID BIGINT) FROM datagen ();", 2, 3,
                 "duplicate column 'ID' (first declared at line 1, column 18)"},
-        BadCase{"EmptyColumnList", "CREATE SOURCE s () FROM datagen ();", 1, 18,
-                "leave out the parentheses"},
-        BadCase{"ColumnListTrailingComma", "CREATE SOURCE s (a INT, b INT,) FROM datagen ();", 1,
-                30, "trailing ',' before ')' in the column list"},
-        BadCase{"DuplicateOptionKey",
-                "CREATE SOURCE s FROM kafka (\n  topic = 'a',\n  topic = 'b'\n);", 3, 3,
+        BadCase{"EmptyColumnList", "CREATE SOURCE s () FROM datagen ();", 1, 18, "leave out the parentheses"},
+        BadCase{"ColumnListTrailingComma", "CREATE SOURCE s (a INT, b INT,) FROM datagen ();", 1, 30,
+                "trailing ',' before ')' in the column list"},
+        BadCase{"DuplicateOptionKey", "CREATE SOURCE s FROM kafka (\n  topic = 'a',\n  topic = 'b'\n);", 3, 3,
                 "duplicate option 'topic' (first set at line 2, column 3)"},
         BadCase{"OptionListTrailingComma", "CREATE SOURCE s FROM kafka (topic = 'a',);", 1, 40,
                 "trailing ',' before ')' in the option list"},
-        BadCase{"EmptyOptionKey", "CREATE SOURCE s FROM kafka ('' = 'a');", 1, 29,
-                "an option key cannot be empty"},
+        BadCase{"EmptyOptionKey", "CREATE SOURCE s FROM kafka ('' = 'a');", 1, 29, "an option key cannot be empty"},
         BadCase{"MissingEquals", "CREATE SOURCE s FROM kafka (topic 'a');", 1, 35,
                 "expected '=' after option 'topic', found string 'a'"},
         BadCase{"BareWordValue", "CREATE SOURCE s FROM kafka (offset = earliest);", 1, 38,
@@ -485,46 +469,43 @@ INSTANTIATE_TEST_SUITE_P(
                 "expected '(' to start the options of connector 'kafka', found ';'"},
         BadCase{"DanglingDashInConnector", "CREATE SOURCE s FROM delta- (path = 'p');", 1, 29,
                 "expected a name segment right after '-'"},
-        BadCase{"DuplicateFormat", "CREATE SOURCE s FROM kafka (format = 'csv') FORMAT json;", 1,
-                45, "FORMAT given, but option 'format' is already set at line 1, column 29"},
+        BadCase{"DuplicateFormat", "CREATE SOURCE s FROM kafka (format = 'csv') FORMAT json;", 1, 45,
+                "FORMAT given, but option 'format' is already set at line 1, column 29"},
         BadCase{"MissingFromAfterColumns", "CREATE SOURCE s (id INT) kafka (topic = 't');", 1, 26,
                 "expected FROM after the column list, found 'kafka'"},
-        BadCase{"MissingFromInSink", std::string(kSource) + "CREATE SINK out s INTO kafka ();", 2,
-                17, "expected FROM after the sink name, found 's'"},
+        BadCase{"MissingFromInSink", std::string(kSource) + "CREATE SINK out s INTO kafka ();", 2, 17,
+                "expected FROM after the sink name, found 's'"},
         BadCase{"MissingInto", std::string(kSource) + "CREATE SINK out FROM s kafka ();", 2, 24,
                 "expected INTO after the source name, found 'kafka'"},
-        BadCase{"CreateTable", "CREATE TABLE t (id INT);", 1, 8,
-                "expected SOURCE or SINK after CREATE, found 'TABLE'"},
+        BadCase{"CreateTable", "CREATE TABLE t (id INT);", 1, 8, "expected SOURCE or SINK after CREATE, found 'TABLE'"},
         BadCase{"StrayTokenAfterSemicolon", "CREATE SOURCE s FROM datagen (); )", 1, 34,
                 "expected CREATE SOURCE or CREATE SINK, found ')'"},
         BadCase{"MissingSemicolonBetweenStatements",
                 "CREATE SOURCE a FROM datagen ()\nCREATE SOURCE b FROM datagen ();", 2, 1,
                 "expected FORMAT or ';' after the option list, found 'CREATE'"},
-        BadCase{"BacktickIdentifier", "CREATE SOURCE `s` FROM datagen ();", 1, 15,
-                "unexpected character '`'"},
-        BadCase{"DuplicateSource",
-                "CREATE SOURCE orders FROM datagen ();\nCREATE SOURCE ORDERS FROM datagen ();", 2,
+        BadCase{"BacktickIdentifier", "CREATE SOURCE `s` FROM datagen ();", 1, 15, "unexpected character '`'"},
+        BadCase{"DuplicateSource", "CREATE SOURCE orders FROM datagen ();\nCREATE SOURCE ORDERS FROM datagen ();", 2,
                 15, "duplicate source 'ORDERS' (first declared at line 1, column 15)"},
         BadCase{"DuplicateSink",
                 std::string(kSource) + "CREATE SINK k FROM s INTO files ();\n"
                                        "CREATE SINK k FROM s INTO files ();",
                 3, 13, "duplicate sink 'k'"},
-        BadCase{"SinkFromUnknownSource",
-                std::string(kSource) + "CREATE SINK k FROM order INTO files ();", 2, 20,
+        BadCase{"SinkFromUnknownSource", std::string(kSource) + "CREATE SINK k FROM order INTO files ();", 2, 20,
                 "sink 'k' reads from unknown source 'order'; declared sources: s"},
-        BadCase{"UnsetVariable",
-                "CREATE SOURCE s FROM postgres (\n  password = 'pw-${DB_PASS}-x'\n);", 2, 18,
+        BadCase{"UnsetVariable", "CREATE SOURCE s FROM postgres (\n  password = 'pw-${DB_PASS}-x'\n);", 2, 18,
                 "environment variable DB_PASS is not set"},
-        BadCase{"UnterminatedVariable", "CREATE SOURCE s FROM kafka (a = '${SET');", 1, 34,
-                "unterminated '${'"},
+        BadCase{"UnterminatedVariable", "CREATE SOURCE s FROM kafka (a = '${SET');", 1, 34, "unterminated '${'"},
         BadCase{"InvalidVariableName", "CREATE SOURCE s FROM kafka (a = 'x${1X}');", 1, 35,
                 "invalid variable reference '${1X}'"},
-        BadCase{"ColumnCountsCharactersNotBytes",
-                "CREATE SOURCE s (\"na\xC3\xAFve\" INTX) FROM datagen ();", 1, 26,
+        BadCase{"ColumnCountsCharactersNotBytes", "CREATE SOURCE s (\"na\xC3\xAFve\" INTX) FROM datagen ();", 1, 26,
                 "unknown type 'INTX'"},
+        BadCase{"NulByte", std::string("CREATE SOURCE \0s FROM datagen ();", 33), 1, 15,
+                "unexpected control character 0x00"},
+        BadCase{"LongTokenIsCutAtACharacterBoundary",
+                "CREATE SOURCE s FROM kafka (a = 'x') '" + std::string(38, 'y') + "\xC3\xA9\xC3\xA9';", 1, 38,
+                "found string 'yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy...\n"},
         BadCase{"EmptyFile", "", 1, 1, "the file declares no sources"},
-        BadCase{"OnlyComments", "-- nothing here\n/* still nothing */\n", 1, 1,
-                "the file declares no sources"}),
+        BadCase{"OnlyComments", "-- nothing here\n/* still nothing */\n", 1, 1, "the file declares no sources"}),
     [](const ::testing::TestParamInfo<BadCase>& info) { return std::string(info.param.name); });
 
 TEST(DdlErrorMessageTest, HasLocationSourceLineAndCaret) {
@@ -561,8 +542,8 @@ TEST(DdlErrorMessageTest, ErrorAtServesLaterStages) {
 
 TEST(DdlErrorMessageTest, FirstProblemInFileOrderWins) {
   // A syntax error before an unterminated string is reported, not the string.
-  auto result = ParseScript("CREATE SOURCE s (a INT FROM x ();\nCREATE SOURCE t FROM k (a = 'open",
-                            "order.sql", FakeEnv());
+  auto result =
+      ParseScript("CREATE SOURCE s (a INT FROM x ();\nCREATE SOURCE t FROM k (a = 'open", "order.sql", FakeEnv());
   ASSERT_FALSE(result.ok());
   EXPECT_EQ(result.status().message().substr(0, 14), "order.sql:1:24");
 }
@@ -570,8 +551,7 @@ TEST(DdlErrorMessageTest, FirstProblemInFileOrderWins) {
 class DdlFileTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ =
-        std::filesystem::temp_directory_path() / ("laminar_ddl_test_" + std::to_string(::getpid()));
+    dir_ = std::filesystem::temp_directory_path() / ("laminar_ddl_test_" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir_);
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
@@ -591,8 +571,7 @@ TEST_F(DdlFileTest, ParsesAFileAndNamesItInErrors) {
   std::ofstream(bad) << "CREATE SOURCE s FROM datagen ()\nnonsense";
   auto failed = ParseFile(bad.string(), FakeEnv());
   ASSERT_FALSE(failed.ok());
-  EXPECT_EQ(failed.status().message().rfind(bad.string() + ":2:1: ", 0), 0u)
-      << failed.status().message();
+  EXPECT_EQ(failed.status().message().rfind(bad.string() + ":2:1: ", 0), 0u) << failed.status().message();
 }
 
 TEST_F(DdlFileTest, UnreadableFileIsAConfigErrorNamingThePath) {
@@ -601,8 +580,7 @@ TEST_F(DdlFileTest, UnreadableFileIsAConfigErrorNamingThePath) {
   ASSERT_FALSE(result.ok());
   EXPECT_EQ(KindOf(result.status()), ErrorKind::kConfig);
   EXPECT_NE(result.status().message().find(missing.string()), std::string::npos);
-  EXPECT_NE(result.status().message().find("No such file"), std::string::npos)
-      << result.status().message();
+  EXPECT_NE(result.status().message().find("No such file"), std::string::npos) << result.status().message();
 
   auto directory = ParseFile(dir_.string(), FakeEnv());
   ASSERT_FALSE(directory.ok());
@@ -621,9 +599,9 @@ TEST(DdlTypesTest, LookupIgnoresCaseAndKnowsMultiWordNames) {
 
 TEST(DdlTypesTest, DescribeSqlTypesNamesEveryType) {
   const std::string table = DescribeSqlTypes();
-  for (const char* name : {"BOOLEAN", "TINYINT UNSIGNED", "UBIGINT", "DOUBLE PRECISION", "FLOAT8",
-                           "DECIMAL(p, s)", "CHAR(n)", "BYTEA", "TIME", "TIMESTAMPTZ", "JSONB",
-                           "ARRAY<T>", "STRUCT<", "INTERVAL", "decimal128", "list<item: T>"}) {
+  for (const char* name :
+       {"BOOLEAN", "TINYINT UNSIGNED", "UBIGINT", "DOUBLE PRECISION", "FLOAT8", "DECIMAL(p, s)", "CHAR(n)", "BYTEA",
+        "TIME", "TIMESTAMPTZ", "JSONB", "ARRAY<T>", "STRUCT<", "INTERVAL", "decimal128", "list<item: T>"}) {
     EXPECT_NE(table.find(name), std::string::npos) << name;
   }
   // Aligned: every line has the same width.

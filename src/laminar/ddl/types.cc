@@ -12,8 +12,8 @@ namespace {
 
 using arrow::DataType;
 
-SqlTypeInfo Scalar(std::vector<std::string_view> names, std::shared_ptr<DataType> type,
-                   std::string_view sql, std::string_view arrow) {
+SqlTypeInfo Scalar(std::vector<std::string_view> names, std::shared_ptr<DataType> type, std::string_view sql,
+                   std::string_view arrow) {
   SqlTypeInfo info;
   info.names = std::move(names);
   info.type = std::move(type);
@@ -23,8 +23,8 @@ SqlTypeInfo Scalar(std::vector<std::string_view> names, std::shared_ptr<DataType
 }
 
 // A scalar that also accepts an ignored length: VARCHAR(n).
-SqlTypeInfo Sized(std::vector<std::string_view> names, std::shared_ptr<DataType> type,
-                  std::string_view sql, std::string_view arrow) {
+SqlTypeInfo Sized(std::vector<std::string_view> names, std::shared_ptr<DataType> type, std::string_view sql,
+                  std::string_view arrow) {
   SqlTypeInfo info = Scalar(std::move(names), std::move(type), sql, arrow);
   info.takes_length = true;
   return info;
@@ -39,19 +39,17 @@ SqlTypeInfo Special(std::vector<std::string_view> names, SqlTypeKind kind, std::
 }
 
 // A row without names only documents another form of a row above it.
-SqlTypeInfo Form(std::string_view sql, std::string_view arrow) {
-  return Special({}, SqlTypeKind::kScalar, sql, arrow);
-}
+SqlTypeInfo Form(std::string_view sql, std::string_view arrow) { return Special({}, SqlTypeKind::kScalar, sql, arrow); }
 
 const std::vector<SqlTypeInfo>& TypeTable() {
   using arrow::TimeUnit;
   static const std::vector<SqlTypeInfo> table = [] {
-    SqlTypeInfo tz = Special({"TIMESTAMPTZ"}, SqlTypeKind::kTimestamp,
-                             "TIMESTAMP[(p)] WITH TIME ZONE, TIMESTAMPTZ[(p)]",
-                             "timestamp(unit, \"UTC\"), unit as above");
+    SqlTypeInfo tz =
+        Special({"TIMESTAMPTZ"}, SqlTypeKind::kTimestamp, "TIMESTAMP[(p)] WITH TIME ZONE, TIMESTAMPTZ[(p)]",
+                "timestamp(unit, \"UTC\"), unit as above");
     tz.utc = true;
-    SqlTypeInfo json = Scalar({"JSON", "JSONB"}, arrow::utf8(), "JSON, JSONB",
-                              "utf8, field metadata laminar.type = json");
+    SqlTypeInfo json =
+        Scalar({"JSON", "JSONB"}, arrow::utf8(), "JSON, JSONB", "utf8, field metadata laminar.type = json");
     json.kind = SqlTypeKind::kJson;
     return std::vector<SqlTypeInfo>{
         Scalar({"BOOLEAN", "BOOL"}, arrow::boolean(), "BOOLEAN, BOOL", "bool"),
@@ -59,36 +57,30 @@ const std::vector<SqlTypeInfo>& TypeTable() {
         Scalar({"SMALLINT"}, arrow::int16(), "SMALLINT", "int16"),
         Scalar({"INT", "INTEGER"}, arrow::int32(), "INT, INTEGER", "int32"),
         Scalar({"BIGINT"}, arrow::int64(), "BIGINT", "int64"),
-        Scalar({"TINYINT UNSIGNED", "UTINYINT"}, arrow::uint8(), "TINYINT UNSIGNED, UTINYINT",
-               "uint8"),
-        Scalar({"SMALLINT UNSIGNED", "USMALLINT"}, arrow::uint16(), "SMALLINT UNSIGNED, USMALLINT",
-               "uint16"),
+        Scalar({"TINYINT UNSIGNED", "UTINYINT"}, arrow::uint8(), "TINYINT UNSIGNED, UTINYINT", "uint8"),
+        Scalar({"SMALLINT UNSIGNED", "USMALLINT"}, arrow::uint16(), "SMALLINT UNSIGNED, USMALLINT", "uint16"),
         Scalar({"INT UNSIGNED", "INTEGER UNSIGNED", "UINTEGER"}, arrow::uint32(),
                "INT UNSIGNED, INTEGER UNSIGNED, UINTEGER", "uint32"),
-        Scalar({"BIGINT UNSIGNED", "UBIGINT"}, arrow::uint64(), "BIGINT UNSIGNED, UBIGINT",
-               "uint64"),
+        Scalar({"BIGINT UNSIGNED", "UBIGINT"}, arrow::uint64(), "BIGINT UNSIGNED, UBIGINT", "uint64"),
         Scalar({"REAL", "FLOAT", "FLOAT4"}, arrow::float32(), "REAL, FLOAT, FLOAT4", "float32"),
-        Scalar({"DOUBLE", "DOUBLE PRECISION", "FLOAT8"}, arrow::float64(),
-               "DOUBLE, DOUBLE PRECISION, FLOAT8", "float64"),
+        Scalar({"DOUBLE", "DOUBLE PRECISION", "FLOAT8"}, arrow::float64(), "DOUBLE, DOUBLE PRECISION, FLOAT8",
+               "float64"),
         Special({"DECIMAL", "NUMERIC"}, SqlTypeKind::kDecimal, "DECIMAL(p, s), NUMERIC(p, s)",
                 "decimal128(p, s), 1 <= p <= 38, 0 <= s <= p"),
         Form("DECIMAL(p), NUMERIC(p)", "decimal128(p, 0)"),
         Form("DECIMAL, NUMERIC", "decimal128(38, 9)"),
-        Sized({"VARCHAR", "TEXT", "STRING", "CHAR"}, arrow::utf8(),
-              "VARCHAR, VARCHAR(n), TEXT, STRING, CHAR(n)", "utf8 (n is not enforced)"),
-        Sized({"BYTEA", "VARBINARY", "BLOB", "BINARY"}, arrow::binary(),
-              "BYTEA, VARBINARY[(n)], BLOB, BINARY[(n)]", "binary (n is not enforced)"),
+        Sized({"VARCHAR", "TEXT", "STRING", "CHAR"}, arrow::utf8(), "VARCHAR, VARCHAR(n), TEXT, STRING, CHAR(n)",
+              "utf8 (n is not enforced)"),
+        Sized({"BYTEA", "VARBINARY", "BLOB", "BINARY"}, arrow::binary(), "BYTEA, VARBINARY[(n)], BLOB, BINARY[(n)]",
+              "binary (n is not enforced)"),
         Scalar({"DATE"}, arrow::date32(), "DATE", "date32"),
         Scalar({"TIME"}, arrow::time64(TimeUnit::MICRO), "TIME", "time64(us)"),
-        Special({"TIMESTAMP"}, SqlTypeKind::kTimestamp, "TIMESTAMP [WITHOUT TIME ZONE]",
-                "timestamp(us)"),
-        Form("TIMESTAMP(p) [WITHOUT TIME ZONE]",
-             "timestamp(unit), p 0: s, 1-3: ms, 4-6: us, 7-9: ns"),
+        Special({"TIMESTAMP"}, SqlTypeKind::kTimestamp, "TIMESTAMP [WITHOUT TIME ZONE]", "timestamp(us)"),
+        Form("TIMESTAMP(p) [WITHOUT TIME ZONE]", "timestamp(unit), p 0: s, 1-3: ms, 4-6: us, 7-9: ns"),
         tz,
         json,
         Special({"ARRAY"}, SqlTypeKind::kArray, "T[], ARRAY<T>", "list<item: T> (nestable)"),
-        Special({"STRUCT"}, SqlTypeKind::kStruct, "STRUCT<name T [NOT NULL], ...>",
-                "struct<name: T, ...>"),
+        Special({"STRUCT"}, SqlTypeKind::kStruct, "STRUCT<name T [NOT NULL], ...>", "struct<name: T, ...>"),
         Special({"INTERVAL"}, SqlTypeKind::kUnsupported, "INTERVAL",
                 "not supported: store durations as BIGINT (e.g. microseconds)"),
     };
@@ -167,8 +159,7 @@ arrow::Status CheckDecimalPrecision(int64_t precision) {
 
 arrow::Status CheckDecimalScale(int64_t precision, int64_t scale) {
   if (scale < 0 || scale > precision) {
-    return arrow::Status::Invalid("scale must be between 0 and the precision (", precision,
-                                  "), got ", scale);
+    return arrow::Status::Invalid("scale must be between 0 and the precision (", precision, "), got ", scale);
   }
   return arrow::Status::OK();
 }

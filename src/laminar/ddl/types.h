@@ -34,10 +34,10 @@ struct SqlTypeInfo {
   std::vector<std::string_view> names;  // upper case; multi-word names single-spaced
   SqlTypeKind kind = SqlTypeKind::kScalar;
   std::shared_ptr<arrow::DataType> type;  // kScalar and kJson only
-  bool takes_length = false;  // accepts "(n)", n >= 1, which is checked and then ignored
-  bool utc = false;           // kTimestamp: always "UTC" (TIMESTAMPTZ)
-  std::string_view sql;       // the spelling shown in the table
-  std::string_view arrow;     // the Arrow type shown in the table (or why it is rejected)
+  bool takes_length = false;              // accepts "(n)", n >= 1, which is checked and then ignored
+  bool utc = false;                       // kTimestamp: always "UTC" (TIMESTAMPTZ)
+  std::string_view sql;                   // the spelling shown in the table
+  std::string_view arrow;                 // the Arrow type shown in the table (or why it is rejected)
 };
 
 // The row naming `name` (any case, words separated by single spaces); nullptr if unknown.
