@@ -247,6 +247,7 @@ line two'
   ASSERT_EQ(script.sources.size(), 1u);
   const std::vector<OptionDef>& options = script.sources[0].options;
   std::vector<std::string> keys;
+  keys.reserve(options.size());
   for (const auto& option : options) keys.push_back(option.key);
   EXPECT_EQ(keys, (std::vector<std::string>{"topic", "bootstrap.servers", "rows-per-second", "fields.id.kind",
                                             "fields.v.null-rate", "fields.0.kind", "sasl.jaas config", "Quoted-Key",
