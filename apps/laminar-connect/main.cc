@@ -13,6 +13,7 @@
 
 #include "laminar/builtin_connectors.h"
 #include "laminar/ddl/ddl.h"
+#include "laminar/ddl/types.h"
 #include "laminar/observe/metrics_server.h"
 #include "laminar/observe/status_line.h"
 #include "pipeline_builder.h"
@@ -100,6 +101,9 @@ int main(int argc, char** argv) {
   validate->add_option("file", file, "DDL file")->required();
 
   auto* connectors = app.add_subcommand("connectors", "List every connector with its options");
+  const std::string types_footer = "\nColumn types of CREATE SOURCE and their Arrow types:\n" + laminar::ddl::DescribeSqlTypes();
+  run->footer(types_footer);
+  validate->footer(types_footer);
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,100 @@
+"""The laminar-connect command line: exit codes, error positions, connector listing,
+/metrics and /health while a pipeline runs."""
+import json
+import re
+import subprocess
+import time
+import urllib.request
+
+GOOD = """
+CREATE SOURCE s (id BIGINT NOT NULL, name VARCHAR) FROM DATAGEN (
+  'rows-per-second' = '{rate}', 'number-of-rows' = '{rows}', 'fields.id.kind' = 'sequence');
+CREATE SINK k FROM s INTO FILES (path = '{out}');
+"""
+
+
+def cli(binary, *args, timeout=60):
+    return subprocess.run([binary, *args], capture_output=True, text=True, timeout=timeout)
+
+
+def test_validate_good_file(laminar_connect, tmp_path):
+    ddl = tmp_path / "good.sql"
+    ddl.write_text(GOOD.format(rate=10, rows=10, out=tmp_path / "out"))
+    result = cli(laminar_connect, "validate", str(ddl))
+    assert result.returncode == 0, result.stderr
+    assert "ok (1 sources, 1 sinks)" in result.stdout
+    assert not (tmp_path / "out").exists()  # validate does no I/O
+
+
+def test_bad_input_exits_2_with_file_line_column_and_caret(laminar_connect, tmp_path):
+    cases = [
+        ("CREATE SOURCE s (id BIGINT, v INTERVAL) FROM DATAGEN ();", r":1:31: type INTERVAL is not supported", 31),
+        ("CREATE SOURCE s (id BIGINT) FROM DATAGEN (\n  seed = 'x'\n);", r":2:10: .*option 'seed' = 'x'", 10),
+        ("CREATE SOURCE s (id BIGINT) FROM DATAGEN ();\nCREATE SINK k FROM s INTO FILES (path = '/x', colour = 'red');",
+         r":2:47: .*unknown option 'colour'", 47),
+        ("CREATE SOURCE s (id BIGINT) FROM KAFAK ();", r":1:34: .*unknown source connector type 'kafak'", 34),
+        ("CREATE SOURCE s (id BIGINT) FROM DATAGEN ();\nCREATE SINK k FROM t INTO FILES (path = '/x');",
+         r":2:20: ", 20),
+    ]
+    for text, pattern, column in cases:
+        ddl = tmp_path / "bad.sql"
+        ddl.write_text(text)
+        for command in ("validate", "run"):
+            result = cli(laminar_connect, command, str(ddl), *(["--checkpoint-dir", str(tmp_path / "cp")]
+                                                              if command == "run" else []))
+            assert result.returncode == 2, (text, result.stderr)
+            assert re.search(str(ddl) + pattern, result.stderr), (pattern, result.stderr)
+            caret_line = result.stderr.rstrip("\n").splitlines()[-1]
+            assert caret_line.index("^") == column + 1, result.stderr  # two spaces of indent, 1-based column
+
+
+def test_missing_file_and_bad_flags_exit_2(laminar_connect, tmp_path):
+    assert cli(laminar_connect, "run", str(tmp_path / "nope.sql")).returncode == 2
+    assert cli(laminar_connect, "run").returncode == 2
+    assert cli(laminar_connect, "frobnicate").returncode == 2
+    assert cli(laminar_connect, "run", "x.sql", "--checkpoint-interval", "-5").returncode == 2
+
+
+def test_connectors_lists_keys_defaults_and_descriptions(laminar_connect):
+    result = cli(laminar_connect, "connectors")
+    assert result.returncode == 0
+    out = result.stdout
+    assert "source datagen" in out and "sink files" in out
+    assert re.search(r"rows-per-second\s+unsigned integer.*default 10000", out)
+    assert re.search(r"path\s+string, required", out)
+    assert re.search(r"format\s+one of parquet\|json\|csv, default parquet", out)
+
+
+def test_run_help_shows_the_type_table(laminar_connect):
+    result = cli(laminar_connect, "run", "--help")
+    assert result.returncode == 0
+    assert "DECIMAL(p,s)" in result.stdout or "DECIMAL(p, s)" in result.stdout
+
+
+def test_metrics_and_health_while_running(laminar_connect, tmp_path):
+    ddl = tmp_path / "live.sql"
+    ddl.write_text(GOOD.format(rate=2000, rows=1_000_000, out=tmp_path / "out"))
+    proc = subprocess.Popen([laminar_connect, "run", str(ddl), "--checkpoint-dir", str(tmp_path / "cp"),
+                             "--checkpoint-interval", "200", "--metrics-port", "0", "--no-status"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        port = None
+        deadline = time.time() + 20
+        while port is None and time.time() < deadline:
+            line = proc.stderr.readline()
+            match = re.search(r"metrics on http://127\.0\.0\.1:(\d+)/metrics", line)
+            if match:
+                port = int(match.group(1))
+        assert port, "no metrics address logged"
+        time.sleep(1.0)
+        metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+        rows_in = re.search(r'^laminar_rows_in_total\{[^}]*\} (\d+)', metrics, re.M)
+        assert rows_in and int(rows_in.group(1)) > 0, metrics
+        assert re.search(r'laminar_connector_rows_total\{[^}]*connector="k"', metrics)
+        assert re.search(r'^laminar_checkpoints_completed_total\{[^}]*\} [1-9]', metrics, re.M), metrics
+        health = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5).read())
+        assert health["status"] == "ok" and health["epoch"] >= 2
+    finally:
+        proc.send_signal(2)
+        proc.communicate(timeout=30)
+    assert proc.returncode == 0
