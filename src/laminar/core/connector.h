@@ -36,6 +36,9 @@ struct PartitionInfo {
 struct SourceBatch {
   std::shared_ptr<arrow::RecordBatch> records;
   std::optional<PartitionInfo> partition;
+  // Records of this poll that could not be decoded, routed to the source's dead-letter
+  // sink in the same epoch as `records` (schema: dlq::DeadLetterSchema()). May be null.
+  std::shared_ptr<arrow::RecordBatch> dead_letters;
   int64_t num_rows() const { return records ? records->num_rows() : 0; }
 };
 

@@ -215,7 +215,10 @@ arrow::Result<std::optional<SourceBatch>> DatagenSource::PollBatch(int64_t max_r
   next_row_ += want;
   metrics_.records_total += static_cast<uint64_t>(want);
   metrics_.bytes_total += static_cast<uint64_t>(arrow::util::TotalBufferSize(*batch));
-  return SourceBatch{std::move(batch), PartitionInfo{"datagen", std::to_string(first_row)}};
+  SourceBatch out;
+  out.records = std::move(batch);
+  out.partition = PartitionInfo{"datagen", std::to_string(first_row)};
+  return out;
 }
 
 SourceCheckpoint DatagenSource::Checkpoint() const {

@@ -27,6 +27,7 @@ struct Pipeline::SinkSlot {
   size_t source_index = 0;
   std::unique_ptr<SinkConnector> connector;
   bool exactly_once = false;
+  bool dead_letters = false;  // receives the source's dead letters, not its data
   std::atomic<int64_t> rows{0};
   std::atomic<int64_t> bytes{0};
   std::atomic<int64_t> batches{0};
@@ -55,6 +56,12 @@ void Pipeline::AddSink(std::string name, std::string connector_type, std::string
   slot->connector = std::move(sink);
   slot->exactly_once = slot->connector->capabilities().exactly_once;
   sinks_.push_back(std::move(slot));
+}
+
+void Pipeline::AddDeadLetterSink(std::string name, std::string connector_type, std::string from_source,
+                                 std::unique_ptr<SinkConnector> sink) {
+  AddSink(std::move(name), std::move(connector_type), std::move(from_source), std::move(sink));
+  sinks_.back()->dead_letters = true;
 }
 
 void Pipeline::SourceLoop(SourceSlot& slot, size_t index) {
@@ -87,21 +94,26 @@ void Pipeline::SourceLoop(SourceSlot& slot, size_t index) {
         std::lock_guard<std::mutex> lock(control_mu_);
         slot.blocked = true;
       }
-      queue_.Push(QueueItem{index, nullptr, status.WithMessage("source '", slot.name, "': poll: ", status.message()), false});
+      queue_.Push(QueueItem{index, nullptr, nullptr,
+                            status.WithMessage("source '", slot.name, "': poll: ", status.message()), false});
       continue;
     }
-    if (batch && batch->num_rows() > 0) {
+    if (batch && (batch->num_rows() > 0 || batch->dead_letters)) {
       slot.rows.fetch_add(batch->num_rows());
       slot.batches.fetch_add(1);
       rows_in_.fetch_add(batch->num_rows());
-      if (!queue_.Push(QueueItem{index, std::move(batch->records), arrow::Status::OK(), false})) return;
+      if (batch->dead_letters) slot.errors.fetch_add(batch->dead_letters->num_rows());
+      if (!queue_.Push(QueueItem{index, std::move(batch->records), std::move(batch->dead_letters),
+                                 arrow::Status::OK(), false})) {
+        return;
+      }
     }
     if (slot.connector->finished()) {
       {
         std::lock_guard<std::mutex> lock(control_mu_);
         slot.blocked = true;
       }
-      if (!queue_.Push(QueueItem{index, nullptr, arrow::Status::OK(), true})) return;
+      if (!queue_.Push(QueueItem{index, nullptr, nullptr, arrow::Status::OK(), true})) return;
     }
   }
 }
@@ -166,30 +178,38 @@ void Pipeline::Process(QueueItem item, bool discard) {
   }
   // Once the epoch has failed everything it still carries is replayed after the rewind.
   if (discard || !epoch_error_.ok()) return;
-  if (auto status = WriteToSinks(item.source, item.batch); !status.ok()) epoch_error_ = status;
+  if (auto status = WriteToSinks(item); !status.ok()) epoch_error_ = status;
 }
 
-arrow::Status Pipeline::WriteToSinks(size_t source, const std::shared_ptr<arrow::RecordBatch>& batch) {
+arrow::Status Pipeline::WriteToSink(SinkSlot& sink, const std::shared_ptr<arrow::RecordBatch>& batch) {
+  arrow::Status status = sdk::WithRetry(
+      options_.write_retry,
+      [&] {
+        auto result = sink.connector->WriteBatch(batch);
+        if (!result.ok()) return result.status();
+        sink.bytes.fetch_add(result->bytes_written);
+        return arrow::Status::OK();
+      },
+      [&](int attempt, const arrow::Status& error) {
+        sink.errors.fetch_add(1);
+        spdlog::warn("sink '{}': write failed (attempt {}): {}", sink.name, attempt + 1, error.ToString());
+      });
+  if (!status.ok()) return status.WithMessage("sink '", sink.name, "': write: ", status.message());
+  sink.rows.fetch_add(batch->num_rows());
+  sink.batches.fetch_add(1);
+  return arrow::Status::OK();
+}
+
+arrow::Status Pipeline::WriteToSinks(const QueueItem& item) {
   for (auto& sink : sinks_) {
-    if (sink->source_index != source) continue;
-    arrow::Status status = sdk::WithRetry(
-        options_.write_retry,
-        [&] {
-          auto result = sink->connector->WriteBatch(batch);
-          if (!result.ok()) return result.status();
-          sink->bytes.fetch_add(result->bytes_written);
-          return arrow::Status::OK();
-        },
-        [&](int attempt, const arrow::Status& error) {
-          sink->errors.fetch_add(1);
-          spdlog::warn("sink '{}': write failed (attempt {}): {}", sink->name, attempt + 1, error.ToString());
-        });
-    if (!status.ok()) return status.WithMessage("sink '", sink->name, "': write: ", status.message());
-    sink->rows.fetch_add(batch->num_rows());
-    sink->batches.fetch_add(1);
-    rows_out_.fetch_add(batch->num_rows());
+    if (sink->source_index != item.source) continue;
+    const auto& batch = sink->dead_letters ? item.dead_letters : item.batch;
+    if (!batch || batch->num_rows() == 0) continue;
+    ARROW_RETURN_NOT_OK(WriteToSink(*sink, batch));
+    if (!sink->dead_letters) rows_out_.fetch_add(batch->num_rows());
   }
-  epoch_rows_ += batch->num_rows();
+  if (item.batch) epoch_rows_ += item.batch->num_rows();
+  if (item.dead_letters) epoch_rows_ += item.dead_letters->num_rows();
   return arrow::Status::OK();
 }
 

@@ -73,6 +73,10 @@ class Pipeline {
   // The sink receives the batches of `from_source` only.
   void AddSink(std::string name, std::string connector_type, std::string from_source,
                std::unique_ptr<SinkConnector> sink);
+  // The sink receives the dead letters of `from_source` (SourceBatch::dead_letters), in the
+  // same epochs as the data, so dead letters are exactly-once too.
+  void AddDeadLetterSink(std::string name, std::string connector_type, std::string from_source,
+                         std::unique_ptr<SinkConnector> sink);
 
   // Recovers, then moves data until every source has finished (final checkpoint, OK), a
   // stop is requested (final checkpoint, OK), or an error stops it (returned). Closes
@@ -86,6 +90,7 @@ class Pipeline {
   struct QueueItem {
     size_t source = 0;
     std::shared_ptr<arrow::RecordBatch> batch;
+    std::shared_ptr<arrow::RecordBatch> dead_letters;
     arrow::Status error;
     bool end = false;
   };
@@ -99,7 +104,8 @@ class Pipeline {
   void HoldCut();
   void ReleaseCut(bool rewound);
   void Process(QueueItem item, bool discard);
-  arrow::Status WriteToSinks(size_t source, const std::shared_ptr<arrow::RecordBatch>& batch);
+  arrow::Status WriteToSinks(const QueueItem& item);
+  arrow::Status WriteToSink(SinkSlot& sink, const std::shared_ptr<arrow::RecordBatch>& batch);
   arrow::Status CheckpointAtCut();
   arrow::Status HandleEpochFailure(const arrow::Status& cause);
   void CloseAll();

@@ -1,0 +1,71 @@
+// What a source does with records it cannot decode (`on.error`): fail the pipeline
+// naming the record's position, skip it (counted), or turn it into a dead letter that
+// travels with the epoch to the source's dead-letter sink, so dead letters are written
+// exactly once too. Used on the source's poll thread.
+#pragma once
+
+#include <arrow/record_batch.h>
+#include <arrow/result.h>
+
+#include <atomic>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "laminar/core/config.h"
+#include "laminar/sdk/rate_limiter.h"
+#include "laminar/serde/codec.h"
+
+namespace laminar::dlq {
+
+enum class ErrorPolicy { kFail, kSkip, kDeadLetter };
+
+struct ErrorOptions {
+  ErrorPolicy policy = ErrorPolicy::kFail;
+  std::string dead_letter_path;          // a directory: JSON lines, committed per epoch
+  std::string dead_letter_topic;         // Kafka (once the Kafka sink exists)
+  double max_per_second = 100;           // dead letters per second; 0 = unlimited
+  int64_t max_raw_bytes = 1 << 20;       // raw payloads longer than this are truncated
+
+  static arrow::Result<ErrorOptions> FromConfig(const ConnectorConfig& config);
+};
+
+// The keys every decoding source accepts: on.error, dead_letter.path, dead_letter.topic,
+// dead_letter.max-per-second, dead_letter.max-raw-bytes.
+std::vector<ConfigKeySpec> ErrorKeySpecs();
+
+// Columns of a dead-letter batch: source, partition, offset, error, key, value (the raw
+// bytes, maybe truncated), value_truncated, headers, timestamp_ms, dead_lettered_at_ms.
+std::shared_ptr<arrow::Schema> DeadLetterSchema();
+
+struct ErrorCounters {
+  std::atomic<int64_t> decoded{0};         // rows produced
+  std::atomic<int64_t> skipped{0};         // bad records dropped by on.error=skip
+  std::atomic<int64_t> dead_lettered{0};   // bad records sent to the dead-letter sink
+  std::atomic<int64_t> dlq_dropped{0};     // bad records over the dead-letter rate, dropped
+  std::atomic<int64_t> dlq_write_failed{0};  // dead letters whose epoch failed to write (replayed)
+  std::atomic<int64_t> tombstones{0};
+};
+
+class ErrorRouter {
+ public:
+  ErrorRouter(std::string source_name, ErrorOptions options, sdk::Clock* clock = sdk::SystemClock::Instance());
+
+  // Applies the policy to the errors of one decoded batch. `records` is what was decoded.
+  // kFail: returns an error naming the first bad record's position and the problem.
+  // Otherwise returns the dead-letter batch to attach to the SourceBatch (null when none).
+  arrow::Result<std::shared_ptr<arrow::RecordBatch>> Route(const serde::DecodedBatch& decoded,
+                                                           std::span<const serde::RawRecord> records);
+
+  const ErrorOptions& options() const { return options_; }
+  const ErrorCounters& counters() const { return counters_; }
+
+ private:
+  std::string source_;
+  ErrorOptions options_;
+  std::unique_ptr<sdk::TokenBucket> limiter_;
+  ErrorCounters counters_;
+};
+
+}  // namespace laminar::dlq
