@@ -4,8 +4,9 @@ BUILD_DIR := build/$(PRESET)
 PYTHON := .venv/bin/python
 LAMINAR_CONNECT := $(CURDIR)/$(BUILD_DIR)/bin/laminar-connect
 JOBS ?= $(shell nproc)
+BENCH_MB ?= 256
 
-.PHONY: run test bootstrap build unit e2e interop clean format
+.PHONY: run test bootstrap build unit e2e interop bench clean format
 
 bootstrap:
 	@bash scripts/bootstrap
@@ -31,6 +32,11 @@ e2e: build
 
 interop: build
 	@LAMINAR_CONNECT=$(LAMINAR_CONNECT) $(PYTHON) -m pytest -q tests/interop
+
+# Speed is measured here, never in tests: each benchmark runs its peer on the same data
+# in the same run and prints the ratio.
+bench: build
+	@$(BUILD_DIR)/bench/codec_bench $(BENCH_MB)
 
 format:
 	@git ls-files '*.h' '*.cc' | xargs clang-format -i

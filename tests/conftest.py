@@ -13,3 +13,16 @@ def laminar_connect() -> str:
     if not os.access(binary, os.X_OK):
         pytest.fail(f"laminar-connect not found at {binary}; build first or set LAMINAR_CONNECT")
     return binary
+
+
+@pytest.fixture(scope="session")
+def avro_tool() -> str:
+    """The test-only Avro CLI (src/laminar/serde/avro/avro_tool): $AVRO_TOOL, else the first build dir holding it."""
+    binary = os.environ.get("AVRO_TOOL")
+    if not binary:
+        found = sorted(ROOT.glob("build*/src/laminar/serde/avro/avro_tool")) + sorted(
+            ROOT.glob("build*/*/src/laminar/serde/avro/avro_tool"))
+        binary = str(found[0]) if found else ""
+    if not binary or not os.access(binary, os.X_OK):
+        pytest.fail("avro_tool not found; build the avro_tool target or set AVRO_TOOL")
+    return binary

@@ -4,6 +4,8 @@
 
 #include <map>
 
+#include "laminar/dlq/error_router.h"
+
 namespace laminar::cli {
 
 namespace {
@@ -62,6 +64,17 @@ arrow::Result<std::unique_ptr<runtime::Pipeline>> BuildPipeline(const ddl::Scrip
     }
     source_schemas[source.name] = connector->schema();
     pipeline->AddSource(source.name, source.connector, std::move(connector));
+    ARROW_ASSIGN_OR_RAISE(auto errors, dlq::ErrorOptions::FromConfig(config));
+    if (errors.policy == dlq::ErrorPolicy::kDeadLetter && !errors.dead_letter_path.empty()) {
+      // Dead letters go through an exactly-once files sink of their own, in the source's epochs.
+      ConnectorConfig dlq_config("files", {{"path", errors.dead_letter_path}, {"format", "json"}});
+      dlq_config.set_instance_name(source.name + ".dead_letters");
+      dlq_config.set_pipeline_name(options.pipeline_name);
+      dlq_config.set_schema(dlq::DeadLetterSchema());
+      ARROW_ASSIGN_OR_RAISE(auto dlq_sink, registry.CreateSink(dlq_config));
+      ARROW_RETURN_NOT_OK(dlq_sink->Open(dlq_config));
+      pipeline->AddDeadLetterSink(dlq_config.instance_name(), "files", source.name, std::move(dlq_sink));
+    }
   }
   for (const auto& sink : script.sinks) {
     ConnectorConfig config(sink.connector, OptionMap(sink.options));

@@ -2,12 +2,14 @@
 
 #include "laminar/datagen/datagen_source.h"
 #include "laminar/files/files_sink.h"
+#include "laminar/files/files_source.h"
 
 namespace laminar {
 
 void RegisterBuiltinConnectors(ConnectorRegistry& registry) {
   datagen::RegisterDatagen(registry);
   files::RegisterFilesSink(registry);
+  files::RegisterFilesSource(registry);
 }
 
 }  // namespace laminar

@@ -81,8 +81,9 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> ErrorRouter::Route(const serd
     case ErrorPolicy::kFail: {
       const auto& first = decoded.errors.front();
       const std::string position = first.index < records.size() ? records[first.index].Position() : "?";
-      return arrow::Status::Invalid("source '", source_, "': cannot decode the record at ", position, ": ",
-                                    first.message, " (on.error = fail; set on.error = 'skip' or 'dead_letter' to go on)");
+      // Fatal: the same bytes fail the same way on every replay.
+      return FatalError("decode", "source '" + source_ + "': cannot decode the record at " + position + ": " +
+                                      first.message + " (on.error = fail; set on.error = 'skip' or 'dead_letter' to go on)");
     }
     case ErrorPolicy::kSkip:
       counters_.skipped.fetch_add(static_cast<int64_t>(decoded.errors.size()));

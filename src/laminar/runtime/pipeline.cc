@@ -216,6 +216,12 @@ arrow::Status Pipeline::WriteToSinks(const QueueItem& item) {
 // With the cut held: roll the epoch back, rewind, and let the sources go again.
 arrow::Status Pipeline::HandleEpochFailure(const arrow::Status& cause) {
   rolled_back_.fetch_add(1);
+  if (KindOf(cause) == ErrorKind::kFatal) {
+    // Replaying cannot help (a record that does not decode, a sink that refuses the
+    // schema): discard the epoch and stop; a restart resumes from the last checkpoint.
+    ARROW_RETURN_NOT_OK(coordinator_->AbortEpoch(cause));
+    return cause;
+  }
   if (++consecutive_failures_ > options_.max_consecutive_epoch_failures) {
     return FatalError("runtime", "giving up after " + std::to_string(consecutive_failures_) +
                                      " failed epochs in a row; last error: " + cause.ToString());

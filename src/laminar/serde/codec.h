@@ -31,11 +31,12 @@ struct RawRecord {
   // file name and line or byte offset. `partition` may be empty.
   std::string_view partition;
   std::string_view offset;
+  std::string_view partition_label = "partition";  // "file" for the files source
   int64_t timestamp_ms = -1;
   const std::vector<Header>* headers = nullptr;
 
   bool is_tombstone() const { return value.data() == nullptr; }
-  // "partition 3 offset 42", "offset 17" (for messages), used in error texts.
+  // "partition 3 offset 42", "file a.jsonl offset 17", "offset 17", used in error texts.
   std::string Position() const;
 };
 

@@ -1,0 +1,217 @@
+// JSON -> Arrow and CSV -> Arrow on the same bytes: our decoders against Arrow C++'s own
+// readers (one thread) and, for JSON, simdjson's bare parse (the ceiling: it builds
+// nothing). Prints MB/s, rows/s and the ratios; absolute numbers vary with the machine,
+// the ratios are the result. Usage: codec_bench [megabytes, default 256]
+#include <arrow/api.h>
+#include <arrow/csv/api.h>
+#include <arrow/io/memory.h>
+#include <arrow/json/api.h>
+#include <simdjson.h>
+
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "laminar/serde/codec.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// A Nexmark bid with the padding Nexmark's generator adds ("extra"), about 1 KB.
+std::string BidJson(std::mt19937_64& rng, int64_t i) {
+  char buf[1400];
+  std::string extra(820 + rng() % 40, 'x');
+  for (auto& c : extra) c = static_cast<char>('a' + rng() % 26);
+  int n = std::snprintf(buf, sizeof(buf),
+                        "{\"auction\":%lld,\"bidder\":%lld,\"price\":%lld,\"channel\":\"channel-%d\","
+                        "\"url\":\"https://www.nexmark.com/%llx/item.htm?query=1\",\"date_time\":\"2026-11-%02dT%02d:%02d:%02d.%03dZ\","
+                        "\"extra\":\"%s\"}",
+                        static_cast<long long>(1000 + rng() % 100000), static_cast<long long>(rng() % 1000000),
+                        static_cast<long long>(rng() % 100000000), static_cast<int>(rng() % 10000),
+                        static_cast<unsigned long long>(rng()), static_cast<int>(1 + i % 28), static_cast<int>(i % 24),
+                        static_cast<int>(i % 60), static_cast<int>((i / 60) % 60), static_cast<int>(i % 1000),
+                        extra.c_str());
+  return std::string(buf, static_cast<size_t>(n));
+}
+
+std::shared_ptr<arrow::Schema> BidSchema() {
+  return arrow::schema({arrow::field("auction", arrow::int64(), false), arrow::field("bidder", arrow::int64(), false),
+                        arrow::field("price", arrow::int64(), false), arrow::field("channel", arrow::utf8()),
+                        arrow::field("url", arrow::utf8()),
+                        arrow::field("date_time", arrow::timestamp(arrow::TimeUnit::MILLI, "UTC")),
+                        arrow::field("extra", arrow::utf8())});
+}
+
+std::string CsvRow(std::mt19937_64& rng, int64_t i) {
+  std::string row;
+  for (int c = 0; c < 16; ++c) {
+    if (c) row += ',';
+    switch (c % 4) {
+      case 0: row += std::to_string(static_cast<int64_t>(rng() % 10000000)); break;
+      case 1: row += std::to_string(static_cast<double>(rng() % 1000000) / 100.0); break;
+      case 2: row += "name-" + std::to_string(rng() % 100000); break;
+      case 3: row += "2026-11-" + std::to_string(10 + i % 18) + " 12:34:56"; break;
+    }
+  }
+  return row;
+}
+
+std::shared_ptr<arrow::Schema> CsvSchema() {
+  arrow::FieldVector fields;
+  for (int c = 0; c < 16; ++c) {
+    std::shared_ptr<arrow::DataType> type;
+    switch (c % 4) {
+      case 0: type = arrow::int64(); break;
+      case 1: type = arrow::float64(); break;
+      case 2: type = arrow::utf8(); break;
+      default: type = arrow::timestamp(arrow::TimeUnit::MICRO); break;
+    }
+    fields.push_back(arrow::field("c" + std::to_string(c), type));
+  }
+  return arrow::schema(fields);
+}
+
+struct Result {
+  std::string name;
+  double seconds = 0;
+  int64_t rows = 0;
+};
+
+Result Time(const std::string& name, int64_t bytes, const std::function<int64_t()>& run) {
+  run();  // warm up
+  double best = 1e30;
+  int64_t rows = 0;
+  for (int rep = 0; rep < 3; ++rep) {
+    auto start = Clock::now();
+    rows = run();
+    best = std::min(best, std::chrono::duration<double>(Clock::now() - start).count());
+  }
+  std::printf("  %-34s %9.1f MB/s %12.0f rows/s\n", name.c_str(), static_cast<double>(bytes) / best / 1e6,
+              static_cast<double>(rows) / best);
+  return {name, best, rows};
+}
+
+void Check(const arrow::Status& status) {
+  if (!status.ok()) {
+    std::fprintf(stderr, "benchmark failed: %s\n", status.ToString().c_str());
+    std::exit(1);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int64_t megabytes = argc > 1 ? std::atoll(argv[1]) : 256;
+  std::mt19937_64 rng(42);
+
+  // JSON
+  std::vector<std::string> messages;
+  std::string ndjson;
+  while (static_cast<int64_t>(ndjson.size()) < megabytes * 1000000 / 2) {
+    messages.push_back(BidJson(rng, static_cast<int64_t>(messages.size())));
+    ndjson += messages.back();
+    ndjson += '\n';
+  }
+  const int64_t json_bytes = static_cast<int64_t>(ndjson.size());
+  std::printf("JSON: %zu messages, %.1f MB, ~%zu bytes each\n", messages.size(), json_bytes / 1e6,
+              messages[0].size());
+
+  laminar::ConnectorConfig config("bench", {{"format", "json"}});
+  auto decoder = laminar::serde::MakeDecoder(config, BidSchema());
+  Check(decoder.status());
+  std::vector<laminar::serde::RawRecord> records(messages.size());
+  for (size_t i = 0; i < messages.size(); ++i) records[i].value = messages[i];
+  auto ours = Time("laminar JSON decoder (4096/batch)", json_bytes, [&] {
+    int64_t rows = 0;
+    for (size_t i = 0; i < records.size(); i += 4096) {
+      auto n = std::min<size_t>(4096, records.size() - i);
+      auto decoded = (*decoder)->Decode(std::span(records.data() + i, n));
+      Check(decoded.status());
+      rows += decoded->batch->num_rows();
+    }
+    return rows;
+  });
+  auto arrow_json = Time("arrow::json::TableReader (1 thread)", json_bytes, [&] {
+    auto input = std::make_shared<arrow::io::BufferReader>(arrow::Buffer::FromString(ndjson));
+    auto read = arrow::json::ReadOptions::Defaults();
+    read.use_threads = false;
+    read.block_size = 1 << 22;
+    auto parse = arrow::json::ParseOptions::Defaults();
+    parse.explicit_schema = BidSchema();
+    auto reader = arrow::json::TableReader::Make(arrow::default_memory_pool(), input, read, parse);
+    Check(reader.status());
+    auto table = (*reader)->Read();
+    Check(table.status());
+    return (*table)->num_rows();
+  });
+  simdjson::ondemand::parser parser;
+  std::vector<simdjson::padded_string> padded;
+  for (const auto& m : messages) padded.emplace_back(m);
+  auto bare = Time("simdjson on-demand, bare parse", json_bytes, [&] {
+    int64_t rows = 0;
+    uint64_t sink = 0;
+    for (auto& p : padded) {
+      auto doc = parser.iterate(p);
+      for (auto field : doc.get_object()) {
+        auto value = field.value();
+        if (value.type() == simdjson::ondemand::json_type::number) {
+          sink += static_cast<uint64_t>(int64_t(value.get_int64()));
+        } else {
+          sink += std::string_view(value.get_string()).size();
+        }
+      }
+      ++rows;
+    }
+    if (sink == 42) std::printf(" ");
+    return rows;
+  });
+  std::printf("  ratio: ours / arrow::json = %.2fx   ours / simdjson bare = %.2f\n\n",
+              arrow_json.seconds / ours.seconds, bare.seconds / ours.seconds);
+
+  // CSV
+  std::vector<std::string> rows;
+  std::string csv;
+  while (static_cast<int64_t>(csv.size()) < megabytes * 1000000 / 2) {
+    rows.push_back(CsvRow(rng, static_cast<int64_t>(rows.size())));
+    csv += rows.back();
+    csv += '\n';
+  }
+  const int64_t csv_bytes = static_cast<int64_t>(csv.size());
+  std::printf("CSV: %zu rows of 16 columns, %.1f MB\n", rows.size(), csv_bytes / 1e6);
+  laminar::ConnectorConfig csv_config("bench", {{"format", "csv"}, {"format.has_header", "false"}});
+  auto csv_decoder = laminar::serde::MakeDecoder(csv_config, CsvSchema());
+  Check(csv_decoder.status());
+  std::vector<laminar::serde::RawRecord> csv_records(rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) csv_records[i].value = rows[i];
+  auto ours_csv = Time("laminar CSV decoder (4096/batch)", csv_bytes, [&] {
+    int64_t n_rows = 0;
+    for (size_t i = 0; i < csv_records.size(); i += 4096) {
+      auto n = std::min<size_t>(4096, csv_records.size() - i);
+      auto decoded = (*csv_decoder)->Decode(std::span(csv_records.data() + i, n));
+      Check(decoded.status());
+      n_rows += decoded->batch->num_rows();
+    }
+    return n_rows;
+  });
+  auto arrow_csv = Time("arrow::csv::TableReader (1 thread)", csv_bytes, [&] {
+    auto input = std::make_shared<arrow::io::BufferReader>(arrow::Buffer::FromString(csv));
+    auto read = arrow::csv::ReadOptions::Defaults();
+    read.use_threads = false;
+    read.autogenerate_column_names = true;
+    auto convert = arrow::csv::ConvertOptions::Defaults();
+    auto schema = CsvSchema();
+    for (int c = 0; c < 16; ++c) convert.column_types["f" + std::to_string(c)] = schema->field(c)->type();
+    auto reader = arrow::csv::TableReader::Make(arrow::io::default_io_context(), input, read,
+                                                arrow::csv::ParseOptions::Defaults(), convert);
+    Check(reader.status());
+    auto table = (*reader)->Read();
+    Check(table.status());
+    return (*table)->num_rows();
+  });
+  std::printf("  ratio: ours / arrow::csv = %.2fx\n", arrow_csv.seconds / ours_csv.seconds);
+  return 0;
+}

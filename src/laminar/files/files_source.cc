@@ -1,0 +1,401 @@
+#include "laminar/files/files_source.h"
+
+#include <arrow/api.h>
+#include <arrow/io/file.h>
+#include <fnmatch.h>
+#include <parquet/arrow/reader.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "laminar/serde/codec.h"
+
+namespace laminar::files {
+
+namespace fs = std::filesystem;
+
+std::vector<ConfigKeySpec> FilesSourceKeySpecs() {
+  std::vector<ConfigKeySpec> specs = {
+      ConfigKeySpec::Required("path", ConfigType::kString,
+                              "A directory (every visible file in it) or a glob on file names (/data/in/*.jsonl)."),
+      ConfigKeySpec::Enum("format", {"json", "csv", "avro", "parquet"}, "json",
+                          "json (JSON lines), csv, avro (object container files) or parquet."),
+      ConfigKeySpec::Optional("watch", ConfigType::kBool, "false",
+                              "Keep following the directory for new files instead of ending after the last one."),
+      ConfigKeySpec::Optional("poll.interval.ms", ConfigType::kInt, "1000", "How often to list the directory when watching."),
+      ConfigKeySpec::Optional("read.bytes", ConfigType::kInt, std::to_string(4 << 20),
+                              "Bytes read per poll from a text file."),
+  };
+  for (auto& spec : dlq::ErrorKeySpecs()) specs.push_back(std::move(spec));
+  for (auto& spec : serde::FormatKeySpecs()) specs.push_back(std::move(spec));
+  return specs;
+}
+
+void RegisterFilesSource(ConnectorRegistry& registry) {
+  registry.RegisterSource(
+      ConnectorInfo{"files", "JSON lines, CSV, Avro or Parquet files from a directory, resumable at any record",
+                    FilesSourceKeySpecs()},
+      [] { return std::make_unique<FilesSource>(); });
+}
+
+arrow::Result<FilesSourceOptions> FilesSourceOptions::FromConfig(const ConnectorConfig& config) {
+  FilesSourceOptions options;
+  ARROW_ASSIGN_OR_RAISE(auto path, config.Require("path"));
+  if (path.empty()) return ConfigError(config.Where(), "option 'path' must not be empty");
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) {
+    options.directory = path;
+    options.pattern = "*";
+  } else {
+    fs::path p(path);
+    options.directory = p.parent_path().empty() ? "." : p.parent_path().string();
+    options.pattern = p.filename().string();
+    if (options.directory.find_first_of("*?[") != std::string::npos) {
+      return ConfigError(config.Where(), "option 'path': a glob may only match file names, not directories ('" + path + "')");
+    }
+  }
+  ARROW_ASSIGN_OR_RAISE(options.format, config.GetString("format", "json"));
+  ARROW_ASSIGN_OR_RAISE(options.watch, config.GetBool("watch", false));
+  ARROW_ASSIGN_OR_RAISE(auto interval, config.GetInt64("poll.interval.ms", 1000));
+  if (interval <= 0) return ConfigError(config.Where(), "option 'poll.interval.ms' must be positive");
+  options.poll_interval = std::chrono::milliseconds(interval);
+  ARROW_ASSIGN_OR_RAISE(options.read_bytes, config.GetInt64("read.bytes", options.read_bytes));
+  if (options.read_bytes < 1024) return ConfigError(config.Where(), "option 'read.bytes' must be at least 1024");
+  return options;
+}
+
+namespace {
+
+// JSON lines: one record per line; the position is the byte offset of the next line.
+class JsonLinesReader : public FileReader {
+ public:
+  JsonLinesReader(std::string path, std::string name, int64_t offset, int64_t read_bytes, serde::RecordDecoder* decoder,
+                  dlq::ErrorRouter* router)
+      : path_(std::move(path)), name_(std::move(name)), offset_(offset), read_bytes_(read_bytes), decoder_(decoder),
+        router_(router) {}
+
+  arrow::Result<std::optional<SourceBatch>> Next(int64_t max_rows) override {
+    if (!in_.is_open()) {
+      in_.open(path_, std::ios::binary);
+      if (!in_) return ErrnoError(errno, "open " + path_);
+    }
+    in_.clear();
+    in_.seekg(offset_);
+    buffer_.resize(static_cast<size_t>(read_bytes_));
+    in_.read(buffer_.data(), read_bytes_);
+    const auto got = static_cast<size_t>(in_.gcount());
+    if (got == 0) return std::optional<SourceBatch>();
+    buffer_.resize(got);
+    const bool at_eof = got < static_cast<size_t>(read_bytes_);
+    std::vector<serde::RawRecord> records;
+    offsets_.clear();
+    size_t start = 0;
+    size_t consumed = 0;
+    while (start < buffer_.size() && static_cast<int64_t>(records.size()) < max_rows) {
+      size_t end = buffer_.find('\n', start);
+      if (end == std::string::npos) {
+        if (!at_eof) break;  // partial line: read it next time
+        end = buffer_.size();
+      }
+      std::string_view line(buffer_.data() + start, end - start);
+      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+      if (line.find_first_not_of(" \t") != std::string_view::npos) {
+        offsets_.push_back(std::to_string(offset_ + static_cast<int64_t>(start)));
+        serde::RawRecord record;
+        record.value = line;
+        records.push_back(record);
+      }
+      start = end + 1;
+      consumed = std::min(start, buffer_.size());
+    }
+    if (consumed == 0) {
+      if (at_eof) return std::optional<SourceBatch>();
+      return arrow::Status::Invalid("file ", name_, " offset ", offset_, ": a line is longer than read.bytes (",
+                                    read_bytes_, " bytes); raise read.bytes");
+    }
+    for (size_t i = 0; i < records.size(); ++i) {
+      records[i].partition = name_;
+      records[i].partition_label = "file";
+      records[i].offset = offsets_[i];
+    }
+    SourceBatch batch;
+    if (!records.empty()) {
+      ARROW_ASSIGN_OR_RAISE(auto decoded, decoder_->Decode(records));
+      ARROW_ASSIGN_OR_RAISE(batch.dead_letters, router_->Route(decoded, records));
+      batch.records = decoded.batch;
+    } else {
+      batch.records = arrow::RecordBatch::MakeEmpty(decoder_->schema()).ValueOrDie();
+    }
+    batch.partition = PartitionInfo{name_, std::to_string(offset_)};
+    offset_ += static_cast<int64_t>(consumed);
+    return std::optional<SourceBatch>(std::move(batch));
+  }
+
+  int64_t position() const override { return offset_; }
+
+ private:
+  std::string path_;
+  std::string name_;
+  int64_t offset_;
+  int64_t read_bytes_;
+  serde::RecordDecoder* decoder_;
+  dlq::ErrorRouter* router_;
+  std::ifstream in_;
+  std::string buffer_;
+  std::vector<std::string> offsets_;
+};
+
+// Parquet: the position is the index of the next row.
+class ParquetReader : public FileReader {
+ public:
+  static arrow::Result<std::unique_ptr<FileReader>> Open(const std::string& path, const std::string& name,
+                                                         int64_t row, std::shared_ptr<arrow::Schema> schema) {
+    auto reader = std::make_unique<ParquetReader>();
+    reader->name_ = name;
+    reader->row_ = row;
+    reader->schema_ = std::move(schema);
+    ARROW_ASSIGN_OR_RAISE(auto file, arrow::io::ReadableFile::Open(path));
+    ARROW_ASSIGN_OR_RAISE(reader->reader_, parquet::arrow::OpenFile(file, arrow::default_memory_pool()));
+    const int64_t total = reader->reader_->parquet_reader()->metadata()->num_rows();
+    if (row > total) {
+      return FatalError("files", "file " + name + " has " + std::to_string(total) + " rows; cannot resume at row " +
+                                     std::to_string(row));
+    }
+    // Skip whole row groups before the position, then rows inside the first one read.
+    int64_t skipped = 0;
+    std::vector<int> groups;
+    for (int g = 0; g < reader->reader_->num_row_groups(); ++g) {
+      const int64_t rows = reader->reader_->parquet_reader()->metadata()->RowGroup(g)->num_rows();
+      if (skipped + rows <= row) {
+        skipped += rows;
+        continue;
+      }
+      groups.push_back(g);
+    }
+    reader->skip_in_first_ = row - skipped;
+    ARROW_ASSIGN_OR_RAISE(reader->batches_, reader->reader_->GetRecordBatchReader(groups));
+    return reader;
+  }
+
+  arrow::Result<std::optional<SourceBatch>> Next(int64_t max_rows) override {
+    while (true) {
+      if (!pending_ || pending_offset_ >= pending_->num_rows()) {
+        ARROW_ASSIGN_OR_RAISE(pending_, batches_->Next());
+        pending_offset_ = 0;
+        if (!pending_) return std::optional<SourceBatch>();
+        if (skip_in_first_ > 0) {
+          const int64_t skip = std::min(skip_in_first_, pending_->num_rows());
+          pending_offset_ = skip;
+          skip_in_first_ -= skip;
+          continue;
+        }
+      }
+      const int64_t n = std::min(max_rows, pending_->num_rows() - pending_offset_);
+      auto slice = pending_->Slice(pending_offset_, n);
+      pending_offset_ += n;
+      SourceBatch batch;
+      batch.partition = PartitionInfo{name_, std::to_string(row_)};
+      row_ += n;
+      if (schema_) {
+        ARROW_ASSIGN_OR_RAISE(batch.records, Project(slice));
+      } else {
+        batch.records = slice;
+      }
+      return std::optional<SourceBatch>(std::move(batch));
+    }
+  }
+
+  int64_t position() const override { return row_; }
+
+ private:
+  // The declared columns, by name, cast where the file's type differs losslessly.
+  arrow::Result<std::shared_ptr<arrow::RecordBatch>> Project(const std::shared_ptr<arrow::RecordBatch>& batch) {
+    std::vector<std::shared_ptr<arrow::Array>> columns;
+    for (const auto& field : schema_->fields()) {
+      auto column = batch->GetColumnByName(field->name());
+      if (!column) {
+        return ConfigError("file " + name_, "has no column '" + field->name() + "' that the source declares");
+      }
+      if (!column->type()->Equals(*field->type())) {
+        return ConfigError("file " + name_, "column '" + field->name() + "' is " + column->type()->ToString() +
+                                                 ", the source declares " + field->type()->ToString());
+      }
+      if (!field->nullable() && column->null_count() > 0) {
+        return arrow::Status::Invalid("file ", name_, ": column '", field->name(), "' is declared NOT NULL but holds nulls");
+      }
+      columns.push_back(column);
+    }
+    return arrow::RecordBatch::Make(schema_, batch->num_rows(), columns);
+  }
+
+  std::string name_;
+  int64_t row_ = 0;
+  int64_t skip_in_first_ = 0;
+  std::shared_ptr<arrow::Schema> schema_;
+  std::unique_ptr<parquet::arrow::FileReader> reader_;
+  std::unique_ptr<arrow::RecordBatchReader> batches_;
+  std::shared_ptr<arrow::RecordBatch> pending_;
+  int64_t pending_offset_ = 0;
+};
+
+}  // namespace
+
+FilesSource::FilesSource() = default;
+FilesSource::~FilesSource() = default;
+
+arrow::Result<std::shared_ptr<arrow::Schema>> FilesSource::ResolveSchema(const ConnectorConfig& config) {
+  if (config.schema() && config.schema()->num_fields() > 0) return config.schema();
+  if (options_.format == "parquet") {
+    ARROW_ASSIGN_OR_RAISE(auto files, ListFiles());
+    if (files.empty()) {
+      return ConfigError(config.Where(), "declares no columns and there is no Parquet file in '" + options_.directory +
+                                             "' to take them from");
+    }
+    ARROW_ASSIGN_OR_RAISE(auto file, arrow::io::ReadableFile::Open((fs::path(options_.directory) / files[0]).string()));
+    ARROW_ASSIGN_OR_RAISE(auto reader, parquet::arrow::OpenFile(file, arrow::default_memory_pool()));
+    std::shared_ptr<arrow::Schema> schema;
+    ARROW_RETURN_NOT_OK(reader->GetSchema(&schema));
+    return schema->RemoveMetadata();
+  }
+  return ConfigError(config.Where(), "declares no columns; format '" + options_.format +
+                                         "' needs them declared (inference from samples comes with the schema layer)");
+}
+
+arrow::Status FilesSource::Open(const ConnectorConfig& config) {
+  config_ = config;
+  ARROW_ASSIGN_OR_RAISE(options_, FilesSourceOptions::FromConfig(config));
+  ARROW_ASSIGN_OR_RAISE(auto errors, dlq::ErrorOptions::FromConfig(config));
+  router_ = std::make_unique<dlq::ErrorRouter>(config.instance_name(), errors);
+  if (!fs::is_directory(options_.directory)) {
+    return ConfigError(config.Where(), "option 'path': directory '" + options_.directory + "' does not exist");
+  }
+  ARROW_ASSIGN_OR_RAISE(schema_, ResolveSchema(config));
+  if (options_.format != "parquet") {
+    ConnectorConfig codec_config = config;
+    ARROW_ASSIGN_OR_RAISE(decoder_, serde::MakeDecoder(codec_config, schema_, "json"));
+    schema_ = decoder_->schema();
+  }
+  return arrow::Status::OK();
+}
+
+arrow::Result<std::vector<std::string>> FilesSource::ListFiles() const {
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(options_.directory, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.empty() || name[0] == '.' || name[0] == '_') continue;  // hidden, staging
+    if (!entry.is_regular_file()) continue;
+    if (fnmatch(options_.pattern.c_str(), name.c_str(), FNM_PERIOD) != 0) continue;
+    names.push_back(name);
+  }
+  if (ec) return ErrnoError(ec.value(), "list " + options_.directory);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+arrow::Status FilesSource::OpenReader(const std::string& name, int64_t position) {
+  const std::string path = (fs::path(options_.directory) / name).string();
+  if (options_.format == "parquet") {
+    ARROW_ASSIGN_OR_RAISE(reader_, ParquetReader::Open(path, name, position,
+                                                       config_.schema() && config_.schema()->num_fields() ? schema_ : nullptr));
+  } else if (options_.format == "json") {
+    reader_ = std::make_unique<JsonLinesReader>(path, name, position, options_.read_bytes, decoder_.get(), router_.get());
+  } else {
+    return ConfigError(config_.Where(), "format '" + options_.format + "' is not readable by the files source yet");
+  }
+  current_file_ = name;
+  current_done_ = false;
+  position_ = position;
+  return arrow::Status::OK();
+}
+
+arrow::Result<std::optional<SourceBatch>> FilesSource::PollBatch(int64_t max_records, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!finished_) {
+    if (!reader_) {
+      if (options_.watch && std::chrono::steady_clock::now() < next_listing_) {
+        if (std::chrono::steady_clock::now() >= deadline) return std::optional<SourceBatch>();
+        std::this_thread::sleep_until(std::min(deadline, next_listing_));
+        continue;
+      }
+      ARROW_ASSIGN_OR_RAISE(auto files, ListFiles());
+      auto next = std::upper_bound(files.begin(), files.end(), current_file_);
+      if (!current_file_.empty() && !current_done_) next = std::lower_bound(files.begin(), files.end(), current_file_);
+      if (next == files.end()) {
+        if (!options_.watch) {
+          finished_ = true;
+          break;
+        }
+        next_listing_ = std::chrono::steady_clock::now() + options_.poll_interval;
+        continue;
+      }
+      const bool resume = !current_done_ && *next == current_file_;
+      ARROW_RETURN_NOT_OK(OpenReader(*next, resume ? position_ : 0));
+    }
+    ARROW_ASSIGN_OR_RAISE(auto batch, reader_->Next(max_records));
+    position_ = reader_->position();
+    if (batch) {
+      metrics_.records_total += static_cast<uint64_t>(batch->num_rows());
+      return batch;
+    }
+    reader_.reset();
+    current_done_ = true;
+  }
+  return std::optional<SourceBatch>();
+}
+
+SourceCheckpoint FilesSource::Checkpoint() const {
+  SourceCheckpoint checkpoint;
+  if (!current_file_.empty()) {
+    checkpoint.SetOffset("file", current_file_);
+    checkpoint.SetOffset("position", std::to_string(position_));
+    checkpoint.SetOffset("done", current_done_ ? "true" : "false");
+  }
+  checkpoint.SetMetadata("format", options_.format);
+  return checkpoint;
+}
+
+arrow::Status FilesSource::Restore(const SourceCheckpoint& checkpoint) {
+  reader_.reset();
+  finished_ = false;
+  current_file_.clear();
+  current_done_ = false;
+  position_ = 0;
+  auto file = checkpoint.GetOffset("file");
+  if (!file) return arrow::Status::OK();
+  auto position = ParseInt64(checkpoint.GetOffset("position").value_or(""));
+  if (!position.ok() || *position < 0) {
+    return FatalError("files", "checkpoint position '" + checkpoint.GetOffset("position").value_or("") +
+                                   "' is not a valid position");
+  }
+  current_file_ = *file;
+  position_ = *position;
+  current_done_ = checkpoint.GetOffset("done") == "true";
+  if (!current_done_ && !fs::exists(fs::path(options_.directory) / current_file_)) {
+    return FatalError("files", "cannot resume: file '" + current_file_ + "' named by the checkpoint is gone from " +
+                                   options_.directory);
+  }
+  return arrow::Status::OK();
+}
+
+ConnectorMetrics FilesSource::Metrics() const {
+  ConnectorMetrics metrics = metrics_;
+  if (router_) {
+    const auto& c = router_->counters();
+    metrics.errors_total = static_cast<uint64_t>(c.skipped + c.dead_lettered + c.dlq_dropped);
+    metrics.AddCustom("decoded", static_cast<double>(c.decoded));
+    metrics.AddCustom("skipped", static_cast<double>(c.skipped));
+    metrics.AddCustom("dead_lettered", static_cast<double>(c.dead_lettered));
+    metrics.AddCustom("dlq_dropped", static_cast<double>(c.dlq_dropped));
+  }
+  return metrics;
+}
+
+arrow::Status FilesSource::Close() {
+  reader_.reset();
+  return arrow::Status::OK();
+}
+
+}  // namespace laminar::files

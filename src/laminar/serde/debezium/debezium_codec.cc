@@ -1,0 +1,291 @@
+#include "laminar/serde/debezium/debezium_codec.h"
+
+#include <arrow/api.h>
+
+#include "laminar/core/changelog.h"
+#include "laminar/core/status.h"
+#include "laminar/serde/json/mismatch_counter_internal.h"
+#include "laminar/serde/json/row_decoder_internal.h"
+
+namespace laminar::serde {
+
+namespace {
+
+namespace od = simdjson::ondemand;
+using json_internal::RowDecoder;
+
+constexpr const char* kSourceTsColumn = "_source_ts_ms";
+constexpr const char* kSourceTableColumn = "_source_table";
+
+// What one event says, with before/after copied out so that they can be parsed again.
+struct Envelope {
+  bool tombstone = false;
+  char op = 0;
+  bool has_before = false, has_after = false;
+  std::string before, after;
+  std::optional<int64_t> source_ts_ms;
+  std::optional<std::string> source_table;
+
+  void Clear() {
+    tombstone = has_before = has_after = false;
+    op = 0;
+    before.clear();
+    after.clear();
+    source_ts_ms.reset();
+    source_table.reset();
+  }
+};
+
+class DebeziumDecoder final : public RecordDecoder, public json_internal::MismatchCounter {
+ public:
+  DebeziumDecoder(std::shared_ptr<arrow::Schema> schema, std::unique_ptr<RowDecoder> rows, bool metadata)
+      : schema_(std::move(schema)), rows_(std::move(rows)), metadata_(metadata) {}
+
+  const std::shared_ptr<arrow::Schema>& schema() const override { return schema_; }
+  int64_t type_mismatches() const override { return rows_->type_mismatches(); }
+
+  arrow::Result<DecodedBatch> Decode(std::span<const RawRecord> records) override {
+    DecodedBatch out;
+    rows_->Reserve(static_cast<int64_t>(records.size()));
+    ops_.reserve(records.size());
+    std::string error;
+    for (size_t i = 0; i < records.size(); ++i) {
+      if (records[i].is_tombstone()) {
+        ++out.tombstones;
+        continue;
+      }
+      envelope_.Clear();
+      if (!ReadEvent(records[i].value, &error)) {
+        out.errors.push_back(RecordError{i, std::move(error)});
+      } else if (envelope_.tombstone) {
+        ++out.tombstones;
+      } else if (!EmitRows(&error)) {
+        out.errors.push_back(RecordError{i, std::move(error)});
+      }
+    }
+    const int64_t n = rows_->rows();
+    ARROW_ASSIGN_OR_RAISE(auto columns, rows_->Finish());
+    if (metadata_) {
+      arrow::Int64Builder ts;
+      arrow::StringBuilder table;
+      for (int64_t r = 0; r < n; ++r) {
+        const auto& t = source_ts_[static_cast<size_t>(r)];
+        ARROW_RETURN_NOT_OK(t ? ts.Append(*t) : ts.AppendNull());
+        const auto& name = source_table_[static_cast<size_t>(r)];
+        ARROW_RETURN_NOT_OK(name ? table.Append(*name) : table.AppendNull());
+      }
+      ARROW_ASSIGN_OR_RAISE(auto ts_array, ts.Finish());
+      ARROW_ASSIGN_OR_RAISE(auto table_array, table.Finish());
+      columns.push_back(std::move(ts_array));
+      columns.push_back(std::move(table_array));
+    }
+    columns.push_back(std::make_shared<arrow::Int8Array>(n, arrow::Buffer::FromVector(std::move(ops_))));
+    ops_ = {};
+    source_ts_.clear();
+    source_table_.clear();
+    out.batch = arrow::RecordBatch::Make(schema_, n, std::move(columns));
+    return out;
+  }
+
+ private:
+  bool Malformed(simdjson::error_code code, std::string* error) {
+    *error = json_internal::MalformedMessage(code);
+    return false;
+  }
+
+  bool ReadEvent(std::string_view bytes, std::string* error) {
+    od::document doc;
+    if (auto code = parser_.Iterate(bytes).get(doc)) return Malformed(code, error);
+    od::json_type type;
+    if (auto code = doc.type().get(type)) return Malformed(code, error);
+    if (type == od::json_type::null) {
+      envelope_.tombstone = true;
+      return true;
+    }
+    if (type != od::json_type::object) {
+      *error = "expected a Debezium event object, found " + json_internal::DescribeJsonType(type);
+      return false;
+    }
+    od::object object;
+    if (auto code = doc.get_object().get(object)) return Malformed(code, error);
+    return ReadEnvelope(object, /*top=*/true, error);
+  }
+
+  bool ReadPart(od::value value, const char* name, bool* has, std::string* text, std::string* error) {
+    od::json_type type;
+    if (auto code = value.type().get(type)) return Malformed(code, error);
+    if (type == od::json_type::null) return true;
+    if (type != od::json_type::object) {
+      *error = std::string("'") + name + "' must be an object or null, found " + json_internal::DescribeJsonType(type);
+      return false;
+    }
+    std::string_view raw;
+    if (auto code = simdjson::to_json_string(value).get(raw)) return Malformed(code, error);
+    text->assign(raw);
+    *has = true;
+    return true;
+  }
+
+  bool ReadEnvelope(od::object& object, bool top, std::string* error) {
+    for (auto field_result : object) {
+      od::field field;
+      if (auto code = std::move(field_result).get(field)) return Malformed(code, error);
+      std::string_view key;
+      if (auto code = field.unescaped_key().get(key)) return Malformed(code, error);
+      if (top && key == "payload") {
+        od::json_type type;
+        if (auto code = field.value().type().get(type)) return Malformed(code, error);
+        if (type == od::json_type::null) {
+          envelope_.tombstone = true;
+          return true;
+        }
+        od::object payload;
+        if (field.value().get_object().get(payload)) {
+          *error = "'payload' must be an object or null";
+          return false;
+        }
+        if (!ReadEnvelope(payload, /*top=*/false, error)) return false;
+      } else if (key == "before") {
+        if (!ReadPart(field.value(), "before", &envelope_.has_before, &envelope_.before, error)) return false;
+      } else if (key == "after") {
+        if (!ReadPart(field.value(), "after", &envelope_.has_after, &envelope_.after, error)) return false;
+      } else if (key == "op") {
+        std::string_view op;
+        if (field.value().get_string().get(op) || op.size() != 1) {
+          *error = "'op' must be a one-letter string";
+          return false;
+        }
+        envelope_.op = op[0];
+      } else if (key == "source" && metadata_) {
+        od::object source;
+        if (field.value().get_object().get(source)) continue;  // not an object: no metadata
+        for (auto source_field_result : source) {
+          od::field source_field;
+          if (auto code = std::move(source_field_result).get(source_field)) return Malformed(code, error);
+          std::string_view name;
+          if (auto code = source_field.unescaped_key().get(name)) return Malformed(code, error);
+          if (name == "ts_ms") {
+            int64_t ts = 0;
+            if (!source_field.value().get_int64().get(ts)) envelope_.source_ts_ms = ts;
+          } else if (name == "table") {
+            std::string_view table;
+            if (!source_field.value().get_string().get(table)) envelope_.source_table = std::string(table);
+          }
+        }
+      }
+      // Everything else (schema, source without metadata, ts_ms, transaction) is skipped.
+    }
+    return true;
+  }
+
+  bool AppendRow(const std::string& text, const char* part, RowKind kind, std::string* error) {
+    od::document doc;
+    od::object object;
+    if (auto code = row_parser_.Iterate(text).get(doc)) return Malformed(code, error);
+    if (auto code = doc.get_object().get(object)) return Malformed(code, error);
+    if (!rows_->AppendObject(object, error)) {
+      *error = std::string("in '") + part + "': " + *error;
+      return false;
+    }
+    ops_.push_back(static_cast<int8_t>(kind));
+    if (metadata_) {
+      source_ts_.push_back(envelope_.source_ts_ms);
+      source_table_.push_back(envelope_.source_table);
+    }
+    return true;
+  }
+
+  void Undo(int64_t rows) {
+    rows_->Truncate(rows);
+    ops_.resize(static_cast<size_t>(rows));
+    if (metadata_) {
+      source_ts_.resize(static_cast<size_t>(rows));
+      source_table_.resize(static_cast<size_t>(rows));
+    }
+  }
+
+  bool EmitRows(std::string* error) {
+    const Envelope& e = envelope_;
+    const int64_t start = rows_->rows();
+    switch (e.op) {
+      case 0: *error = "missing field 'op'"; return false;
+      case 'c':
+      case 'r':
+        if (!e.has_after) break;
+        return AppendRow(e.after, "after", RowKind::kInsert, error);
+      case 'u':
+        if (!e.has_after) break;
+        if (e.has_before && !AppendRow(e.before, "before", RowKind::kUpdateBefore, error)) return false;
+        if (!AppendRow(e.after, "after", RowKind::kUpdateAfter, error)) {
+          Undo(start);
+          return false;
+        }
+        return true;
+      case 'd':
+        if (!e.has_before) {
+          *error = "op 'd' without 'before' (is the table's replica identity / row image complete?)";
+          return false;
+        }
+        return AppendRow(e.before, "before", RowKind::kDelete, error);
+      case 't': *error = "truncate events are not supported"; return false;
+      default: *error = std::string("unknown Debezium op '") + e.op + "'"; return false;
+    }
+    *error = std::string("op '") + e.op + "' without 'after'";
+    return false;
+  }
+
+  std::shared_ptr<arrow::Schema> schema_;
+  std::unique_ptr<RowDecoder> rows_;
+  bool metadata_;
+  json_internal::PaddedParser parser_;
+  json_internal::PaddedParser row_parser_;
+  Envelope envelope_;
+  std::vector<int8_t> ops_;
+  std::vector<std::optional<int64_t>> source_ts_;
+  std::vector<std::optional<std::string>> source_table_;
+};
+
+}  // namespace
+
+std::vector<ConfigKeySpec> DebeziumKeySpecs() {
+  auto specs = json_internal::DecodeOptionKeySpecs();
+  specs.push_back(ConfigKeySpec::Optional("format.debezium.include_metadata", ConfigType::kBool, "false",
+                                          "add _source_ts_ms (source.ts_ms) and _source_table (source.table) "
+                                          "before the _op column"));
+  return specs;
+}
+
+arrow::Result<std::unique_ptr<RecordDecoder>> MakeDebeziumDecoder(const ConnectorConfig& config,
+                                                                  std::shared_ptr<arrow::Schema> schema) {
+  if (!schema || schema->num_fields() == 0) {
+    return ConfigError(config.Where(), "format 'debezium' needs declared columns");
+  }
+  bool metadata = false;
+  if (auto v = config.Get("format.debezium.include_metadata")) {
+    if (*v != "true" && *v != "false") {
+      return ConfigError(config.Where(), "option 'format.debezium.include_metadata' = '" + *v +
+                                             "' is not valid; expected true or false");
+    }
+    metadata = *v == "true";
+  }
+  arrow::FieldVector declared = schema->fields();
+  if (IsChangelogSchema(*schema)) declared.pop_back();
+  for (const auto& field : declared) {
+    if (field->name() == kChangelogColumn || (metadata && (field->name() == kSourceTsColumn ||
+                                                           field->name() == kSourceTableColumn))) {
+      return ConfigError(config.Where(), "format 'debezium': column '" + field->name() +
+                                             "' is reserved for the changelog/metadata columns");
+    }
+  }
+  ARROW_ASSIGN_OR_RAISE(auto options, json_internal::DecodeOptionsFromConfig(config));
+  ARROW_ASSIGN_OR_RAISE(auto rows, RowDecoder::Make(declared, std::move(options), config.Where()));
+  arrow::FieldVector fields = declared;
+  if (metadata) {
+    fields.push_back(arrow::field(kSourceTsColumn, arrow::int64()));
+    fields.push_back(arrow::field(kSourceTableColumn, arrow::utf8()));
+  }
+  fields.push_back(ChangelogField());
+  return std::unique_ptr<RecordDecoder>(new DebeziumDecoder(arrow::schema(fields), std::move(rows), metadata));
+}
+
+}  // namespace laminar::serde

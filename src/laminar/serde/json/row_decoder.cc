@@ -1,0 +1,755 @@
+#include "laminar/serde/json/row_decoder_internal.h"
+
+#include <arrow/buffer.h>
+#include <arrow/util/bit_util.h>
+#include <arrow/util/key_value_metadata.h>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <unordered_map>
+
+#include "laminar/core/status.h"
+
+namespace laminar::serde::json_internal {
+
+namespace od = simdjson::ondemand;
+
+enum class Kind : uint8_t {
+  kBool, kInt, kUInt, kFloat32, kFloat64, kDecimal, kString, kJson, kBinary, kDate32, kTime64, kTimestamp,
+  kList, kStruct,
+};
+
+struct Column {
+  Kind kind = Kind::kString;
+  std::shared_ptr<arrow::DataType> type;
+  bool nullable = true;
+  std::string name;
+  std::string path;  // "a", "a.b", "tags[]"
+  std::string sql;   // the expected type, for messages
+  int width = 0;     // bytes per value for fixed-width kinds
+  int64_t int_min = 0;
+  uint64_t uint_max = 0;
+  int32_t precision = 0, scale = 0;
+  arrow::TimeUnit::type unit = arrow::TimeUnit::MICRO;
+
+  int64_t length = 0;
+  std::vector<uint8_t> validity;  // one byte per slot; packed at Finish
+  std::vector<uint8_t> values;    // fixed-width values (bool: one byte each)
+  std::vector<int32_t> offsets{0};
+  std::string data;
+  int64_t data_hint = 0;  // bytes per row seen in the last batch, for Reserve
+  std::vector<Column> children;
+
+  // Struct field lookup: the expected position first (fields usually arrive in the
+  // same order), then a hash map.
+  std::unordered_map<std::string_view, int> index;
+  std::vector<uint8_t> seen;
+
+  int Find(std::string_view key, int hint) const {
+    if (hint < static_cast<int>(children.size()) && children[static_cast<size_t>(hint)].name == key) return hint;
+    auto it = index.find(key);
+    return it == index.end() ? -1 : it->second;
+  }
+
+  template <typename T>
+  void AppendFixed(T v) {
+    const size_t at = values.size();
+    values.resize(at + sizeof(T));
+    std::memcpy(values.data() + at, &v, sizeof(T));
+    validity.push_back(1);
+    ++length;
+  }
+  void AppendBytes(std::string_view bytes) {
+    data.append(bytes.data(), bytes.size());
+    offsets.push_back(static_cast<int32_t>(data.size()));
+    validity.push_back(1);
+    ++length;
+  }
+};
+
+namespace {
+
+bool IsJsonField(const arrow::Field& field) {
+  if (!field.metadata()) return false;
+  auto v = field.metadata()->Get("laminar.type");
+  return v.ok() && *v == "json";
+}
+
+arrow::Status BuildColumn(const arrow::Field& field, const std::string& path, const std::string& where, Column* c) {
+  c->type = field.type();
+  c->nullable = field.nullable();
+  c->name = field.name();
+  c->path = path;
+  c->sql = text::SqlTypeName(field);
+  switch (field.type()->id()) {
+    case arrow::Type::BOOL: c->kind = Kind::kBool; c->width = 1; break;
+    case arrow::Type::INT8: c->kind = Kind::kInt; c->width = 1; c->int_min = INT8_MIN; c->uint_max = INT8_MAX; break;
+    case arrow::Type::INT16: c->kind = Kind::kInt; c->width = 2; c->int_min = INT16_MIN; c->uint_max = INT16_MAX; break;
+    case arrow::Type::INT32: c->kind = Kind::kInt; c->width = 4; c->int_min = INT32_MIN; c->uint_max = INT32_MAX; break;
+    case arrow::Type::INT64: c->kind = Kind::kInt; c->width = 8; c->int_min = INT64_MIN; c->uint_max = INT64_MAX; break;
+    case arrow::Type::UINT8: c->kind = Kind::kUInt; c->width = 1; c->uint_max = UINT8_MAX; break;
+    case arrow::Type::UINT16: c->kind = Kind::kUInt; c->width = 2; c->uint_max = UINT16_MAX; break;
+    case arrow::Type::UINT32: c->kind = Kind::kUInt; c->width = 4; c->uint_max = UINT32_MAX; break;
+    case arrow::Type::UINT64: c->kind = Kind::kUInt; c->width = 8; c->uint_max = UINT64_MAX; break;
+    case arrow::Type::FLOAT: c->kind = Kind::kFloat32; c->width = 4; break;
+    case arrow::Type::DOUBLE: c->kind = Kind::kFloat64; c->width = 8; break;
+    case arrow::Type::DECIMAL128: {
+      const auto& d = static_cast<const arrow::Decimal128Type&>(*field.type());
+      c->kind = Kind::kDecimal;
+      c->width = 16;
+      c->precision = d.precision();
+      c->scale = d.scale();
+      break;
+    }
+    case arrow::Type::STRING: c->kind = IsJsonField(field) ? Kind::kJson : Kind::kString; break;
+    case arrow::Type::BINARY: c->kind = Kind::kBinary; break;
+    case arrow::Type::DATE32: c->kind = Kind::kDate32; c->width = 4; break;
+    case arrow::Type::TIME64:
+      c->kind = Kind::kTime64;
+      c->width = 8;
+      c->unit = static_cast<const arrow::Time64Type&>(*field.type()).unit();
+      break;
+    case arrow::Type::TIMESTAMP:
+      c->kind = Kind::kTimestamp;
+      c->width = 8;
+      c->unit = static_cast<const arrow::TimestampType&>(*field.type()).unit();
+      break;
+    case arrow::Type::LIST: {
+      c->kind = Kind::kList;
+      c->children.resize(1);
+      const auto& item = *static_cast<const arrow::ListType&>(*field.type()).value_field();
+      ARROW_RETURN_NOT_OK(BuildColumn(item, path + "[]", where, &c->children[0]));
+      break;
+    }
+    case arrow::Type::STRUCT: {
+      c->kind = Kind::kStruct;
+      c->children.resize(static_cast<size_t>(field.type()->num_fields()));
+      for (int i = 0; i < field.type()->num_fields(); ++i) {
+        const auto& child = *field.type()->field(i);
+        ARROW_RETURN_NOT_OK(
+            BuildColumn(child, path.empty() ? child.name() : path + "." + child.name(), where, &c->children[static_cast<size_t>(i)]));
+      }
+      break;
+    }
+    default:
+      return ConfigError(where, "column '" + path + "' has type " + field.type()->ToString() +
+                                    ", which the JSON format cannot decode");
+  }
+  return arrow::Status::OK();
+}
+
+// Builds the struct lookup tables once the tree no longer moves.
+arrow::Status IndexColumn(Column* c, const std::string& where) {
+  for (size_t i = 0; i < c->children.size(); ++i) {
+    if (c->kind == Kind::kStruct && !c->index.emplace(c->children[i].name, static_cast<int>(i)).second) {
+      return ConfigError(where, "duplicate column name '" + c->children[i].path + "'");
+    }
+    ARROW_RETURN_NOT_OK(IndexColumn(&c->children[i], where));
+  }
+  c->seen.assign(c->children.size(), 0);
+  return arrow::Status::OK();
+}
+
+void AppendNull(Column& c) {
+  c.validity.push_back(0);
+  ++c.length;
+  switch (c.kind) {
+    case Kind::kString:
+    case Kind::kJson:
+    case Kind::kBinary:
+    case Kind::kList: c.offsets.push_back(c.offsets.back()); break;
+    case Kind::kStruct:
+      for (auto& child : c.children) AppendNull(child);
+      break;
+    default: c.values.resize(c.values.size() + static_cast<size_t>(c.width)); break;
+  }
+}
+
+// Also cleans up children written for a row whose own slot was never appended.
+void TruncateColumn(Column& c, int64_t n) {
+  if (n > c.length) return;
+  if (c.kind == Kind::kStruct) {
+    for (auto& child : c.children) TruncateColumn(child, n);
+  } else if (c.kind == Kind::kList) {
+    TruncateColumn(c.children[0], c.offsets[static_cast<size_t>(n)]);
+  }
+  if (n == c.length) return;
+  c.length = n;
+  c.validity.resize(static_cast<size_t>(n));
+  switch (c.kind) {
+    case Kind::kString:
+    case Kind::kJson:
+    case Kind::kBinary:
+      c.data.resize(static_cast<size_t>(c.offsets[static_cast<size_t>(n)]));
+      c.offsets.resize(static_cast<size_t>(n) + 1);
+      break;
+    case Kind::kList: c.offsets.resize(static_cast<size_t>(n) + 1); break;
+    case Kind::kStruct: break;
+    default: c.values.resize(static_cast<size_t>(n * c.width)); break;
+  }
+}
+
+void ReserveColumn(Column& c, int64_t rows) {
+  const auto n = static_cast<size_t>(rows);
+  c.validity.reserve(c.validity.size() + n);
+  switch (c.kind) {
+    case Kind::kString:
+    case Kind::kJson:
+    case Kind::kBinary:
+      c.offsets.reserve(c.offsets.size() + n);
+      c.data.reserve(c.data.size() + n * static_cast<size_t>(std::max<int64_t>(c.data_hint, 8)));
+      break;
+    case Kind::kList: c.offsets.reserve(c.offsets.size() + n); break;
+    case Kind::kStruct:
+      for (auto& child : c.children) ReserveColumn(child, rows);
+      break;
+    default: c.values.reserve(c.values.size() + n * static_cast<size_t>(c.width)); break;
+  }
+}
+
+arrow::Result<std::shared_ptr<arrow::Buffer>> PackBits(const std::vector<uint8_t>& bytes, int64_t length) {
+  ARROW_ASSIGN_OR_RAISE(auto buffer, arrow::AllocateEmptyBitmap(length));
+  uint8_t* bits = buffer->mutable_data();
+  for (int64_t i = 0; i < length; ++i) {
+    if (bytes[static_cast<size_t>(i)]) arrow::bit_util::SetBit(bits, i);
+  }
+  return std::shared_ptr<arrow::Buffer>(std::move(buffer));
+}
+
+arrow::Result<std::shared_ptr<arrow::ArrayData>> FinishColumn(Column& c) {
+  const int64_t length = c.length;
+  int64_t nulls = 0;
+  for (uint8_t v : c.validity) nulls += v == 0;
+  std::shared_ptr<arrow::Buffer> validity;
+  if (nulls > 0) {
+    ARROW_ASSIGN_OR_RAISE(validity, PackBits(c.validity, length));
+  }
+  std::vector<std::shared_ptr<arrow::Buffer>> buffers{validity};
+  std::vector<std::shared_ptr<arrow::ArrayData>> children;
+  switch (c.kind) {
+    case Kind::kBool: {
+      ARROW_ASSIGN_OR_RAISE(auto bits, PackBits(c.values, length));
+      buffers.push_back(std::move(bits));
+      break;
+    }
+    case Kind::kString:
+    case Kind::kJson:
+    case Kind::kBinary:
+      if (c.data.size() > static_cast<size_t>(std::numeric_limits<int32_t>::max())) {
+        return arrow::Status::CapacityError("column '", c.path, "': more than 2 GiB of data in one batch");
+      }
+      c.data_hint = length > 0 ? static_cast<int64_t>(c.data.size()) / length + 1 : c.data_hint;
+      buffers.push_back(arrow::Buffer::FromVector(std::move(c.offsets)));
+      buffers.push_back(arrow::Buffer::FromString(std::move(c.data)));
+      break;
+    case Kind::kList: {
+      buffers.push_back(arrow::Buffer::FromVector(std::move(c.offsets)));
+      ARROW_ASSIGN_OR_RAISE(auto child, FinishColumn(c.children[0]));
+      children.push_back(std::move(child));
+      break;
+    }
+    case Kind::kStruct:
+      for (auto& column : c.children) {
+        ARROW_ASSIGN_OR_RAISE(auto child, FinishColumn(column));
+        children.push_back(std::move(child));
+      }
+      break;
+    default: buffers.push_back(arrow::Buffer::FromVector(std::move(c.values))); break;
+  }
+  c.length = 0;
+  c.validity = {};
+  c.values = {};
+  c.offsets = {0};
+  c.data = {};
+  return arrow::ArrayData::Make(c.type, length, std::move(buffers), std::move(children), nulls);
+}
+
+std::string_view TrimRight(std::string_view s) {
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\n' || s.back() == '\r' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if ((a[i] | 0x20) != b[i]) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::vector<ConfigKeySpec> DecodeOptionKeySpecs() {
+  return {
+      ConfigKeySpec::Enum("format.unknown_fields", {"ignore", "reject"}, "ignore",
+                          "JSON fields that are not columns: ignore them, or reject the record"),
+      ConfigKeySpec::Enum("format.type_mismatch", {"error", "null"}, "error",
+                          "a value that cannot become its column's type: a record error (on.error decides), "
+                          "or null (counted)"),
+      ConfigKeySpec::Optional("format.coerce", ConfigType::kBool, "true",
+                              "accept numeric strings for numbers, \"true\"/\"false\" for BOOLEAN, integral "
+                              "floats for integers, numbers and booleans for VARCHAR"),
+      ConfigKeySpec::Unset("format.timestamp_formats", ConfigType::kString,
+                           "';'-separated timestamp text formats tried in order: iso8601 or patterns with "
+                           "%Y %m %d %H %M %S %f %z %T %F (default: iso8601)"),
+  };
+}
+
+arrow::Result<DecodeOptions> DecodeOptionsFromConfig(const ConnectorConfig& config) {
+  DecodeOptions options;
+  auto bad = [&](const std::string& key, const std::string& value, const std::string& expected) {
+    return ConfigError(config.Where(), "option '" + key + "' = '" + value + "' is not valid; expected " + expected);
+  };
+  if (auto v = config.Get("format.unknown_fields")) {
+    if (*v == "ignore") options.unknown_fields = UnknownFields::kIgnore;
+    else if (*v == "reject") options.unknown_fields = UnknownFields::kReject;
+    else return bad("format.unknown_fields", *v, "ignore or reject");
+  }
+  if (auto v = config.Get("format.type_mismatch")) {
+    if (*v == "error") options.type_mismatch = TypeMismatch::kError;
+    else if (*v == "null") options.type_mismatch = TypeMismatch::kNull;
+    else return bad("format.type_mismatch", *v, "error or null");
+  }
+  if (auto v = config.Get("format.coerce")) {
+    if (*v == "true") options.coerce = true;
+    else if (*v == "false") options.coerce = false;
+    else return bad("format.coerce", *v, "true or false");
+  }
+  if (auto v = config.Get("format.timestamp_formats")) {
+    std::string_view rest = *v;
+    while (true) {
+      const size_t semi = rest.find(';');
+      std::string_view one = rest.substr(0, semi);
+      while (!one.empty() && one.front() == ' ') one.remove_prefix(1);
+      while (!one.empty() && one.back() == ' ') one.remove_suffix(1);
+      if (!one.empty()) {
+        auto pattern = text::TimestampPattern::Make(std::string(one));
+        if (!pattern.ok()) {
+          return ConfigError(config.Where(), "option 'format.timestamp_formats': " + pattern.status().message());
+        }
+        options.timestamp_formats.push_back(std::move(*pattern));
+      }
+      if (semi == std::string_view::npos) break;
+      rest.remove_prefix(semi + 1);
+    }
+    if (options.timestamp_formats.empty()) {
+      return bad("format.timestamp_formats", *v, "at least one format (iso8601 or a pattern)");
+    }
+  }
+  return options;
+}
+
+std::string MalformedMessage(simdjson::error_code code) {
+  return std::string("malformed JSON: ") + simdjson::error_message(code);
+}
+
+std::string DescribeJsonType(od::json_type type) {
+  switch (type) {
+    case od::json_type::array: return "an array";
+    case od::json_type::object: return "an object";
+    case od::json_type::number: return "a number";
+    case od::json_type::string: return "a string";
+    case od::json_type::boolean: return "a boolean";
+    case od::json_type::null: return "null";
+  }
+  return "?";
+}
+
+simdjson::simdjson_result<od::document> PaddedParser::Iterate(std::string_view bytes) {
+  const size_t needed = bytes.size() + simdjson::SIMDJSON_PADDING;
+  if (needed > capacity_) {
+    capacity_ = std::max(needed, capacity_ * 2);
+    buffer_.reset(new char[capacity_]);
+  }
+  std::memcpy(buffer_.get(), bytes.data(), bytes.size());
+  std::memset(buffer_.get() + bytes.size(), 0, simdjson::SIMDJSON_PADDING);
+  return parser_.iterate(simdjson::padded_string_view(buffer_.get(), bytes.size(), capacity_));
+}
+
+arrow::Result<std::unique_ptr<RowDecoder>> RowDecoder::Make(const arrow::FieldVector& fields, DecodeOptions options,
+                                                            const std::string& where) {
+  std::unique_ptr<RowDecoder> out(new RowDecoder());
+  out->options_ = std::move(options);
+  out->root_ = std::make_unique<Column>();
+  out->root_->kind = Kind::kStruct;
+  out->root_->type = arrow::struct_(fields);
+  out->root_->nullable = false;
+  out->root_->children.resize(fields.size());
+  for (size_t i = 0; i < fields.size(); ++i) {
+    ARROW_RETURN_NOT_OK(BuildColumn(*fields[i], fields[i]->name(), where, &out->root_->children[i]));
+  }
+  ARROW_RETURN_NOT_OK(IndexColumn(out->root_.get(), where));
+  return out;
+}
+
+RowDecoder::~RowDecoder() = default;
+
+void RowDecoder::Reserve(int64_t rows) {
+  for (auto& child : root_->children) ReserveColumn(child, rows);
+}
+
+void RowDecoder::Truncate(int64_t rows) {
+  if (rows > rows_) return;
+  for (auto& child : root_->children) TruncateColumn(child, rows);
+  rows_ = rows;
+}
+
+arrow::Result<arrow::ArrayVector> RowDecoder::Finish() {
+  arrow::ArrayVector out;
+  out.reserve(root_->children.size());
+  for (auto& child : root_->children) {
+    ARROW_ASSIGN_OR_RAISE(auto data, FinishColumn(child));
+    out.push_back(arrow::MakeArray(data));
+  }
+  rows_ = 0;
+  return out;
+}
+
+bool RowDecoder::AppendObject(od::object& object, std::string* error) {
+  error_ = error;
+  if (!AppendStructFields(*root_, object)) {
+    for (auto& child : root_->children) TruncateColumn(child, rows_);
+    return false;
+  }
+  ++rows_;
+  return true;
+}
+
+bool RowDecoder::Malformed(simdjson::error_code code) {
+  *error_ = MalformedMessage(code);
+  return false;
+}
+
+bool RowDecoder::Mismatch(Column& c, od::value& value, od::json_type type, const char* why) {
+  if (options_.type_mismatch == TypeMismatch::kNull && c.nullable) {
+    AppendNull(c);
+    ++mismatches_;
+    return true;
+  }
+  std::string found = DescribeJsonType(type);
+  if (type != od::json_type::object && type != od::json_type::array) {
+    {
+      const std::string_view token = value.raw_json_token();
+      found = (type == od::json_type::string ? "string " : type == od::json_type::number ? "number " : "boolean ") +
+              text::Truncated(TrimRight(token));
+    }
+  }
+  *error_ = "column '" + c.path + "': expected " + c.sql + ", found " + found;
+  if (why) *error_ += std::string(" (") + why + ")";
+  return false;
+}
+
+bool RowDecoder::AppendStructFields(Column& c, od::object& object) {
+  std::fill(c.seen.begin(), c.seen.end(), 0);
+  int hint = 0;
+  for (auto field_result : object) {
+    od::field field;
+    if (auto code = std::move(field_result).get(field)) return Malformed(code);
+    // The raw key is the unescaped key unless it contains a backslash.
+    const char* begin = field.key().raw();
+    const char* end = begin;
+    bool escaped = false;
+    while (*end != '"') {
+      if (*end == '\\') {
+        escaped = true;
+        break;
+      }
+      ++end;
+    }
+    std::string_view key(begin, static_cast<size_t>(end - begin));
+    if (escaped) {
+      if (auto code = field.unescaped_key().get(key)) return Malformed(code);
+    }
+    const int idx = c.Find(key, hint);
+    if (idx < 0) {
+      if (options_.unknown_fields == UnknownFields::kReject) {
+        *error_ = "unknown field '" + (c.path.empty() ? "" : c.path + ".") + text::Truncated(key) + "'";
+        return false;
+      }
+      continue;
+    }
+    Column& child = c.children[static_cast<size_t>(idx)];
+    if (c.seen[static_cast<size_t>(idx)]) TruncateColumn(child, child.length - 1);  // repeated key: last wins
+    c.seen[static_cast<size_t>(idx)] = 1;
+    hint = idx + 1;
+    if (!AppendValue(child, field.value())) return false;
+  }
+  for (size_t i = 0; i < c.children.size(); ++i) {
+    if (c.seen[i]) continue;
+    Column& child = c.children[i];
+    if (!child.nullable) {
+      *error_ = "column '" + child.path + "': missing, but the column is NOT NULL";
+      return false;
+    }
+    AppendNull(child);
+  }
+  return true;
+}
+
+bool RowDecoder::AppendValue(Column& c, od::value value) {
+  od::json_type type;
+  if (auto code = value.type().get(type)) return Malformed(code);
+  if (type == od::json_type::null) {
+    if (!c.nullable) {
+      *error_ = "column '" + c.path + "': null, but the column is NOT NULL";
+      return false;
+    }
+    AppendNull(c);
+    return true;
+  }
+  const bool coerce = options_.coerce;
+  switch (c.kind) {
+    case Kind::kBool: {
+      if (type == od::json_type::boolean) {
+        bool b = false;
+        if (auto code = value.get_bool().get(b)) return Malformed(code);
+        c.AppendFixed<uint8_t>(b ? 1 : 0);
+        return true;
+      }
+      if (type == od::json_type::string && coerce) {
+        std::string_view s;
+        if (auto code = value.get_string().get(s)) return Malformed(code);
+        if (EqualsIgnoreCase(s, "true")) return c.AppendFixed<uint8_t>(1), true;
+        if (EqualsIgnoreCase(s, "false")) return c.AppendFixed<uint8_t>(0), true;
+      }
+      return Mismatch(c, value, type, nullptr);
+    }
+    case Kind::kInt:
+    case Kind::kUInt: {
+      bool negative = false;
+      uint64_t magnitude = 0;  // the value is negative ? -magnitude : magnitude
+      if (type == od::json_type::number) {
+        int64_t i = 0;
+        uint64_t u = 0;
+        if (!value.get_int64().get(i)) {
+          negative = i < 0;
+          magnitude = negative ? 0 - static_cast<uint64_t>(i) : static_cast<uint64_t>(i);
+        } else if (!value.get_uint64().get(u)) {
+          magnitude = u;
+        } else {
+          double d = 0;
+          if (value.get_double().get(d)) return Mismatch(c, value, type, "out of range");
+          if (!coerce || d != std::trunc(d)) return Mismatch(c, value, type, "not an integer");
+          if (!(d > -18446744073709551616.0 && d < 18446744073709551616.0)) return Mismatch(c, value, type, "out of range");
+          negative = d < 0;
+          magnitude = static_cast<uint64_t>(negative ? -d : d);
+        }
+      } else if (type == od::json_type::string && coerce) {
+        std::string_view s;
+        if (auto code = value.get_string().get(s)) return Malformed(code);
+        if (auto i = text::ParseInt64Text(s)) {
+          negative = *i < 0;
+          magnitude = negative ? 0 - static_cast<uint64_t>(*i) : static_cast<uint64_t>(*i);
+        } else if (auto u = text::ParseUInt64Text(s)) {
+          magnitude = *u;
+        } else {
+          return Mismatch(c, value, type, "not an integer");
+        }
+      } else {
+        return Mismatch(c, value, type, nullptr);
+      }
+      if (negative ? (c.kind == Kind::kUInt || magnitude > static_cast<uint64_t>(-(c.int_min + 1)) + 1)
+                   : magnitude > c.uint_max) {
+        return Mismatch(c, value, type, "out of range");
+      }
+      const uint64_t bits = negative ? 0 - magnitude : magnitude;  // two's complement
+      switch (c.width) {
+        case 1: c.AppendFixed<uint8_t>(static_cast<uint8_t>(bits)); break;
+        case 2: c.AppendFixed<uint16_t>(static_cast<uint16_t>(bits)); break;
+        case 4: c.AppendFixed<uint32_t>(static_cast<uint32_t>(bits)); break;
+        default: c.AppendFixed<uint64_t>(bits); break;
+      }
+      return true;
+    }
+    case Kind::kFloat32:
+    case Kind::kFloat64: {
+      double d = 0;
+      if (type == od::json_type::number) {
+        if (value.get_double().get(d)) return Mismatch(c, value, type, "out of range");
+      } else if (type == od::json_type::string && coerce) {
+        std::string_view s;
+        if (auto code = value.get_string().get(s)) return Malformed(code);
+        auto parsed = text::ParseDoubleText(s);
+        if (!parsed) return Mismatch(c, value, type, "not a number");
+        d = *parsed;
+      } else {
+        return Mismatch(c, value, type, nullptr);
+      }
+      if (c.kind == Kind::kFloat64) {
+        c.AppendFixed<double>(d);
+      } else {
+        if (std::isfinite(d) && std::isinf(static_cast<float>(d))) {
+          return Mismatch(c, value, type, "out of range");
+        }
+        c.AppendFixed<float>(static_cast<float>(d));
+      }
+      return true;
+    }
+    case Kind::kDecimal: {
+      std::string_view s;
+      if (type == od::json_type::number) {
+        s = TrimRight(value.raw_json_token());
+      } else if (type == od::json_type::string) {
+        if (auto code = value.get_string().get(s)) return Malformed(code);
+      } else {
+        return Mismatch(c, value, type, nullptr);
+      }
+      arrow::Decimal128 d;
+      const char* reason = nullptr;
+      if (!text::ParseDecimal(s, c.precision, c.scale, &d, &reason)) return Mismatch(c, value, type, reason);
+      uint8_t bytes[16];
+      d.ToBytes(bytes);
+      const size_t at = c.values.size();
+      c.values.resize(at + 16);
+      std::memcpy(c.values.data() + at, bytes, 16);
+      c.validity.push_back(1);
+      ++c.length;
+      return true;
+    }
+    case Kind::kString: {
+      std::string_view s;
+      if (type == od::json_type::string) {
+        if (auto code = value.get_string().get(s)) return Malformed(code);
+      } else if (coerce && (type == od::json_type::number || type == od::json_type::boolean)) {
+        s = TrimRight(value.raw_json_token());
+      } else {
+        return Mismatch(c, value, type, type == od::json_type::object || type == od::json_type::array
+                                            ? "declare the column JSON to keep nested values"
+                                            : nullptr);
+      }
+      c.AppendBytes(s);
+      return true;
+    }
+    case Kind::kJson: {
+      std::string_view raw;
+      if (type == od::json_type::object || type == od::json_type::array) {
+        if (auto code = simdjson::to_json_string(value).get(raw)) return Malformed(code);
+        const size_t at = c.data.size();
+        c.data.resize(at + raw.size());
+        size_t written = 0;
+        if (auto code = simdjson::minify(raw.data(), raw.size(), c.data.data() + at, written)) {
+          c.data.resize(at);
+          return Malformed(code);
+        }
+        c.data.resize(at + written);
+        c.offsets.push_back(static_cast<int32_t>(c.data.size()));
+        c.validity.push_back(1);
+        ++c.length;
+        return true;
+      }
+      c.AppendBytes(TrimRight(value.raw_json_token()));
+      return true;
+    }
+    case Kind::kBinary: {
+      if (type != od::json_type::string) return Mismatch(c, value, type, nullptr);
+      std::string_view s;
+      if (auto code = value.get_string().get(s)) return Malformed(code);
+      const size_t at = c.data.size();
+      if (!text::DecodeBase64(s, &c.data)) {
+        c.data.resize(at);
+        return Mismatch(c, value, type, "not base64");
+      }
+      c.offsets.push_back(static_cast<int32_t>(c.data.size()));
+      c.validity.push_back(1);
+      ++c.length;
+      return true;
+    }
+    case Kind::kDate32: {
+      if (type == od::json_type::string) {
+        std::string_view s;
+        if (auto code = value.get_string().get(s)) return Malformed(code);
+        auto days = text::ParseDate(s);
+        if (!days) return Mismatch(c, value, type, "expected YYYY-MM-DD");
+        c.AppendFixed<int32_t>(*days);
+        return true;
+      }
+      int64_t days = 0;
+      if (type != od::json_type::number) return Mismatch(c, value, type, nullptr);
+      if (value.get_int64().get(days) || days < INT32_MIN || days > INT32_MAX) {
+        return Mismatch(c, value, type, "expected an integer number of days");
+      }
+      c.AppendFixed<int32_t>(static_cast<int32_t>(days));
+      return true;
+    }
+    case Kind::kTime64: {
+      const int64_t per_micro = c.unit == arrow::TimeUnit::NANO ? 1000 : 1;
+      if (type == od::json_type::string) {
+        std::string_view s;
+        if (auto code = value.get_string().get(s)) return Malformed(code);
+        auto micros = text::ParseTimeMicros(s);
+        if (!micros) return Mismatch(c, value, type, "expected HH:MM:SS[.ffffff]");
+        c.AppendFixed<int64_t>(*micros * per_micro);
+        return true;
+      }
+      int64_t v = 0;
+      if (type != od::json_type::number) return Mismatch(c, value, type, nullptr);
+      if (value.get_int64().get(v) || v < 0 || v >= 86400LL * 1000000 * per_micro) {
+        return Mismatch(c, value, type, "out of range");
+      }
+      c.AppendFixed<int64_t>(v);
+      return true;
+    }
+    case Kind::kTimestamp: {
+      if (type == od::json_type::string) {
+        std::string_view s;
+        if (auto code = value.get_string().get(s)) return Malformed(code);
+        std::optional<text::Instant> instant;
+        if (options_.timestamp_formats.empty()) {
+          instant = text::ParseIsoTimestamp(s);
+        } else {
+          for (const auto& format : options_.timestamp_formats) {
+            if ((instant = format.Parse(s))) break;
+          }
+        }
+        if (!instant) return Mismatch(c, value, type, "not a timestamp in a known format");
+        auto v = text::InstantToUnit(*instant, c.unit);
+        if (!v) return Mismatch(c, value, type, "out of range");
+        c.AppendFixed<int64_t>(*v);
+        return true;
+      }
+      if (type != od::json_type::number) return Mismatch(c, value, type, nullptr);
+      int64_t millis = 0;
+      if (!value.get_int64().get(millis)) {
+        auto v = text::MillisToUnit(millis, c.unit);
+        if (!v) return Mismatch(c, value, type, "out of range");
+        c.AppendFixed<int64_t>(*v);
+        return true;
+      }
+      double d = 0;
+      if (value.get_double().get(d)) return Mismatch(c, value, type, "out of range");
+      static constexpr double kPerMilli[] = {0.001, 1, 1000, 1000000};
+      const double scaled = std::floor(d * kPerMilli[static_cast<int>(c.unit)]);
+      if (!(scaled > -9.2e18 && scaled < 9.2e18)) return Mismatch(c, value, type, "out of range");
+      c.AppendFixed<int64_t>(static_cast<int64_t>(scaled));
+      return true;
+    }
+    case Kind::kList: {
+      if (type != od::json_type::array) return Mismatch(c, value, type, nullptr);
+      od::array array;
+      if (auto code = value.get_array().get(array)) return Malformed(code);
+      Column& child = c.children[0];
+      for (auto element : array) {
+        od::value v;
+        if (auto code = std::move(element).get(v)) return Malformed(code);
+        if (!AppendValue(child, v)) return false;
+      }
+      c.offsets.push_back(static_cast<int32_t>(child.length));
+      c.validity.push_back(1);
+      ++c.length;
+      return true;
+    }
+    case Kind::kStruct: {
+      if (type != od::json_type::object) return Mismatch(c, value, type, nullptr);
+      od::object object;
+      if (auto code = value.get_object().get(object)) return Malformed(code);
+      if (!AppendStructFields(c, object)) return false;
+      c.validity.push_back(1);
+      ++c.length;
+      return true;
+    }
+  }
+  return Mismatch(c, value, type, nullptr);
+}
+
+}  // namespace laminar::serde::json_internal

@@ -1,0 +1,92 @@
+// JSON object -> one row of Arrow columns, shared by the JSON and Debezium decoders.
+// Values go straight into growable column buffers (no arrow builders), so that a bad
+// record can be rolled back by truncating every column to the previous row count: a
+// record is appended whole or not at all. One instance per decoder; single-threaded.
+// Not installed.
+#pragma once
+
+#include <arrow/array.h>
+#include <arrow/result.h>
+#include <arrow/type.h>
+
+#include <simdjson.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "laminar/core/config.h"
+#include "laminar/serde/json/text_values_internal.h"
+
+namespace laminar::serde::json_internal {
+
+enum class UnknownFields { kIgnore, kReject };
+enum class TypeMismatch { kError, kNull };
+
+struct DecodeOptions {
+  UnknownFields unknown_fields = UnknownFields::kIgnore;
+  TypeMismatch type_mismatch = TypeMismatch::kError;
+  bool coerce = true;
+  std::vector<text::TimestampPattern> timestamp_formats;  // tried in order; empty: iso8601
+};
+
+// The `format.*` keys of DecodeOptions, and reading them (bad values: config error naming the key).
+std::vector<ConfigKeySpec> DecodeOptionKeySpecs();
+arrow::Result<DecodeOptions> DecodeOptionsFromConfig(const ConnectorConfig& config);
+
+struct Column;
+
+class RowDecoder {
+ public:
+  // Fails (config error) for a column type the DDL cannot produce.
+  static arrow::Result<std::unique_ptr<RowDecoder>> Make(const arrow::FieldVector& fields, DecodeOptions options,
+                                                         const std::string& where);
+  ~RowDecoder();
+
+  // Makes room for about `rows` more rows.
+  void Reserve(int64_t rows);
+  // Appends the object as one row. On failure returns false, sets *error (naming the
+  // column and what was found) and leaves every column as it was.
+  bool AppendObject(simdjson::ondemand::object& object, std::string* error);
+  int64_t rows() const { return rows_; }
+  // Drops the rows after the first `rows` (used to undo a row the caller rejects later).
+  void Truncate(int64_t rows);
+  // The columns built so far; starts over with 0 rows.
+  arrow::Result<arrow::ArrayVector> Finish();
+  // Values turned into nulls under TypeMismatch::kNull, since Make.
+  int64_t type_mismatches() const { return mismatches_; }
+
+ private:
+  RowDecoder() = default;
+  bool AppendValue(Column& column, simdjson::ondemand::value value);
+  bool AppendStructFields(Column& column, simdjson::ondemand::object& object);
+  bool Mismatch(Column& column, simdjson::ondemand::value& value, simdjson::ondemand::json_type type,
+                const char* why);
+  bool Malformed(simdjson::error_code code);
+
+  std::unique_ptr<Column> root_;
+  DecodeOptions options_;
+  int64_t rows_ = 0;
+  int64_t mismatches_ = 0;
+  std::string* error_ = nullptr;
+};
+
+// One simdjson parser and one reused padded copy buffer.
+class PaddedParser {
+ public:
+  simdjson::simdjson_result<simdjson::ondemand::document> Iterate(std::string_view bytes);
+
+ private:
+  simdjson::ondemand::parser parser_;
+  std::unique_ptr<char[]> buffer_;
+  size_t capacity_ = 0;
+};
+
+// "malformed JSON: <simdjson's reason>".
+std::string MalformedMessage(simdjson::error_code code);
+// "an object", "string \"abc\"", "number 1.5" ... for error messages.
+std::string DescribeJsonType(simdjson::ondemand::json_type type);
+
+}  // namespace laminar::serde::json_internal
