@@ -6,7 +6,7 @@ LAMINAR_CONNECT := $(CURDIR)/$(BUILD_DIR)/bin/laminar-connect
 JOBS ?= $(shell nproc)
 BENCH_MB ?= 256
 
-.PHONY: run test bootstrap build unit e2e interop bench clean format
+.PHONY: run test bootstrap build unit e2e interop bench fuzz clean format
 
 bootstrap:
 	@bash scripts/bootstrap
@@ -37,6 +37,10 @@ interop: build
 # in the same run and prints the ratio.
 bench: build
 	@$(BUILD_DIR)/bench/codec_bench $(BENCH_MB)
+
+# Each decoder fuzzer for FUZZ_SECONDS (default 600) from the seed corpora in fuzz/corpus.
+fuzz: bootstrap
+	@bash scripts/fuzz
 
 format:
 	@git ls-files '*.h' '*.cc' | xargs clang-format -i
