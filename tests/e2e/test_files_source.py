@@ -113,3 +113,68 @@ def test_parquet_files_with_inferred_columns(laminar_connect, tmp_path):
     code, log = run(laminar_connect, path, tmp_path / "cp")
     assert code == 0, log
     assert ids(tmp_path / "out") == list(range(3000))
+
+
+def test_csv_files_resume_exactly_and_dead_letter_bad_rows(laminar_connect, tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    expected, bad = [], 0
+    for f in range(8):
+        lines = ['id,name,score']
+        for i in range(3000):
+            row_id = f * 3000 + i
+            if row_id % 997 == 5:
+                lines.append(f'x{row_id},bad,1.0')  # id is not a number
+                bad += 1
+                continue
+            name = f'"name, with comma {row_id}"' if row_id % 3 == 0 else f'n{row_id}'
+            lines.append(f'{row_id},{name},{row_id / 8}')
+            expected.append(row_id)
+        (src / f"f{f}.csv").write_text("\n".join(lines) + "\n")
+    dlq = tmp_path / "dlq"
+    path = tmp_path / "csv.sql"
+    path.write_text(f"""
+CREATE SOURCE input (id BIGINT NOT NULL, name VARCHAR, score DOUBLE) FROM FILES (
+  path = '{src}', format = 'csv', 'read.bytes' = '8192',
+  'on.error' = 'dead_letter', 'dead_letter.path' = '{dlq}', 'dead_letter.max-per-second' = '0');
+CREATE SINK out FROM input INTO FILES (path = '{tmp_path / "out"}');
+""")
+    for point in ["checkpoint.after_persist:2", "checkpoint.after_drain:2", "files.commit.mid_rename:2"]:
+        code, log = run(laminar_connect, path, tmp_path / "cp", fault=point)
+        assert code == -signal.SIGKILL, f"{point} not reached: {log}"
+    code, log = run(laminar_connect, path, tmp_path / "cp")
+    assert code == 0, log
+    table = ds.dataset(str(tmp_path / "out"), format="parquet").to_table().sort_by("id")
+    assert table.column("id").to_pylist() == expected
+    assert table.column("name").to_pylist()[0] == "name, with comma 0"
+    letters = []
+    for f in sorted(dlq.iterdir()):
+        if not f.name.startswith(("_", ".")):
+            letters += [json.loads(line) for line in f.read_text().splitlines()]
+    assert len(letters) == bad
+
+
+def test_avro_container_files(laminar_connect, tmp_path):
+    import fastavro
+    schema = fastavro.parse_schema({"type": "record", "name": "Row", "fields": [
+        {"name": "id", "type": "long"}, {"name": "name", "type": ["null", "string"]},
+        {"name": "at", "type": {"type": "long", "logicalType": "timestamp-micros"}}]})
+    src = tmp_path / "in"
+    src.mkdir()
+    for f, codec in enumerate(["null", "deflate", "snappy", "zstandard"]):
+        rows = [{"id": f * 500 + i, "name": None if i % 5 == 0 else f"n{i}", "at": 1_700_000_000_000_000 + i}
+                for i in range(500)]
+        with open(src / f"part-{f}.avro", "wb") as out:
+            fastavro.writer(out, schema, rows, codec=codec, sync_interval=2000)
+    path = tmp_path / "avro.sql"
+    path.write_text(f"""
+CREATE SOURCE input FROM FILES (path = '{src}', format = 'avro');
+CREATE SINK out FROM input INTO FILES (path = '{tmp_path / "out"}');
+""")
+    code, log = run(laminar_connect, path, tmp_path / "cp", fault="checkpoint.after_persist:2")
+    assert code in (0, -signal.SIGKILL), log
+    code, log = run(laminar_connect, path, tmp_path / "cp")
+    assert code == 0, log
+    table = ds.dataset(str(tmp_path / "out"), format="parquet").to_table().sort_by("id")
+    assert table.column("id").to_pylist() == list(range(2000))
+    assert table.column("name").null_count == 400

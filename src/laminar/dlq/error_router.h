@@ -58,6 +58,9 @@ class ErrorRouter {
   arrow::Result<std::shared_ptr<arrow::RecordBatch>> Route(const serde::DecodedBatch& decoded,
                                                            std::span<const serde::RawRecord> records);
 
+  // Rows a decoder produced outside Route (stream decoders that report errors themselves).
+  void CountDecoded(int64_t rows) { counters_.decoded.fetch_add(rows); }
+
   const ErrorOptions& options() const { return options_; }
   const ErrorCounters& counters() const { return counters_; }
 

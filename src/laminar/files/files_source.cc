@@ -10,7 +10,10 @@
 #include <fstream>
 #include <thread>
 
+#include "laminar/serde/avro/avro_schema.h"
+#include "laminar/serde/avro/object_container.h"
 #include "laminar/serde/codec.h"
+#include "laminar/serde/csv/csv_stream_decoder.h"
 
 namespace laminar::files {
 
@@ -240,6 +243,141 @@ class ParquetReader : public FileReader {
   int64_t pending_offset_ = 0;
 };
 
+
+// CSV: a stream decoder per file (each file has its own header); the position is the
+// byte offset of the next record, with its line and whether the header is behind it.
+class CsvReader : public FileReader {
+ public:
+  static arrow::Result<std::unique_ptr<FileReader>> Open(const std::string& path, const std::string& name,
+                                                         const ConnectorConfig& config,
+                                                         std::shared_ptr<arrow::Schema> schema, int64_t offset,
+                                                         const SourceCheckpoint* resume, int64_t read_bytes,
+                                                         dlq::ErrorRouter* router) {
+    auto reader = std::make_unique<CsvReader>();
+    reader->path_ = path;
+    reader->name_ = name;
+    reader->read_bytes_ = read_bytes;
+    reader->router_ = router;
+    ARROW_ASSIGN_OR_RAISE(reader->decoder_, serde::CsvStreamDecoder::Make(config, std::move(schema)));
+    reader->offset_ = offset;
+    if (resume != nullptr && offset > 0) {
+      reader->line_ = ParseInt64(resume->GetOffset("line").value_or("1")).ValueOr(1);
+      reader->header_done_ = resume->GetOffset("header_done") == "true";
+      reader->decoder_->ResetAt(offset, reader->line_, reader->header_done_);
+    }
+    reader->in_.open(path, std::ios::binary);
+    if (!reader->in_) return ErrnoError(errno, "open " + path);
+    return reader;
+  }
+
+  arrow::Result<std::optional<SourceBatch>> Next(int64_t max_rows) override {
+    while (true) {
+      // Read from where the last decode stopped; the decoder keeps no bytes of its own
+      // between calls that we have not given it again.
+      in_.clear();
+      in_.seekg(offset_);
+      buffer_.resize(static_cast<size_t>(read_bytes_));
+      in_.read(buffer_.data(), read_bytes_);
+      buffer_.resize(static_cast<size_t>(in_.gcount()));
+      const bool last = static_cast<int64_t>(buffer_.size()) < read_bytes_;
+      if (buffer_.empty() && finished_) return std::optional<SourceBatch>();
+      decoder_->ResetAt(offset_, line_, header_done_);
+      ARROW_ASSIGN_OR_RAISE(auto result, decoder_->Decode(buffer_, last, max_rows));
+      const bool progressed = result.next_offset > offset_ || result.batch->num_rows() > 0 || !result.errors.empty();
+      offset_ = result.next_offset;
+      line_ = result.next_line;
+      header_done_ = result.header_done;
+      finished_ = result.finished;
+      if (!progressed) {
+        if (last) return std::optional<SourceBatch>();
+        return arrow::Status::Invalid("file ", name_, " offset ", offset_, ": a CSV record is longer than read.bytes (",
+                                      read_bytes_, " bytes); raise read.bytes");
+      }
+      SourceBatch batch;
+      batch.records = result.batch;
+      batch.partition = PartitionInfo{name_, std::to_string(offset_)};
+      if (!result.errors.empty()) {
+        // Hand the errors to the router as records of their own, with their positions.
+        serde::DecodedBatch decoded;
+        decoded.batch = arrow::RecordBatch::MakeEmpty(result.batch->schema()).ValueOrDie();
+        std::vector<std::string> offsets;
+        for (const auto& e : result.errors) offsets.push_back(std::to_string(e.byte_offset));
+        std::vector<serde::RawRecord> records(result.errors.size());
+        for (size_t i = 0; i < result.errors.size(); ++i) {
+          records[i].value = result.errors[i].raw;
+          records[i].partition = name_;
+          records[i].partition_label = "file";
+          records[i].offset = offsets[i];
+          decoded.errors.push_back({i, result.errors[i].message});
+        }
+        ARROW_ASSIGN_OR_RAISE(batch.dead_letters, router_->Route(decoded, records));
+      }
+      router_->CountDecoded(result.batch->num_rows());
+      if (batch.records->num_rows() == 0 && !batch.dead_letters && !finished_) continue;
+      return std::optional<SourceBatch>(std::move(batch));
+    }
+  }
+
+  int64_t position() const override { return offset_; }
+  void SaveExtra(SourceCheckpoint* checkpoint) const override {
+    checkpoint->SetOffset("line", std::to_string(line_));
+    checkpoint->SetOffset("header_done", header_done_ ? "true" : "false");
+  }
+
+ private:
+  std::string path_;
+  std::string name_;
+  int64_t read_bytes_ = 0;
+  dlq::ErrorRouter* router_ = nullptr;
+  std::unique_ptr<serde::CsvStreamDecoder> decoder_;
+  std::ifstream in_;
+  std::string buffer_;
+  int64_t offset_ = 0;
+  int64_t line_ = 1;
+  bool header_done_ = false;
+  bool finished_ = false;
+};
+
+// Avro object container files: read whole (the file is resolved against the declared
+// columns); the position is the index of the next record.
+class AvroReader : public FileReader {
+ public:
+  static arrow::Result<std::unique_ptr<FileReader>> Open(const std::string& path, const std::string& name,
+                                                         std::shared_ptr<arrow::Schema> schema, int64_t row) {
+    auto reader = std::make_unique<AvroReader>();
+    reader->name_ = name;
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return ErrnoError(errno, "open " + path);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto table = serde::avro::ReadObjectContainer(bytes, std::move(schema));
+    if (!table.ok()) return FatalError("files", "file " + name + ": " + table.status().message());
+    ARROW_ASSIGN_OR_RAISE(reader->table_, (*table)->CombineChunksToBatch());
+    if (row > reader->table_->num_rows()) {
+      return FatalError("files", "file " + name + " has " + std::to_string(reader->table_->num_rows()) +
+                                     " records; cannot resume at record " + std::to_string(row));
+    }
+    reader->row_ = row;
+    return reader;
+  }
+
+  arrow::Result<std::optional<SourceBatch>> Next(int64_t max_rows) override {
+    if (row_ >= table_->num_rows()) return std::optional<SourceBatch>();
+    const int64_t n = std::min(max_rows, table_->num_rows() - row_);
+    SourceBatch batch;
+    batch.records = table_->Slice(row_, n);
+    batch.partition = PartitionInfo{name_, std::to_string(row_)};
+    row_ += n;
+    return std::optional<SourceBatch>(std::move(batch));
+  }
+
+  int64_t position() const override { return row_; }
+
+ private:
+  std::string name_;
+  std::shared_ptr<arrow::RecordBatch> table_;
+  int64_t row_ = 0;
+};
+
 }  // namespace
 
 FilesSource::FilesSource() = default;
@@ -259,6 +397,17 @@ arrow::Result<std::shared_ptr<arrow::Schema>> FilesSource::ResolveSchema(const C
     ARROW_RETURN_NOT_OK(reader->GetSchema(&schema));
     return schema->RemoveMetadata();
   }
+  if (options_.format == "avro") {
+    ARROW_ASSIGN_OR_RAISE(auto files, ListFiles());
+    if (files.empty()) {
+      return ConfigError(config.Where(), "declares no columns and there is no Avro file in '" + options_.directory +
+                                             "' to take them from");
+    }
+    std::ifstream in((fs::path(options_.directory) / files[0]).string(), std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    ARROW_ASSIGN_OR_RAISE(auto ocf, serde::avro::OcfReader::Open(bytes));
+    return serde::avro::AvroToArrowSchema(*ocf->schema());
+  }
   return ConfigError(config.Where(), "declares no columns; format '" + options_.format +
                                          "' needs them declared (inference from samples comes with the schema layer)");
 }
@@ -272,7 +421,7 @@ arrow::Status FilesSource::Open(const ConnectorConfig& config) {
     return ConfigError(config.Where(), "option 'path': directory '" + options_.directory + "' does not exist");
   }
   ARROW_ASSIGN_OR_RAISE(schema_, ResolveSchema(config));
-  if (options_.format != "parquet") {
+  if (options_.format == "json") {
     ConnectorConfig codec_config = config;
     ARROW_ASSIGN_OR_RAISE(decoder_, serde::MakeDecoder(codec_config, schema_, "json"));
     schema_ = decoder_->schema();
@@ -295,13 +444,18 @@ arrow::Result<std::vector<std::string>> FilesSource::ListFiles() const {
   return names;
 }
 
-arrow::Status FilesSource::OpenReader(const std::string& name, int64_t position) {
+arrow::Status FilesSource::OpenReader(const std::string& name, int64_t position, const SourceCheckpoint* resume) {
   const std::string path = (fs::path(options_.directory) / name).string();
   if (options_.format == "parquet") {
     ARROW_ASSIGN_OR_RAISE(reader_, ParquetReader::Open(path, name, position,
                                                        config_.schema() && config_.schema()->num_fields() ? schema_ : nullptr));
   } else if (options_.format == "json") {
     reader_ = std::make_unique<JsonLinesReader>(path, name, position, options_.read_bytes, decoder_.get(), router_.get());
+  } else if (options_.format == "csv") {
+    ARROW_ASSIGN_OR_RAISE(reader_, CsvReader::Open(path, name, config_, schema_, position, resume, options_.read_bytes,
+                                                   router_.get()));
+  } else if (options_.format == "avro") {
+    ARROW_ASSIGN_OR_RAISE(reader_, AvroReader::Open(path, name, schema_, position));
   } else {
     return ConfigError(config_.Where(), "format '" + options_.format + "' is not readable by the files source yet");
   }
@@ -332,7 +486,7 @@ arrow::Result<std::optional<SourceBatch>> FilesSource::PollBatch(int64_t max_rec
         continue;
       }
       const bool resume = !current_done_ && *next == current_file_;
-      ARROW_RETURN_NOT_OK(OpenReader(*next, resume ? position_ : 0));
+      ARROW_RETURN_NOT_OK(OpenReader(*next, resume ? position_ : 0, resume ? &restored_ : nullptr));
     }
     ARROW_ASSIGN_OR_RAISE(auto batch, reader_->Next(max_records));
     position_ = reader_->position();
@@ -352,6 +506,13 @@ SourceCheckpoint FilesSource::Checkpoint() const {
     checkpoint.SetOffset("file", current_file_);
     checkpoint.SetOffset("position", std::to_string(position_));
     checkpoint.SetOffset("done", current_done_ ? "true" : "false");
+    if (reader_) {
+      reader_->SaveExtra(&checkpoint);
+    } else {
+      for (const auto& key : {"line", "header_done"}) {
+        if (auto value = restored_.GetOffset(key); value && !current_done_) checkpoint.SetOffset(key, *value);
+      }
+    }
   }
   checkpoint.SetMetadata("format", options_.format);
   return checkpoint;
@@ -360,6 +521,7 @@ SourceCheckpoint FilesSource::Checkpoint() const {
 arrow::Status FilesSource::Restore(const SourceCheckpoint& checkpoint) {
   reader_.reset();
   finished_ = false;
+  restored_ = SourceCheckpoint();
   current_file_.clear();
   current_done_ = false;
   position_ = 0;
@@ -373,6 +535,7 @@ arrow::Status FilesSource::Restore(const SourceCheckpoint& checkpoint) {
   current_file_ = *file;
   position_ = *position;
   current_done_ = checkpoint.GetOffset("done") == "true";
+  restored_ = checkpoint;
   if (!current_done_ && !fs::exists(fs::path(options_.directory) / current_file_)) {
     return FatalError("files", "cannot resume: file '" + current_file_ + "' named by the checkpoint is gone from " +
                                    options_.directory);

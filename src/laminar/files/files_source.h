@@ -40,6 +40,8 @@ class FileReader {
   virtual arrow::Result<std::optional<SourceBatch>> Next(int64_t max_rows) = 0;
   // The position after the last row returned: a byte offset (text formats) or a row index.
   virtual int64_t position() const = 0;
+  // Extra position fields a format needs to resume (CSV: line number, header consumed).
+  virtual void SaveExtra(SourceCheckpoint* /*checkpoint*/) const {}
 };
 
 class FilesSource : public SourceConnector {
@@ -60,7 +62,7 @@ class FilesSource : public SourceConnector {
 
  private:
   arrow::Result<std::vector<std::string>> ListFiles() const;
-  arrow::Status OpenReader(const std::string& name, int64_t position);
+  arrow::Status OpenReader(const std::string& name, int64_t position, const SourceCheckpoint* resume);
   arrow::Result<std::shared_ptr<arrow::Schema>> ResolveSchema(const ConnectorConfig& config);
 
   ConnectorConfig config_;
@@ -72,6 +74,7 @@ class FilesSource : public SourceConnector {
   std::string current_file_;     // file being read, or the last finished one
   bool current_done_ = false;    // current_file_ is fully read
   int64_t position_ = 0;
+  SourceCheckpoint restored_;    // the checkpoint Restore was given, for format extras
   bool finished_ = false;
   std::chrono::steady_clock::time_point next_listing_{};
   ConnectorMetrics metrics_;

@@ -16,7 +16,8 @@ arrow::Result<CompatibilityMode> ParseCompatibilityMode(std::string_view text) {
   if (t == "backward_transitive") return CompatibilityMode::kBackwardTransitive;
   if (t == "forward_transitive") return CompatibilityMode::kForwardTransitive;
   if (t == "full_transitive") return CompatibilityMode::kFullTransitive;
-  return arrow::Status::Invalid("'", text, "' is not a compatibility mode (none, backward, forward, full, "
+  return arrow::Status::Invalid("'", text,
+                                "' is not a compatibility mode (none, backward, forward, full, "
                                 "backward_transitive, forward_transitive, full_transitive)");
 }
 
@@ -44,24 +45,37 @@ bool IsSafeWidening(const arrow::DataType& from, const arrow::DataType& to, cons
     return false;
   };
   switch (f) {
-    case T::INT8: return any({T::INT16, T::INT32, T::INT64, T::FLOAT, T::DOUBLE});
-    case T::INT16: return any({T::INT32, T::INT64, T::FLOAT, T::DOUBLE});
-    case T::INT32: return any({T::INT64, T::DOUBLE});
-    case T::INT64: return options.allow_lossy_int64_to_float64 && t == T::DOUBLE;
-    case T::UINT8: return any({T::UINT16, T::UINT32, T::UINT64});
-    case T::UINT16: return any({T::UINT32, T::UINT64});
-    case T::UINT32: return t == T::UINT64;
-    case T::HALF_FLOAT: return any({T::FLOAT, T::DOUBLE});
-    case T::FLOAT: return t == T::DOUBLE;
-    case T::STRING: return t == T::LARGE_STRING;
-    case T::BINARY: return t == T::LARGE_BINARY;
-    default: return false;
+    case T::INT8:
+      return any({T::INT16, T::INT32, T::INT64, T::FLOAT, T::DOUBLE});
+    case T::INT16:
+      return any({T::INT32, T::INT64, T::FLOAT, T::DOUBLE});
+    case T::INT32:
+      return any({T::INT64, T::DOUBLE});
+    case T::INT64:
+      return options.allow_lossy_int64_to_float64 && t == T::DOUBLE;
+    case T::UINT8:
+      return any({T::UINT16, T::UINT32, T::UINT64});
+    case T::UINT16:
+      return any({T::UINT32, T::UINT64});
+    case T::UINT32:
+      return t == T::UINT64;
+    case T::HALF_FLOAT:
+      return any({T::FLOAT, T::DOUBLE});
+    case T::FLOAT:
+      return t == T::DOUBLE;
+    case T::STRING:
+      return t == T::LARGE_STRING;
+    case T::BINARY:
+      return t == T::LARGE_BINARY;
+    default:
+      return false;
   }
 }
 
 std::string SchemaChange::ToString() const {
   switch (kind) {
-    case Kind::kColumnRemoved: return "column '" + name + "' removed";
+    case Kind::kColumnRemoved:
+      return "column '" + name + "' removed";
     case Kind::kColumnAdded:
       return "column '" + name + "' added (" + new_type->ToString() + (new_nullable ? "" : " NOT NULL") + ")";
     case Kind::kTypeChanged:
@@ -69,7 +83,8 @@ std::string SchemaChange::ToString() const {
     case Kind::kNullabilityChanged:
       return "column '" + name + "' changed from " + (old_nullable ? "nullable" : "NOT NULL") + " to " +
              (new_nullable ? "nullable" : "NOT NULL");
-    case Kind::kColumnRenamed: return "column '" + name + "' renamed to '" + new_name + "'";
+    case Kind::kColumnRenamed:
+      return "column '" + name + "' renamed to '" + new_name + "'";
   }
   return "?";
 }
@@ -126,9 +141,12 @@ std::vector<SchemaChange> DiffSchemas(const arrow::Schema& old_schema, const arr
 
 const char* VerdictName(Verdict verdict) {
   switch (verdict) {
-    case Verdict::kCompatible: return "compatible";
-    case Verdict::kRequiresMigration: return "requires migration";
-    case Verdict::kIncompatible: return "incompatible";
+    case Verdict::kCompatible:
+      return "compatible";
+    case Verdict::kRequiresMigration:
+      return "requires migration";
+    case Verdict::kIncompatible:
+      return "incompatible";
   }
   return "?";
 }

@@ -19,7 +19,15 @@
 
 namespace laminar::schema {
 
-enum class CompatibilityMode { kNone, kBackward, kForward, kFull, kBackwardTransitive, kForwardTransitive, kFullTransitive };
+enum class CompatibilityMode {
+  kNone,
+  kBackward,
+  kForward,
+  kFull,
+  kBackwardTransitive,
+  kForwardTransitive,
+  kFullTransitive
+};
 // none, backward, forward, full, backward_transitive, ... (any case, '-' or '_').
 arrow::Result<CompatibilityMode> ParseCompatibilityMode(std::string_view text);
 bool RequiresBackward(CompatibilityMode mode);  // new readers can read old data

@@ -65,9 +65,15 @@ struct Columns {
 
 void AddJson(Acc& acc, const boost::json::value& v, const InferenceOptions& options) {
   switch (v.kind()) {
-    case boost::json::kind::null: ++acc.nulls; break;
-    case boost::json::kind::bool_: ++acc.bools; break;
-    case boost::json::kind::int64: acc.AddInt(v.get_int64()); break;
+    case boost::json::kind::null:
+      ++acc.nulls;
+      break;
+    case boost::json::kind::bool_:
+      ++acc.bools;
+      break;
+    case boost::json::kind::int64:
+      acc.AddInt(v.get_int64());
+      break;
     case boost::json::kind::uint64:
       if (v.get_uint64() <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
         acc.AddInt(static_cast<int64_t>(v.get_uint64()));
@@ -75,7 +81,9 @@ void AddJson(Acc& acc, const boost::json::value& v, const InferenceOptions& opti
         ++acc.big_uints;
       }
       break;
-    case boost::json::kind::double_: ++acc.floats; break;
+    case boost::json::kind::double_:
+      ++acc.floats;
+      break;
     case boost::json::kind::string: {
       const auto& s = v.get_string();
       acc.AddString(std::string_view(s.data(), s.size()), options);
@@ -91,20 +99,28 @@ void AddJson(Acc& acc, const boost::json::value& v, const InferenceOptions& opti
         }
       }
       break;
-    case boost::json::kind::object: ++acc.objects; break;
+    case boost::json::kind::object:
+      ++acc.objects;
+      break;
   }
 }
 
 const char* JsonKindName(boost::json::kind kind) {
   switch (kind) {
-    case boost::json::kind::null: return "null";
-    case boost::json::kind::bool_: return "boolean";
+    case boost::json::kind::null:
+      return "null";
+    case boost::json::kind::bool_:
+      return "boolean";
     case boost::json::kind::int64:
     case boost::json::kind::uint64:
-    case boost::json::kind::double_: return "number";
-    case boost::json::kind::string: return "string";
-    case boost::json::kind::array: return "array";
-    case boost::json::kind::object: return "object";
+    case boost::json::kind::double_:
+      return "number";
+    case boost::json::kind::string:
+      return "string";
+    case boost::json::kind::array:
+      return "array";
+    case boost::json::kind::object:
+      return "object";
   }
   return "?";
 }
@@ -200,7 +216,8 @@ InferenceResult Finish(const Columns& columns, size_t sample_count, const Infere
     result.fields.push_back(std::move(info));
   }
   for (const auto& [name, type] : options.type_hints) {
-    if (!columns.index.count(name)) result.warnings.push_back("type hint for '" + name + "': no such column in the samples");
+    if (!columns.index.count(name))
+      result.warnings.push_back("type hint for '" + name + "': no such column in the samples");
   }
   result.confidence = result.fields.empty() ? 0 : total / static_cast<double>(result.fields.size());
   result.schema = arrow::schema(std::move(fields));
@@ -215,7 +232,8 @@ arrow::Result<InferenceResult> InferJson(std::span<const std::string_view> sampl
     const boost::json::value v = boost::json::parse(boost::json::string_view(samples[i].data(), samples[i].size()), ec);
     if (ec) return arrow::Status::Invalid("schema inference: sample ", i, " is not valid JSON: ", ec.message());
     if (!v.is_object()) {
-      return arrow::Status::Invalid("schema inference: sample ", i, ": expected JSON object, got ", JsonKindName(v.kind()));
+      return arrow::Status::Invalid("schema inference: sample ", i, ": expected JSON object, got ",
+                                    JsonKindName(v.kind()));
     }
     for (const auto& kv : v.get_object()) {
       Acc& acc = columns.Get(std::string(kv.key()));
@@ -353,7 +371,8 @@ arrow::Result<std::shared_ptr<arrow::Schema>> InferSchema(InferenceFormat format
 }
 
 arrow::Result<std::shared_ptr<arrow::Schema>> InferSchemaFromSamples(std::span<const std::string_view> samples,
-                                                                     std::string_view format, const SchemaHints& hints) {
+                                                                     std::string_view format,
+                                                                     const SchemaHints& hints) {
   if (samples.empty()) return ConfigError("schema discovery", "no samples to infer a schema from");
   std::string lower(format);
   for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));

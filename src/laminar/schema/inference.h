@@ -39,10 +39,10 @@ enum class ArrayInference {
 struct InferenceOptions {
   NumberInference number_inference = NumberInference::kPreferLarger;
   ArrayInference array_inference = ArrayInference::kUtf8;
-  size_t max_samples = 1000;     // JSON: samples used; CSV: data rows used
-  double min_confidence = 0.8;   // below it (and without a hint) a column falls back to utf8
+  size_t max_samples = 1000;    // JSON: samples used; CSV: data rows used
+  double min_confidence = 0.8;  // below it (and without a hint) a column falls back to utf8
   std::map<std::string, std::shared_ptr<arrow::DataType>> type_hints;  // by column name
-  bool empty_as_null = false;    // "" (JSON string, quoted CSV field) counts as null
+  bool empty_as_null = false;  // "" (JSON string, quoted CSV field) counts as null
   // Opt-in: strings that are all ISO-8601 dates become date32, all dates/timestamps become
   // timestamp (us, or ns when a sample has more than 6 fraction digits; "UTC" when a sample
   // carries an offset).
@@ -50,8 +50,8 @@ struct InferenceOptions {
 
   // CSV samples: each sample is CSV text holding one or more whole rows.
   serde::CsvDialect csv_dialect;
-  bool csv_has_header = true;          // the first row of the first sample names the columns
-  std::string csv_null_string;         // an unquoted field equal to it is null (as the decoder)
+  bool csv_has_header = true;                // the first row of the first sample names the columns
+  std::string csv_null_string;               // an unquoted field equal to it is null (as the decoder)
   std::vector<std::string> csv_field_names;  // names when there is no header (else column_1, ...)
 };
 
@@ -59,7 +59,7 @@ struct FieldInference {
   std::string name;
   double confidence = 1.0;  // share of non-null samples whose own type is the chosen one; 0.5 when all null
   int64_t non_null = 0;
-  int64_t nulls = 0;        // null values plus samples lacking the field
+  int64_t nulls = 0;  // null values plus samples lacking the field
   bool hint_applied = false;
 };
 
@@ -92,8 +92,8 @@ struct SchemaHints {
   std::map<std::string, std::shared_ptr<arrow::DataType>> type_hints;
   std::set<std::string> nullable_fields;  // forced nullable
   bool empty_as_null = false;
-  bool prefer_larger_types = true;        // accepted, ignored (numbers are always int64/float64)
-  size_t large_string_threshold = 0;      // accepted, ignored
+  bool prefer_larger_types = true;    // accepted, ignored (numbers are always int64/float64)
+  size_t large_string_threshold = 0;  // accepted, ignored
 };
 
 // format: json, debezium, csv (first sample = header unless hints.field_names). raw and avro

@@ -11,20 +11,28 @@ namespace laminar::schema {
 
 const char* SchemaKindName(SchemaKind kind) {
   switch (kind) {
-    case SchemaKind::kDeclared: return "declared";
-    case SchemaKind::kRegistry: return "registry";
-    case SchemaKind::kSourceProvided: return "source-provided";
-    case SchemaKind::kInferred: return "inferred";
+    case SchemaKind::kDeclared:
+      return "declared";
+    case SchemaKind::kRegistry:
+      return "registry";
+    case SchemaKind::kSourceProvided:
+      return "source-provided";
+    case SchemaKind::kInferred:
+      return "inferred";
   }
   return "?";
 }
 
 const char* FieldOriginName(FieldOrigin origin) {
   switch (origin) {
-    case FieldOrigin::kUserDeclared: return "DECLARED";
-    case FieldOrigin::kAutoResolved: return "AUTO";
-    case FieldOrigin::kWildcardInferred: return "WILDCARD";
-    case FieldOrigin::kDefaultAdded: return "DEFAULT";
+    case FieldOrigin::kUserDeclared:
+      return "DECLARED";
+    case FieldOrigin::kAutoResolved:
+      return "AUTO";
+    case FieldOrigin::kWildcardInferred:
+      return "WILDCARD";
+    case FieldOrigin::kDefaultAdded:
+      return "DEFAULT";
   }
   return "?";
 }
@@ -35,9 +43,7 @@ bool IsNumeric(const arrow::DataType& t) {
   return arrow::is_integer(t.id()) || arrow::is_floating(t.id()) || t.id() == arrow::Type::DECIMAL128 ||
          t.id() == arrow::Type::DECIMAL256;
 }
-bool IsText(const arrow::DataType& t) {
-  return t.id() == arrow::Type::STRING || t.id() == arrow::Type::LARGE_STRING;
-}
+bool IsText(const arrow::DataType& t) { return t.id() == arrow::Type::STRING || t.id() == arrow::Type::LARGE_STRING; }
 bool IsTemporal(const arrow::DataType& t) {
   return t.id() == arrow::Type::DATE32 || t.id() == arrow::Type::DATE64 || t.id() == arrow::Type::TIMESTAMP ||
          t.id() == arrow::Type::TIME32 || t.id() == arrow::Type::TIME64;
@@ -85,8 +91,9 @@ arrow::Result<ResolvedSchema> ResolveSchema(const DeclaredSchema& declared, cons
   }
   const bool capable = sources.registry || sources.provider || sources.sampler;
   if (declared.has_wildcard && !capable) {
-    return ConfigError(where, "the column list has '*' but this source cannot discover columns "
-                              "(no schema registry, source schema or sampling); declare every column");
+    return ConfigError(where,
+                       "the column list has '*' but this source cannot discover columns "
+                       "(no schema registry, source schema or sampling); declare every column");
   }
 
   std::shared_ptr<arrow::Schema> found;
@@ -129,8 +136,8 @@ arrow::Result<ResolvedSchema> ResolveSchema(const DeclaredSchema& declared, cons
   if (!found) {
     std::string why;
     for (const auto& p : passed_over) why += (why.empty() ? "" : "; ") + p;
-    return ConfigError(where, "no schema could be resolved: " +
-                                  (why.empty() ? std::string("declare the columns") : why));
+    return ConfigError(where,
+                       "no schema could be resolved: " + (why.empty() ? std::string("declare the columns") : why));
   }
 
   if (!has_columns) {

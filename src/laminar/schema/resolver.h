@@ -54,9 +54,9 @@ struct ResolvedSchema {
   std::shared_ptr<arrow::Schema> schema;
   SchemaKind kind = SchemaKind::kDeclared;
   std::optional<int64_t> registry_schema_id;
-  size_t sample_count = 0;                 // kInferred
-  std::vector<FieldOrigin> origins;        // parallel to schema
-  std::vector<std::string> warnings;       // includes registry/provider failures that were passed over
+  size_t sample_count = 0;            // kInferred
+  std::vector<FieldOrigin> origins;   // parallel to schema
+  std::vector<std::string> warnings;  // includes registry/provider failures that were passed over
 };
 
 // Priority: (1) declared columns without a wildcard -> kDeclared; (2) registry; (3)

@@ -74,7 +74,8 @@ TEST(InferenceTest, MixedKinds) {
 TEST(InferenceTest, HintConfidenceAndCounts) {
   InferenceOptions o;
   o.type_hints["id"] = arrow::int32();
-  std::vector<std::string_view> samples = {R"({"id": 1, "v": "a"})", R"({"id": 2, "v": "b"})", R"({"id": 3, "v": "c"})"};
+  std::vector<std::string_view> samples = {R"({"id": 1, "v": "a"})", R"({"id": 2, "v": "b"})",
+                                           R"({"id": 3, "v": "c"})"};
   auto r = InferSchemaDetailed(InferenceFormat::kJson, samples, o);
   ASSERT_TRUE(r.ok());
   EXPECT_TRUE(r->schema->field(0)->type()->Equals(arrow::int32()));
@@ -144,8 +145,9 @@ TEST(InferenceTest, ArrayInferenceList) {
 }
 
 TEST(InferenceTest, TemporalDetectionIsOptIn) {
-  std::vector<std::string_view> samples = {R"({"d": "2024-01-02", "ts": "2024-01-02T03:04:05Z", "n": "2024-01-02 03:04:05.1234567"})",
-                                           R"({"d": "2024-02-29", "ts": "2024-01-02", "n": "2024-01-02 03:04:05"})"};
+  std::vector<std::string_view> samples = {
+      R"({"d": "2024-01-02", "ts": "2024-01-02T03:04:05Z", "n": "2024-01-02 03:04:05.1234567"})",
+      R"({"d": "2024-02-29", "ts": "2024-01-02", "n": "2024-01-02 03:04:05"})"};
   auto off = Infer(InferenceFormat::kJson, samples);
   for (const auto& f : off->fields()) EXPECT_TRUE(f->type()->Equals(arrow::utf8())) << f->ToString();
   InferenceOptions o;
@@ -172,9 +174,9 @@ TEST(InferenceTest, CsvBasicUsesTheRealTokenizer) {
   auto r = InferSchemaDetailed(InferenceFormat::kCsv, samples, {});
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->sample_count, 3u);  // data rows
-  EXPECT_TRUE(r->schema->Equals(arrow::Schema({field("id", arrow::int64(), false), field("name", arrow::utf8(), false),
-                                               field("score", arrow::float64(), false),
-                                               field("ok", arrow::boolean(), false), field("note", arrow::utf8(), true)})))
+  EXPECT_TRUE(r->schema->Equals(arrow::Schema(
+      {field("id", arrow::int64(), false), field("name", arrow::utf8(), false), field("score", arrow::float64(), false),
+       field("ok", arrow::boolean(), false), field("note", arrow::utf8(), true)})))
       << r->schema->ToString();
 }
 
@@ -315,7 +317,9 @@ TEST(ResolverTest, EmptyDeclarationAndWildcardErrors) {
 TEST(ResolverTest, PriorityFallThroughAndInference) {
   SchemaSources sources;
   sources.registry = []() -> arrow::Result<RegistrySchema> { return arrow::Status::IOError("registry down"); };
-  sources.provider = []() -> arrow::Result<std::shared_ptr<arrow::Schema>> { return arrow::Status::IOError("no table"); };
+  sources.provider = []() -> arrow::Result<std::shared_ptr<arrow::Schema>> {
+    return arrow::Status::IOError("no table");
+  };
   sources.sampler = [](size_t) -> arrow::Result<std::vector<std::string>> {
     return std::vector<std::string>{R"({"a": 1})", R"({"a": 2, "b": "x"})"};
   };
@@ -380,7 +384,8 @@ TEST(EvolutionTest, WideningTable) {
 }
 
 TEST(EvolutionTest, Diff) {
-  auto old_s = arrow::schema({field("a", arrow::int32()), field("b", arrow::utf8()), field("c", arrow::int64(), false)});
+  auto old_s =
+      arrow::schema({field("a", arrow::int32()), field("b", arrow::utf8()), field("c", arrow::int64(), false)});
   auto new_s = arrow::schema({field("a", arrow::int64()), field("c", arrow::int64(), true), field("d", arrow::utf8())});
   auto changes = DiffSchemas(*old_s, *new_s);
   ASSERT_EQ(changes.size(), 4u);
@@ -429,7 +434,8 @@ TEST(EvolutionTest, EvaluationRules) {
   EXPECT_EQ(verdict(Change(K::kTypeChanged, arrow::int64(), arrow::int32()), M::kForward), Verdict::kRequiresMigration);
   EXPECT_EQ(verdict(Change(K::kTypeChanged, arrow::utf8(), arrow::int32()), M::kBackward), Verdict::kIncompatible);
   // nullability
-  EXPECT_EQ(verdict(Change(K::kNullabilityChanged, nullptr, nullptr, true, false), M::kBackward), Verdict::kIncompatible);
+  EXPECT_EQ(verdict(Change(K::kNullabilityChanged, nullptr, nullptr, true, false), M::kBackward),
+            Verdict::kIncompatible);
   EXPECT_EQ(verdict(Change(K::kNullabilityChanged, nullptr, nullptr, true, false), M::kForward),
             Verdict::kRequiresMigration);
   EXPECT_EQ(verdict(Change(K::kNullabilityChanged, nullptr, nullptr, false, true), M::kFull), Verdict::kCompatible);
@@ -492,8 +498,8 @@ TEST(EvolutionTest, HistoryAndEngine) {
   EXPECT_TRUE(applied->changed);
   EXPECT_EQ(applied->version, 1);
   EXPECT_EQ(applied->projection.mappings, (std::vector<std::optional<int>>{0, std::nullopt}));
-  auto v2 = arrow::schema({field("id", arrow::int64(), false), field("note", arrow::utf8()),
-                           field("must", arrow::utf8(), false)});
+  auto v2 = arrow::schema(
+      {field("id", arrow::int64(), false), field("note", arrow::utf8()), field("must", arrow::utf8(), false)});
   auto rejected = engine.Evolve("orders", v1, v2, EvolutionTrigger::kDdl);
   ASSERT_FALSE(rejected.ok());
   EXPECT_NE(rejected.status().message().find("'must'"), std::string::npos);
@@ -505,7 +511,8 @@ TEST(EvolutionTest, TransitiveModesCheckEveryVersion) {
   auto x1 = arrow::schema({field("a", arrow::int32())});
   auto x2 = arrow::schema({field("a", arrow::int32()), field("b", arrow::utf8())});
   auto strict = arrow::schema({field("a", arrow::int32()), field("b", arrow::utf8(), false)});
-  auto strict_c = arrow::schema({field("a", arrow::int32()), field("b", arrow::utf8(), false), field("c", arrow::utf8())});
+  auto strict_c =
+      arrow::schema({field("a", arrow::int32()), field("b", arrow::utf8(), false), field("c", arrow::utf8())});
   // Both engines record x2 as version 1.
   SchemaEvolutionEngine plain(CompatibilityMode::kBackward);
   SchemaEvolutionEngine transitive(CompatibilityMode::kBackwardTransitive);

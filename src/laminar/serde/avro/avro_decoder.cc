@@ -566,14 +566,14 @@ bool StoreDecimal(Ctx& ctx, const Instr& in, const uint8_t* data, int64_t len) {
 bool RunArray(Ctx& ctx, const Instr& in, const uint8_t*& p, const uint8_t* end, bool skip) {
   int64_t total = 0;
   while (true) {
-    int64_t count;
+    int64_t count = 0;
     ReadStatus st = ReadLong(p, end, &count);
     if (ARROW_PREDICT_FALSE(st != ReadStatus::kOk)) return FailRead(ctx, in, st);
     if (count == 0) break;
     if (count < 0) {
       if (count == INT64_MIN) return Fail(ctx, in, "invalid block count");
       count = -count;
-      int64_t size;
+      int64_t size = 0;
       st = ReadLong(p, end, &size);
       if (ARROW_PREDICT_FALSE(st != ReadStatus::kOk)) return FailRead(ctx, in, st);
       if (skip && size >= 0) {
@@ -610,7 +610,7 @@ bool Run(Ctx& ctx, int32_t sub, const uint8_t*& p, const uint8_t* end) {
   for (const Instr& in : ctx.prog->subs[sub]) {
     switch (in.op) {
       case Op::kSkipVarint: {
-        int64_t v;
+        int64_t v = 0;
         ReadStatus st = ReadLong(p, end, &v);
         if (ARROW_PREDICT_FALSE(st != ReadStatus::kOk)) return FailRead(ctx, in, st);
         break;
@@ -620,8 +620,8 @@ bool Run(Ctx& ctx, int32_t sub, const uint8_t*& p, const uint8_t* end) {
         p += in.n;
         break;
       case Op::kSkipBytes: {
-        const uint8_t* data;
-        int64_t len;
+        const uint8_t* data = nullptr;
+        int64_t len = 0;
         if (!ReadBytes(ctx, in, p, end, &data, &len)) return false;
         break;
       }
@@ -636,7 +636,7 @@ bool Run(Ctx& ctx, int32_t sub, const uint8_t*& p, const uint8_t* end) {
         break;
       case Op::kUnion:
       case Op::kSkipUnion: {
-        int64_t branch;
+        int64_t branch = 0;
         ReadStatus st = ReadLong(p, end, &branch);
         if (ARROW_PREDICT_FALSE(st != ReadStatus::kOk)) return FailRead(ctx, in, st);
         const auto& table = ctx.prog->infos[in.info].table;
@@ -659,7 +659,7 @@ bool Run(Ctx& ctx, int32_t sub, const uint8_t*& p, const uint8_t* end) {
         break;
       }
       case Op::kInt32: {
-        int64_t v;
+        int64_t v = 0;
         ReadStatus st = ReadLong(p, end, &v);
         if (ARROW_PREDICT_FALSE(st != ReadStatus::kOk)) return FailRead(ctx, in, st);
         if (ARROW_PREDICT_FALSE(v < INT32_MIN || v > INT32_MAX)) {
@@ -670,7 +670,7 @@ bool Run(Ctx& ctx, int32_t sub, const uint8_t*& p, const uint8_t* end) {
         break;
       }
       case Op::kInt64: {
-        int64_t v;
+        int64_t v = 0;
         ReadStatus st = ReadLong(p, end, &v);
         if (ARROW_PREDICT_FALSE(st != ReadStatus::kOk)) return FailRead(ctx, in, st);
         in.col->values.Push<int64_t>(v);
@@ -678,7 +678,7 @@ bool Run(Ctx& ctx, int32_t sub, const uint8_t*& p, const uint8_t* end) {
         break;
       }
       case Op::kInteger: {
-        int64_t v;
+        int64_t v = 0;
         ReadStatus st = ReadLong(p, end, &v);
         if (ARROW_PREDICT_FALSE(st != ReadStatus::kOk)) return FailRead(ctx, in, st);
         if (!StoreInteger(ctx, in, v)) return false;
@@ -709,8 +709,8 @@ bool Run(Ctx& ctx, int32_t sub, const uint8_t*& p, const uint8_t* end) {
       }
       case Op::kUtf8:
       case Op::kBinary: {
-        const uint8_t* data;
-        int64_t len;
+        const uint8_t* data = nullptr;
+        int64_t len = 0;
         if (!ReadBytes(ctx, in, p, end, &data, &len)) return false;
         if (in.op == Op::kUtf8 && ARROW_PREDICT_FALSE(!arrow::util::ValidateUTF8(data, len))) {
           return Fail(ctx, in, "invalid UTF-8");
@@ -735,7 +735,7 @@ bool Run(Ctx& ctx, int32_t sub, const uint8_t*& p, const uint8_t* end) {
       }
       case Op::kEnumUtf8:
       case Op::kEnumDict: {
-        int64_t v;
+        int64_t v = 0;
         ReadStatus st = ReadLong(p, end, &v);
         if (ARROW_PREDICT_FALSE(st != ReadStatus::kOk)) return FailRead(ctx, in, st);
         const OpInfo& info = ctx.prog->infos[in.info];
@@ -757,8 +757,8 @@ bool Run(Ctx& ctx, int32_t sub, const uint8_t*& p, const uint8_t* end) {
         break;
       }
       case Op::kDecimalBytes: {
-        const uint8_t* data;
-        int64_t len;
+        const uint8_t* data = nullptr;
+        int64_t len = 0;
         if (!ReadBytes(ctx, in, p, end, &data, &len)) return false;
         if (!StoreDecimal(ctx, in, data, len)) return false;
         break;

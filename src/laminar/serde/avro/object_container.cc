@@ -197,7 +197,7 @@ arrow::Result<std::unique_ptr<OcfReader>> OcfReader::Open(std::string_view file)
     return arrow::Status::Invalid("corrupt Avro container header at byte ", p - begin, ": ", what);
   };
   auto read_string = [&](std::string* s) -> arrow::Status {
-    int64_t n;
+    int64_t n = 0;
     if (internal::ReadLong(p, end, &n) != internal::ReadStatus::kOk) return fail("truncated varint");
     if (n < 0 || n > end - p) return fail("bad string length");
     s->assign(reinterpret_cast<const char*>(p), n);
@@ -205,12 +205,12 @@ arrow::Result<std::unique_ptr<OcfReader>> OcfReader::Open(std::string_view file)
     return arrow::Status::OK();
   };
   while (true) {
-    int64_t count;
+    int64_t count = 0;
     if (internal::ReadLong(p, end, &count) != internal::ReadStatus::kOk) return fail("truncated metadata");
     if (count == 0) break;
     if (count < 0) {
       count = -count;
-      int64_t size;
+      int64_t size = 0;
       if (internal::ReadLong(p, end, &size) != internal::ReadStatus::kOk) return fail("truncated metadata");
     }
     for (int64_t i = 0; i < count; ++i) {
@@ -242,7 +242,7 @@ arrow::Result<bool> OcfReader::NextBlock(std::string* datums, int64_t* count) {
   auto fail = [&](const std::string& what) {
     return arrow::Status::Invalid("corrupt Avro container block at byte ", pos_, ": ", what);
   };
-  int64_t n, size;
+  int64_t n = 0, size = 0;
   if (internal::ReadLong(p, end, &n) != internal::ReadStatus::kOk || n < 0) return fail("bad object count");
   if (internal::ReadLong(p, end, &size) != internal::ReadStatus::kOk || size < 0) return fail("bad block size");
   if (size > end - p) return fail("block of " + std::to_string(size) + " bytes is truncated");

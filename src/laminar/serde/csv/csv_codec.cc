@@ -80,8 +80,9 @@ arrow::Result<CsvOptions> CsvOptions::FromConfig(const ConnectorConfig& config) 
   const auto& d = options.dialect;
   if ((d.quote && *d.quote == d.delimiter) || (d.escape && *d.escape == d.delimiter) ||
       (d.comment && *d.comment == d.delimiter)) {
-    return ConfigError(config.Where(), "options 'format.delimiter', 'format.quote', 'format.escape' and "
-                                       "'format.comment' must be different characters");
+    return ConfigError(config.Where(),
+                       "options 'format.delimiter', 'format.quote', 'format.escape' and "
+                       "'format.comment' must be different characters");
   }
   if (d.quote && d.comment && *d.quote == *d.comment) {
     return ConfigError(config.Where(), "options 'format.quote' and 'format.comment' must differ");
@@ -103,8 +104,8 @@ arrow::Result<CsvOptions> CsvOptions::FromConfig(const ConnectorConfig& config) 
   } else if (mismatch == "skip") {
     options.field_count_mismatch = FieldCountMismatch::kSkip;
   } else {
-    return ConfigError(config.Where(), "option 'format.field_count_mismatch' = '" + mismatch +
-                                           "' is not one of reject, null, skip");
+    return ConfigError(config.Where(),
+                       "option 'format.field_count_mismatch' = '" + mismatch + "' is not one of reject, null, skip");
   }
   return options;
 }
@@ -194,7 +195,9 @@ class CsvMessageDecoder : public RecordDecoder {
 class CsvEncoder : public RecordEncoder {
  public:
   CsvEncoder(CsvOptions options, std::shared_ptr<arrow::Schema> schema)
-      : options_(std::move(options)), schema_(std::move(schema)), header_pending_(options_.has_header.value_or(false)) {}
+      : options_(std::move(options)),
+        schema_(std::move(schema)),
+        header_pending_(options_.has_header.value_or(false)) {}
 
   arrow::Status Encode(const arrow::RecordBatch& batch, std::vector<std::string>* out) override {
     const int ncols = batch.num_columns();
@@ -244,16 +247,36 @@ class CsvEncoder : public RecordEncoder {
       case arrow::Type::BOOL:
         *out += static_cast<const arrow::BooleanArray&>(array).Value(row) ? "true" : "false";
         return arrow::Status::OK();
-      case arrow::Type::INT8: put_number(static_cast<const arrow::Int8Array&>(array).Value(row)); break;
-      case arrow::Type::INT16: put_number(static_cast<const arrow::Int16Array&>(array).Value(row)); break;
-      case arrow::Type::INT32: put_number(static_cast<const arrow::Int32Array&>(array).Value(row)); break;
-      case arrow::Type::INT64: put_number(static_cast<const arrow::Int64Array&>(array).Value(row)); break;
-      case arrow::Type::UINT8: put_number(static_cast<const arrow::UInt8Array&>(array).Value(row)); break;
-      case arrow::Type::UINT16: put_number(static_cast<const arrow::UInt16Array&>(array).Value(row)); break;
-      case arrow::Type::UINT32: put_number(static_cast<const arrow::UInt32Array&>(array).Value(row)); break;
-      case arrow::Type::UINT64: put_number(static_cast<const arrow::UInt64Array&>(array).Value(row)); break;
-      case arrow::Type::FLOAT: put_number(static_cast<const arrow::FloatArray&>(array).Value(row)); break;
-      case arrow::Type::DOUBLE: put_number(static_cast<const arrow::DoubleArray&>(array).Value(row)); break;
+      case arrow::Type::INT8:
+        put_number(static_cast<const arrow::Int8Array&>(array).Value(row));
+        break;
+      case arrow::Type::INT16:
+        put_number(static_cast<const arrow::Int16Array&>(array).Value(row));
+        break;
+      case arrow::Type::INT32:
+        put_number(static_cast<const arrow::Int32Array&>(array).Value(row));
+        break;
+      case arrow::Type::INT64:
+        put_number(static_cast<const arrow::Int64Array&>(array).Value(row));
+        break;
+      case arrow::Type::UINT8:
+        put_number(static_cast<const arrow::UInt8Array&>(array).Value(row));
+        break;
+      case arrow::Type::UINT16:
+        put_number(static_cast<const arrow::UInt16Array&>(array).Value(row));
+        break;
+      case arrow::Type::UINT32:
+        put_number(static_cast<const arrow::UInt32Array&>(array).Value(row));
+        break;
+      case arrow::Type::UINT64:
+        put_number(static_cast<const arrow::UInt64Array&>(array).Value(row));
+        break;
+      case arrow::Type::FLOAT:
+        put_number(static_cast<const arrow::FloatArray&>(array).Value(row));
+        break;
+      case arrow::Type::DOUBLE:
+        put_number(static_cast<const arrow::DoubleArray&>(array).Value(row));
+        break;
       case arrow::Type::DECIMAL128:
         *out += static_cast<const arrow::Decimal128Array&>(array).FormatValue(row);
         break;
@@ -326,10 +349,9 @@ class CsvEncoder : public RecordEncoder {
       }
       return arrow::Status::OK();
     }
-    const std::string why = "the value needs quoting but format.quote is 'none'" +
-                            std::string(value.empty() || value == options_.null_string
-                                            ? " (it would read back as NULL)"
-                                            : "");
+    const std::string why =
+        "the value needs quoting but format.quote is 'none'" +
+        std::string(value.empty() || value == options_.null_string ? " (it would read back as NULL)" : "");
     if (row < 0) return arrow::Status::Invalid("csv: cannot encode the header name of column ", column, ": ", why);
     return Unencodable(batch, row, column, why);
   }

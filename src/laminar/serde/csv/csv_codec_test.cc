@@ -133,9 +133,9 @@ TEST(CsvConfigTest, KeySpecsAndBadValues) {
   auto specs = CsvKeySpecs();
   std::vector<std::string> keys;
   for (const auto& s : specs) keys.push_back(s.key);
-  for (const char* k : {"format.delimiter", "format.quote", "format.escape", "format.has_header",
-                        "format.null_string", "format.comment", "format.skip_rows", "format.timestamp_format",
-                        "format.date_format", "format.field_count_mismatch"}) {
+  for (const char* k : {"format.delimiter", "format.quote", "format.escape", "format.has_header", "format.null_string",
+                        "format.comment", "format.skip_rows", "format.timestamp_format", "format.date_format",
+                        "format.field_count_mismatch"}) {
     EXPECT_NE(std::find(keys.begin(), keys.end(), k), keys.end()) << k;
   }
   auto bad = MakeCsvDecoder(Config({{"format.delimiter", ";;"}}), IdNameSchema());
@@ -190,12 +190,22 @@ TEST(CsvStreamTest, NoHeader) {
 
 TEST(CsvStreamTest, AllBasicTypes) {
   auto schema = arrow::schema({
-      arrow::field("i8", arrow::int8()), arrow::field("i16", arrow::int16()), arrow::field("i32", arrow::int32()),
-      arrow::field("i64", arrow::int64()), arrow::field("u8", arrow::uint8()), arrow::field("u16", arrow::uint16()),
-      arrow::field("u32", arrow::uint32()), arrow::field("u64", arrow::uint64()), arrow::field("f32", arrow::float32()),
-      arrow::field("f64", arrow::float64()), arrow::field("dec", arrow::decimal128(10, 2)),
-      arrow::field("b", arrow::boolean()), arrow::field("s", arrow::utf8()), arrow::field("bin", arrow::binary()),
-      arrow::field("d", arrow::date32()), arrow::field("t", arrow::time64(arrow::TimeUnit::MICRO)),
+      arrow::field("i8", arrow::int8()),
+      arrow::field("i16", arrow::int16()),
+      arrow::field("i32", arrow::int32()),
+      arrow::field("i64", arrow::int64()),
+      arrow::field("u8", arrow::uint8()),
+      arrow::field("u16", arrow::uint16()),
+      arrow::field("u32", arrow::uint32()),
+      arrow::field("u64", arrow::uint64()),
+      arrow::field("f32", arrow::float32()),
+      arrow::field("f64", arrow::float64()),
+      arrow::field("dec", arrow::decimal128(10, 2)),
+      arrow::field("b", arrow::boolean()),
+      arrow::field("s", arrow::utf8()),
+      arrow::field("bin", arrow::binary()),
+      arrow::field("d", arrow::date32()),
+      arrow::field("t", arrow::time64(arrow::TimeUnit::MICRO)),
       arrow::field("ts_s", arrow::timestamp(arrow::TimeUnit::SECOND)),
       arrow::field("ts_ms", arrow::timestamp(arrow::TimeUnit::MILLI)),
       arrow::field("ts_us", arrow::timestamp(arrow::TimeUnit::MICRO, "UTC")),
@@ -232,12 +242,12 @@ TEST(CsvStreamTest, RangeAndConversionErrorsNameTheColumnAndAppendNothing) {
                                arrow::field("c", arrow::decimal128(5, 2)), arrow::field("d", arrow::float32())});
   const std::string text =
       "1,2,3.45,1.0\n"
-      "128,2,3.45,1.0\n"    // int8 overflow
-      "1,-1,3.45,1.0\n"     // negative unsigned
-      "1,2,3.456,1.0\n"     // too many fraction digits: no silent rounding
-      "1,2,1234.5,1.0\n"    // exceeds precision
-      "1,2,3,1e40\n"        // float32 out of range
-      "x,2,3,1\n"           // not a number
+      "128,2,3.45,1.0\n"  // int8 overflow
+      "1,-1,3.45,1.0\n"   // negative unsigned
+      "1,2,3.456,1.0\n"   // too many fraction digits: no silent rounding
+      "1,2,1234.5,1.0\n"  // exceeds precision
+      "1,2,3,1e40\n"      // float32 out of range
+      "x,2,3,1\n"         // not a number
       "2,3,4,2\n";
   auto r = DecodeText(schema, text, {{"format.has_header", "false"}});
   EXPECT_EQ(r.batch->num_rows(), 2);
@@ -273,8 +283,8 @@ TEST(CsvStreamTest, DefaultNullStringAndCustomNa) {
 }
 
 TEST(CsvStreamTest, QuotedEmptyIsEmptyStringNotNull) {
-  auto schema = arrow::schema({arrow::field("a", arrow::utf8()), arrow::field("b", arrow::utf8()),
-                               arrow::field("c", arrow::utf8())});
+  auto schema = arrow::schema(
+      {arrow::field("a", arrow::utf8()), arrow::field("b", arrow::utf8()), arrow::field("c", arrow::utf8())});
   auto r = DecodeText(schema, "\"\",,\"NA\"\n", {{"format.has_header", "false"}, {"format.null_string", ""}});
   ASSERT_EQ(r.batch->num_rows(), 1);
   EXPECT_FALSE(r.batch->column(0)->IsNull(0));
@@ -298,7 +308,8 @@ TEST(CsvStreamTest, InvalidUtf8IsARecordErrorButBinaryKeepsBytes) {
 
 TEST(CsvStreamTest, NotNullViolationIsARecordError) {
   auto schema = arrow::schema({arrow::field("id", arrow::int64(), false), arrow::field("s", arrow::utf8())});
-  auto r = DecodeText(schema, ",a\n1,b\n1\n", {{"format.has_header", "false"}, {"format.field_count_mismatch", "null"}});
+  auto r =
+      DecodeText(schema, ",a\n1,b\n1\n", {{"format.has_header", "false"}, {"format.field_count_mismatch", "null"}});
   EXPECT_EQ(r.batch->num_rows(), 2);
   ASSERT_EQ(r.errors.size(), 1u);
   EXPECT_NE(r.errors[0].message.find("'id' is NOT NULL"), std::string::npos);
@@ -313,11 +324,13 @@ TEST(CsvStreamTest, FieldCountMismatchStrategies) {
   EXPECT_EQ(reject.batch->num_rows(), 1);
   ASSERT_EQ(reject.errors.size(), 2u);
   EXPECT_NE(reject.errors[0].message.find("field count mismatch: expected 2, got 1"), std::string::npos);
-  auto null = DecodeText(IdNameSchema(), text, {{"format.has_header", "false"}, {"format.field_count_mismatch", "null"}});
+  auto null =
+      DecodeText(IdNameSchema(), text, {{"format.has_header", "false"}, {"format.field_count_mismatch", "null"}});
   ASSERT_EQ(null.batch->num_rows(), 3);
   EXPECT_TRUE(null.batch->column(1)->IsNull(1));
   EXPECT_EQ(Cell(*null.batch, 1, 2), "c");  // extra field dropped
-  auto skip = DecodeText(IdNameSchema(), text, {{"format.has_header", "false"}, {"format.field_count_mismatch", "skip"}});
+  auto skip =
+      DecodeText(IdNameSchema(), text, {{"format.has_header", "false"}, {"format.field_count_mismatch", "skip"}});
   EXPECT_EQ(skip.batch->num_rows(), 1);
   EXPECT_EQ(skip.skipped_rows, 2);
   EXPECT_TRUE(skip.errors.empty());
@@ -351,15 +364,16 @@ TEST(CsvStreamTest, QuotedDelimiterNewlineDoubledQuotesAndBackslashEscape) {
   EXPECT_EQ(names->GetView(1), "line1\nline2");
   EXPECT_EQ(names->GetView(2), "say \"hi\"");
   EXPECT_EQ(r.next_line, 6);
-  auto e = DecodeText(IdNameSchema(), "1,\"a\\\"b\"\n2,c\\,d\n", {{"format.has_header", "false"}, {"format.escape", "\\"}});
+  auto e =
+      DecodeText(IdNameSchema(), "1,\"a\\\"b\"\n2,c\\,d\n", {{"format.has_header", "false"}, {"format.escape", "\\"}});
   ASSERT_EQ(e.batch->num_rows(), 2);
   EXPECT_EQ(Cell(*e.batch, 1, 0), "a\"b");
   EXPECT_EQ(Cell(*e.batch, 1, 1), "c,d");
 }
 
 TEST(CsvStreamTest, TimestampPatternAndIsoFallback) {
-  auto schema = arrow::schema({arrow::field("ts", arrow::timestamp(arrow::TimeUnit::MILLI)),
-                               arrow::field("d", arrow::date32())});
+  auto schema =
+      arrow::schema({arrow::field("ts", arrow::timestamp(arrow::TimeUnit::MILLI)), arrow::field("d", arrow::date32())});
   auto r = DecodeText(schema, "02/01/2024 03:04:05,02.01.2024\n2024-01-02T03:04:05.5+00:00,2024-01-02\n",
                       {{"format.has_header", "false"},
                        {"format.timestamp_format", "%d/%m/%Y %H:%M:%S"},
@@ -430,11 +444,14 @@ std::string Describe(const StreamDecodeResult& r, int64_t i) {
 }
 
 void Collect(const StreamDecodeResult& r, Collected* out) {
+  EXPECT_TRUE(r.batch->ValidateFull().ok());
+  EXPECT_EQ(static_cast<size_t>(r.batch->num_rows()), r.row_offsets.size());
   size_t e = 0;
   int64_t row = 0;
   // Merge rows and errors in record order.
   while (row < r.batch->num_rows() || e < r.errors.size()) {
-    if (e < r.errors.size() && (row >= r.batch->num_rows() || r.errors[e].index < static_cast<size_t>(r.row_indexes[row]))) {
+    if (e < r.errors.size() &&
+        (row >= r.batch->num_rows() || r.errors[e].index < static_cast<size_t>(r.row_indexes[row]))) {
       out->rows.push_back("E " + r.errors[e].message);
       ++e;
     } else {
@@ -446,9 +463,10 @@ void Collect(const StreamDecodeResult& r, Collected* out) {
 }
 
 // Feeds `text` in pieces split at the given points, re-feeding unconsumed bytes.
-Collected FeedSplit(const std::string& text, std::vector<size_t> cuts, int64_t max_rows) {
+Collected FeedSplit(const std::string& text, std::vector<size_t> cuts, int64_t max_rows,
+                    std::map<std::string, std::string> props = {{"format.comment", "#"}}) {
   auto decoder = Stream(arrow::schema({arrow::field("id", arrow::int32()), arrow::field("name", arrow::utf8())}),
-                        {{"format.comment", "#"}});
+                        std::move(props));
   Collected out;
   cuts.push_back(text.size());
   size_t begin = 0;
@@ -494,6 +512,28 @@ TEST(CsvStreamTest, EverySplitPointGivesIdenticalRows) {
   std::vector<size_t> every;
   for (size_t i = 1; i < text.size(); ++i) every.push_back(i);
   EXPECT_EQ(FeedSplit(text, every, 1).rows, whole.rows);
+}
+
+// Random bytes from a hostile alphabet: any split gives the same rows and errors, batches
+// are valid, and every record is accounted for.
+TEST(CsvStreamTest, RandomInputsAreSplitInvariant) {
+  const std::string alphabet = std::string("a1,\"\n\r#\\ \xff\xc3\xa9", 14);
+  std::mt19937 rng(7);
+  for (int round = 0; round < 300; ++round) {
+    std::string text;
+    const size_t len = rng() % 60;
+    for (size_t i = 0; i < len; ++i) text.push_back(alphabet[rng() % alphabet.size()]);
+    std::map<std::string, std::string> props = {{"format.comment", "#"}};
+    if (round % 2) props["format.escape"] = "\\";
+    if (round % 3 == 0) props["format.skip_rows"] = "1";
+    const Collected whole = FeedSplit(text, {}, 1 << 20, props);
+    for (int k = 0; k < 5; ++k) {
+      size_t a = rng() % (text.size() + 1), b = rng() % (text.size() + 1);
+      if (a > b) std::swap(a, b);
+      EXPECT_EQ(FeedSplit(text, {a, b}, 1 + static_cast<int64_t>(rng() % 2), props).rows, whole.rows)
+          << "input " << ::testing::PrintToString(text) << " cuts " << a << "," << b;
+    }
+  }
 }
 
 TEST(CsvStreamTest, ResumeFromReportedOffsetYieldsExactlyTheRest) {
@@ -592,9 +632,14 @@ TEST(CsvMessageTest, QuotedEmptyVsNullAndInvalidUtf8) {
 
 TEST(CsvEncoderTest, RoundTripThroughDecoder) {
   auto schema = arrow::schema({
-      arrow::field("i", arrow::int32()), arrow::field("u", arrow::uint64()), arrow::field("f", arrow::float64()),
-      arrow::field("dec", arrow::decimal128(12, 3)), arrow::field("b", arrow::boolean()),
-      arrow::field("s", arrow::utf8()), arrow::field("bin", arrow::binary()), arrow::field("d", arrow::date32()),
+      arrow::field("i", arrow::int32()),
+      arrow::field("u", arrow::uint64()),
+      arrow::field("f", arrow::float64()),
+      arrow::field("dec", arrow::decimal128(12, 3)),
+      arrow::field("b", arrow::boolean()),
+      arrow::field("s", arrow::utf8()),
+      arrow::field("bin", arrow::binary()),
+      arrow::field("d", arrow::date32()),
       arrow::field("t", arrow::time64(arrow::TimeUnit::MICRO)),
       arrow::field("ts", arrow::timestamp(arrow::TimeUnit::NANO, "UTC")),
       arrow::field("ts_s", arrow::timestamp(arrow::TimeUnit::SECOND)),

@@ -247,10 +247,18 @@ class TimeColumn : public BuilderColumn<typename arrow::TypeTraits<ArrowType>::B
     auto nanos = ParseTimeOfDayNanos(TrimBlanks(raw));
     int64_t divisor = 1;
     switch (unit_) {
-      case arrow::TimeUnit::SECOND: divisor = 1000000000; break;
-      case arrow::TimeUnit::MILLI: divisor = 1000000; break;
-      case arrow::TimeUnit::MICRO: divisor = 1000; break;
-      case arrow::TimeUnit::NANO: divisor = 1; break;
+      case arrow::TimeUnit::SECOND:
+        divisor = 1000000000;
+        break;
+      case arrow::TimeUnit::MILLI:
+        divisor = 1000000;
+        break;
+      case arrow::TimeUnit::MICRO:
+        divisor = 1000;
+        break;
+      case arrow::TimeUnit::NANO:
+        divisor = 1;
+        break;
     }
     if (!nanos) {
       *error = Shown(raw) + " is not a time of day (HH:MM[:SS[.fraction]])";
@@ -311,27 +319,48 @@ arrow::Result<std::unique_ptr<CsvColumn>> MakeColumn(const arrow::Field& field, 
                                                      const DateTimePattern& date_pattern) {
   const auto& type = field.type();
   switch (type->id()) {
-    case arrow::Type::BOOL: return std::make_unique<BoolColumn>();
-    case arrow::Type::INT8: return std::make_unique<IntColumn<arrow::Int8Type>>(type);
-    case arrow::Type::INT16: return std::make_unique<IntColumn<arrow::Int16Type>>(type);
-    case arrow::Type::INT32: return std::make_unique<IntColumn<arrow::Int32Type>>(type);
-    case arrow::Type::INT64: return std::make_unique<IntColumn<arrow::Int64Type>>(type);
-    case arrow::Type::UINT8: return std::make_unique<IntColumn<arrow::UInt8Type>>(type);
-    case arrow::Type::UINT16: return std::make_unique<IntColumn<arrow::UInt16Type>>(type);
-    case arrow::Type::UINT32: return std::make_unique<IntColumn<arrow::UInt32Type>>(type);
-    case arrow::Type::UINT64: return std::make_unique<IntColumn<arrow::UInt64Type>>(type);
-    case arrow::Type::FLOAT: return std::make_unique<FloatColumn<arrow::FloatType>>(type);
-    case arrow::Type::DOUBLE: return std::make_unique<FloatColumn<arrow::DoubleType>>(type);
-    case arrow::Type::DECIMAL128: return std::make_unique<DecimalColumn>(type);
-    case arrow::Type::STRING: return std::make_unique<BytesColumn<arrow::StringBuilder, true>>(type);
-    case arrow::Type::LARGE_STRING: return std::make_unique<BytesColumn<arrow::LargeStringBuilder, true>>(type);
-    case arrow::Type::BINARY: return std::make_unique<BytesColumn<arrow::BinaryBuilder, false>>(type);
-    case arrow::Type::LARGE_BINARY: return std::make_unique<BytesColumn<arrow::LargeBinaryBuilder, false>>(type);
-    case arrow::Type::DATE32: return std::make_unique<DateColumn>(date_pattern);
-    case arrow::Type::TIME32: return std::make_unique<TimeColumn<arrow::Time32Type>>(type);
-    case arrow::Type::TIME64: return std::make_unique<TimeColumn<arrow::Time64Type>>(type);
-    case arrow::Type::TIMESTAMP: return std::make_unique<TimestampColumn>(type, ts_pattern);
-    default: break;
+    case arrow::Type::BOOL:
+      return std::make_unique<BoolColumn>();
+    case arrow::Type::INT8:
+      return std::make_unique<IntColumn<arrow::Int8Type>>(type);
+    case arrow::Type::INT16:
+      return std::make_unique<IntColumn<arrow::Int16Type>>(type);
+    case arrow::Type::INT32:
+      return std::make_unique<IntColumn<arrow::Int32Type>>(type);
+    case arrow::Type::INT64:
+      return std::make_unique<IntColumn<arrow::Int64Type>>(type);
+    case arrow::Type::UINT8:
+      return std::make_unique<IntColumn<arrow::UInt8Type>>(type);
+    case arrow::Type::UINT16:
+      return std::make_unique<IntColumn<arrow::UInt16Type>>(type);
+    case arrow::Type::UINT32:
+      return std::make_unique<IntColumn<arrow::UInt32Type>>(type);
+    case arrow::Type::UINT64:
+      return std::make_unique<IntColumn<arrow::UInt64Type>>(type);
+    case arrow::Type::FLOAT:
+      return std::make_unique<FloatColumn<arrow::FloatType>>(type);
+    case arrow::Type::DOUBLE:
+      return std::make_unique<FloatColumn<arrow::DoubleType>>(type);
+    case arrow::Type::DECIMAL128:
+      return std::make_unique<DecimalColumn>(type);
+    case arrow::Type::STRING:
+      return std::make_unique<BytesColumn<arrow::StringBuilder, true>>(type);
+    case arrow::Type::LARGE_STRING:
+      return std::make_unique<BytesColumn<arrow::LargeStringBuilder, true>>(type);
+    case arrow::Type::BINARY:
+      return std::make_unique<BytesColumn<arrow::BinaryBuilder, false>>(type);
+    case arrow::Type::LARGE_BINARY:
+      return std::make_unique<BytesColumn<arrow::LargeBinaryBuilder, false>>(type);
+    case arrow::Type::DATE32:
+      return std::make_unique<DateColumn>(date_pattern);
+    case arrow::Type::TIME32:
+      return std::make_unique<TimeColumn<arrow::Time32Type>>(type);
+    case arrow::Type::TIME64:
+      return std::make_unique<TimeColumn<arrow::Time64Type>>(type);
+    case arrow::Type::TIMESTAMP:
+      return std::make_unique<TimestampColumn>(type, ts_pattern);
+    default:
+      break;
   }
   return nullptr;
 }
@@ -341,8 +370,7 @@ arrow::Result<std::unique_ptr<CsvColumn>> MakeColumn(const arrow::Field& field, 
 CsvRowBuilder::~CsvRowBuilder() = default;
 
 arrow::Result<std::unique_ptr<CsvRowBuilder>> CsvRowBuilder::Make(std::shared_ptr<arrow::Schema> schema,
-                                                                  const CsvOptions& options,
-                                                                  const std::string& where) {
+                                                                  const CsvOptions& options, const std::string& where) {
   if (!schema || schema->num_fields() == 0) {
     return ConfigError(where, "format 'csv' needs declared columns (CSV carries no types)");
   }
@@ -350,6 +378,7 @@ arrow::Result<std::unique_ptr<CsvRowBuilder>> CsvRowBuilder::Make(std::shared_pt
   if (!ts.ok()) return ConfigError(where, "option 'format.timestamp_format': " + ts.status().message());
   auto date = DateTimePattern::Compile(options.date_format);
   if (!date.ok()) return ConfigError(where, "option 'format.date_format': " + date.status().message());
+  arrow::util::InitializeUTF8();  // ValidateUTF8's tables; idempotent
   std::unique_ptr<CsvRowBuilder> out(new CsvRowBuilder());
   out->schema_ = schema;
   out->options_ = options;
@@ -374,8 +403,10 @@ arrow::Result<RowOutcome> CsvRowBuilder::AddRow(std::span<const CsvField> fields
       case FieldCountMismatch::kReject:
         *error = "field count mismatch: expected " + std::to_string(ncols) + ", got " + std::to_string(fields.size());
         return RowOutcome::kError;
-      case FieldCountMismatch::kSkip: return RowOutcome::kSkipped;
-      case FieldCountMismatch::kNull: break;
+      case FieldCountMismatch::kSkip:
+        return RowOutcome::kSkipped;
+      case FieldCountMismatch::kNull:
+        break;
     }
   }
   for (size_t i = 0; i < ncols; ++i) {

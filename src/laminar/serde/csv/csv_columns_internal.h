@@ -25,8 +25,7 @@ class CsvRowBuilder {
   // Config error (naming the column) for nested types and types CSV cannot hold; `where` is
   // the connector's Where() text.
   static arrow::Result<std::unique_ptr<CsvRowBuilder>> Make(std::shared_ptr<arrow::Schema> schema,
-                                                            const CsvOptions& options,
-                                                            const std::string& where);
+                                                            const CsvOptions& options, const std::string& where);
   ~CsvRowBuilder();
 
   // Converts one record; on kError *error says which column and why, and nothing was appended.

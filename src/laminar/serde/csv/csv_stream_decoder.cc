@@ -9,7 +9,7 @@
 namespace laminar::serde {
 
 arrow::Result<std::unique_ptr<CsvStreamDecoder>> CsvStreamDecoder::Make(const ConnectorConfig& config,
-                                                                         std::shared_ptr<arrow::Schema> schema) {
+                                                                        std::shared_ptr<arrow::Schema> schema) {
   ARROW_ASSIGN_OR_RAISE(auto options, CsvOptions::FromConfig(config));
   if (!options.has_header) options.has_header = true;
   ARROW_ASSIGN_OR_RAISE(auto rows, CsvRowBuilder::Make(std::move(schema), options, config.Where()));
@@ -122,8 +122,12 @@ arrow::Result<CsvStreamDecoder::Stop> CsvStreamDecoder::Scan(std::string_view ch
         result->row_offsets.push_back(offset);
         result->row_indexes.push_back(static_cast<int64_t>(index));
         break;
-      case RowOutcome::kError: add_error(error); break;
-      case RowOutcome::kSkipped: ++result->skipped_rows; break;
+      case RowOutcome::kError:
+        add_error(error);
+        break;
+      case RowOutcome::kSkipped:
+        ++result->skipped_rows;
+        break;
     }
   }
 

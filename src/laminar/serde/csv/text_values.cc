@@ -275,16 +275,36 @@ arrow::Result<DateTimePattern> DateTimePattern::Compile(std::string_view pattern
     }
     if (++i >= pattern.size()) return arrow::Status::Invalid("pattern '", pattern, "' ends with a lone %");
     switch (pattern[i]) {
-      case 'Y': add(Op::kYear); break;
-      case 'm': add(Op::kMonth); break;
-      case 'd': add(Op::kDay); break;
-      case 'H': add(Op::kHour); break;
-      case 'M': add(Op::kMinute); break;
-      case 'S': add(Op::kSecond); break;
-      case 'f': add(Op::kFraction); break;
-      case 'z': add(Op::kOffset); break;
-      case 's': add(Op::kEpochSeconds); break;
-      case '%': out.steps_.push_back(Step{Op::kLiteral, '%'}); break;
+      case 'Y':
+        add(Op::kYear);
+        break;
+      case 'm':
+        add(Op::kMonth);
+        break;
+      case 'd':
+        add(Op::kDay);
+        break;
+      case 'H':
+        add(Op::kHour);
+        break;
+      case 'M':
+        add(Op::kMinute);
+        break;
+      case 'S':
+        add(Op::kSecond);
+        break;
+      case 'f':
+        add(Op::kFraction);
+        break;
+      case 'z':
+        add(Op::kOffset);
+        break;
+      case 's':
+        add(Op::kEpochSeconds);
+        break;
+      case '%':
+        out.steps_.push_back(Step{Op::kLiteral, '%'});
+        break;
       case 'T':
         add(Op::kHour), out.steps_.push_back(Step{Op::kLiteral, ':'}), add(Op::kMinute);
         out.steps_.push_back(Step{Op::kLiteral, ':'}), add(Op::kSecond);
@@ -385,10 +405,18 @@ std::optional<int64_t> ToUnit(const EpochTime& time, arrow::TimeUnit::type unit)
   int64_t per_second = 1;
   int64_t nanos_per_tick = 1000000000;
   switch (unit) {
-    case arrow::TimeUnit::SECOND: per_second = 1, nanos_per_tick = 1000000000; break;
-    case arrow::TimeUnit::MILLI: per_second = 1000, nanos_per_tick = 1000000; break;
-    case arrow::TimeUnit::MICRO: per_second = 1000000, nanos_per_tick = 1000; break;
-    case arrow::TimeUnit::NANO: per_second = 1000000000, nanos_per_tick = 1; break;
+    case arrow::TimeUnit::SECOND:
+      per_second = 1, nanos_per_tick = 1000000000;
+      break;
+    case arrow::TimeUnit::MILLI:
+      per_second = 1000, nanos_per_tick = 1000000;
+      break;
+    case arrow::TimeUnit::MICRO:
+      per_second = 1000000, nanos_per_tick = 1000;
+      break;
+    case arrow::TimeUnit::NANO:
+      per_second = 1000000000, nanos_per_tick = 1;
+      break;
   }
   if (time.nanos % nanos_per_tick != 0) return std::nullopt;
   int64_t out = 0;
@@ -412,10 +440,18 @@ int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0
 
 void UnitScale(arrow::TimeUnit::type unit, int64_t* per_second, int* digits) {
   switch (unit) {
-    case arrow::TimeUnit::SECOND: *per_second = 1, *digits = 0; return;
-    case arrow::TimeUnit::MILLI: *per_second = 1000, *digits = 3; return;
-    case arrow::TimeUnit::MICRO: *per_second = 1000000, *digits = 6; return;
-    case arrow::TimeUnit::NANO: *per_second = 1000000000, *digits = 9; return;
+    case arrow::TimeUnit::SECOND:
+      *per_second = 1, *digits = 0;
+      return;
+    case arrow::TimeUnit::MILLI:
+      *per_second = 1000, *digits = 3;
+      return;
+    case arrow::TimeUnit::MICRO:
+      *per_second = 1000000, *digits = 6;
+      return;
+    case arrow::TimeUnit::NANO:
+      *per_second = 1000000000, *digits = 9;
+      return;
   }
 }
 

@@ -63,8 +63,20 @@ class DateTimePattern {
   const std::string& text() const { return text_; }
 
  private:
-  enum class Op : char { kLiteral, kYear, kMonth, kDay, kHour, kMinute, kSecond, kFraction,
-                         kOptFraction, kOffset, kOffsetColon, kEpochSeconds };
+  enum class Op : char {
+    kLiteral,
+    kYear,
+    kMonth,
+    kDay,
+    kHour,
+    kMinute,
+    kSecond,
+    kFraction,
+    kOptFraction,
+    kOffset,
+    kOffsetColon,
+    kEpochSeconds
+  };
   struct Step {
     Op op;
     char literal = 0;
