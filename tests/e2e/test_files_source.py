@@ -178,3 +178,25 @@ CREATE SINK out FROM input INTO FILES (path = '{tmp_path / "out"}');
     table = ds.dataset(str(tmp_path / "out"), format="parquet").to_table().sort_by("id")
     assert table.column("id").to_pylist() == list(range(2000))
     assert table.column("name").null_count == 400
+
+
+def test_columns_inferred_from_json_and_csv_when_none_declared(laminar_connect, tmp_path):
+    for fmt in ("json", "csv"):
+        src = tmp_path / f"in_{fmt}"
+        src.mkdir()
+        if fmt == "json":
+            (src / "a.jsonl").write_text("".join(
+                json.dumps({"id": i, "name": f"n{i}", "score": i / 2, "ok": i % 2 == 0}) + "\n" for i in range(300)))
+        else:
+            (src / "a.csv").write_text("id,name,score\n" + "".join(f"{i},n{i},{i / 2}\n" for i in range(300)))
+        path = tmp_path / f"infer_{fmt}.sql"
+        out = tmp_path / f"out_{fmt}"
+        path.write_text(f"CREATE SOURCE input FROM FILES (path = '{src}', format = '{fmt}');\n"
+                        f"CREATE SINK out FROM input INTO FILES (path = '{out}');\n")
+        code, log = run(laminar_connect, path, tmp_path / f"cp_{fmt}")
+        assert code == 0, log
+        table = ds.dataset(str(out), format="parquet").to_table().sort_by("id")
+        assert table.column("id").type == pa.int64()
+        assert table.column("score").type == pa.float64()
+        assert table.column("id").to_pylist() == list(range(300))
+        assert table.column("name").to_pylist()[:2] == ["n0", "n1"]

@@ -203,7 +203,8 @@ arrow::Result<bool> ConnectorConfig::GetBool(const std::string& key, bool fallba
 }
 
 arrow::Status ConnectorConfig::Validate(const std::vector<ConfigKeySpec>& specs) {
-  for (const auto& [key, value] : properties_) {
+  for (const auto& [property, value] : properties_) {
+    const std::string& key = property;  // a plain reference: lambdas may capture it (clang 14)
     auto spec = std::find_if(specs.begin(), specs.end(), [&](const ConfigKeySpec& s) { return s.Matches(key); });
     if (spec == specs.end()) {
       return ConfigError(Where(), "unknown option '" + key +

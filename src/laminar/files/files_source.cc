@@ -12,6 +12,7 @@
 
 #include "laminar/serde/avro/avro_schema.h"
 #include "laminar/serde/avro/object_container.h"
+#include "laminar/schema/inference.h"
 #include "laminar/serde/codec.h"
 #include "laminar/serde/csv/csv_stream_decoder.h"
 
@@ -30,6 +31,9 @@ std::vector<ConfigKeySpec> FilesSourceKeySpecs() {
       ConfigKeySpec::Optional("poll.interval.ms", ConfigType::kInt, "1000", "How often to list the directory when watching."),
       ConfigKeySpec::Optional("read.bytes", ConfigType::kInt, std::to_string(4 << 20),
                               "Bytes read per poll from a text file."),
+      ConfigKeySpec::Optional("infer.temporal", ConfigType::kBool, "false",
+                              "When inferring columns (none declared), turn ISO-8601 date/timestamp strings into "
+                              "DATE/TIMESTAMP columns."),
   };
   for (auto& spec : dlq::ErrorKeySpecs()) specs.push_back(std::move(spec));
   for (auto& spec : serde::FormatKeySpecs()) specs.push_back(std::move(spec));
@@ -408,8 +412,46 @@ arrow::Result<std::shared_ptr<arrow::Schema>> FilesSource::ResolveSchema(const C
     ARROW_ASSIGN_OR_RAISE(auto ocf, serde::avro::OcfReader::Open(bytes));
     return serde::avro::AvroToArrowSchema(*ocf->schema());
   }
-  return ConfigError(config.Where(), "declares no columns; format '" + options_.format +
-                                         "' needs them declared (inference from samples comes with the schema layer)");
+  // JSON lines and CSV: infer from the first file's opening rows (spec 10 §15.3 rules).
+  ARROW_ASSIGN_OR_RAISE(auto files, ListFiles());
+  if (files.empty()) {
+    return ConfigError(config.Where(), "declares no columns and there is no file in '" + options_.directory +
+                                           "' to infer them from; declare the columns");
+  }
+  std::ifstream in((fs::path(options_.directory) / files[0]).string(), std::ios::binary);
+  std::string head(static_cast<size_t>(std::min<int64_t>(options_.read_bytes, 1 << 20)), '\0');
+  in.read(head.data(), static_cast<std::streamsize>(head.size()));
+  head.resize(static_cast<size_t>(in.gcount()));
+  if (auto cut = head.rfind('\n'); cut != std::string::npos && in.gcount() == static_cast<std::streamsize>(1 << 20)) {
+    head.resize(cut + 1);  // whole rows only
+  }
+  schema::InferenceOptions inference;
+  ARROW_ASSIGN_OR_RAISE(inference.detect_temporal, config.GetBool("infer.temporal", false));
+  std::vector<std::string_view> samples;
+  if (options_.format == "csv") {
+    ARROW_ASSIGN_OR_RAISE(inference.csv_has_header, config.GetBool("format.has_header", true));
+    if (auto delimiter = config.Get("format.delimiter"); delimiter && delimiter->size() == 1) {
+      inference.csv_dialect.delimiter = (*delimiter)[0];
+    }
+    samples.push_back(head);
+  } else {
+    size_t start = 0;
+    while (start < head.size() && samples.size() < inference.max_samples) {
+      size_t end = head.find('\n', start);
+      if (end == std::string::npos) end = head.size();
+      std::string_view line(head.data() + start, end - start);
+      if (line.find_first_not_of(" \t\r") != std::string_view::npos) samples.push_back(line);
+      start = end + 1;
+    }
+  }
+  auto inferred = schema::InferSchema(options_.format == "csv" ? schema::InferenceFormat::kCsv
+                                                                : schema::InferenceFormat::kJson,
+                                      samples, inference);
+  if (!inferred.ok()) {
+    return ConfigError(config.Where(), "cannot infer columns from " + files[0] + ": " + inferred.status().message() +
+                                           "; declare the columns");
+  }
+  return *inferred;
 }
 
 arrow::Status FilesSource::Open(const ConnectorConfig& config) {
@@ -423,6 +465,7 @@ arrow::Status FilesSource::Open(const ConnectorConfig& config) {
   ARROW_ASSIGN_OR_RAISE(schema_, ResolveSchema(config));
   if (options_.format == "json") {
     ConnectorConfig codec_config = config;
+    codec_config.Set("format", "json");
     ARROW_ASSIGN_OR_RAISE(decoder_, serde::MakeDecoder(codec_config, schema_, "json"));
     schema_ = decoder_->schema();
   }
