@@ -37,6 +37,7 @@ interop: build
 # in the same run and prints the ratio.
 bench: build
 	@$(BUILD_DIR)/bench/codec_bench $(BENCH_MB)
+	@$(PYTHON) bench/avro_bench.py $(BUILD_DIR)/src/laminar/serde/avro/avro_tool
 
 # Each decoder fuzzer for FUZZ_SECONDS (default 600) from the seed corpora in fuzz/corpus.
 fuzz: bootstrap
