@@ -200,3 +200,34 @@ def test_columns_inferred_from_json_and_csv_when_none_declared(laminar_connect, 
         assert table.column("score").type == pa.float64()
         assert table.column("id").to_pylist() == list(range(300))
         assert table.column("name").to_pylist()[:2] == ["n0", "n1"]
+
+
+def test_watch_follows_new_files_until_stopped(laminar_connect, tmp_path):
+    import time
+    src = tmp_path / "in"
+    src.mkdir()
+
+    def drop(index: int) -> None:
+        staging = tmp_path / f".tmp-{index}"
+        staging.write_text("".join(json.dumps({"id": index * 100 + i}) + "\n" for i in range(100)))
+        staging.rename(src / f"batch-{index:03d}.jsonl")  # files appear whole
+
+    drop(0)
+    path = tmp_path / "watch.sql"
+    path.write_text(f"""
+CREATE SOURCE input (id BIGINT NOT NULL) FROM FILES (path = '{src}/*.jsonl', watch = 'true', 'poll.interval.ms' = '50');
+CREATE SINK out FROM input INTO FILES (path = '{tmp_path / "out"}');
+""")
+    proc = subprocess.Popen([laminar_connect, "run", str(path), "--checkpoint-dir", str(tmp_path / "cp"),
+                             "--checkpoint-interval", "100", "--no-status"], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+    for index in range(1, 6):
+        time.sleep(0.3)
+        drop(index)
+    (src / "ignored.txt").write_text("not matched by the glob\n")
+    time.sleep(1.0)
+    assert proc.poll() is None, "a watching source must not end on its own"
+    proc.send_signal(signal.SIGTERM)
+    log = proc.communicate(timeout=30)[0].decode()
+    assert proc.returncode == 0, log
+    assert ids(tmp_path / "out") == list(range(600))
