@@ -4,6 +4,8 @@ BUILD_DIR := build/$(PRESET)
 PYTHON := .venv/bin/python
 LAMINAR_CONNECT := $(CURDIR)/$(BUILD_DIR)/bin/laminar-connect
 JOBS ?= $(shell nproc)
+# Compile results are shared between clones of the project on one machine.
+export CCACHE_BASEDIR := $(CURDIR)
 BENCH_MB ?= 256
 
 .PHONY: run test bootstrap build unit e2e interop bench fuzz clean format
