@@ -7,6 +7,7 @@
 #include "laminar/serde/csv/csv_codec.h"
 #include "laminar/serde/debezium/debezium_codec.h"
 #include "laminar/serde/json/json_codec.h"
+#include "laminar/serde/parquet/parquet_codec.h"
 #include "laminar/serde/raw/raw_codec.h"
 
 namespace laminar::serde {
@@ -36,6 +37,7 @@ const std::vector<Format>& Formats() {
       {"avro", AvroKeySpecs, MakeAvroDecoder, MakeAvroEncoder},
       {"raw", RawKeySpecs, MakeRawDecoder, MakeRawEncoder},
       {"debezium", DebeziumKeySpecs, MakeDebeziumDecoder, {}},
+      {"parquet", ParquetKeySpecs, MakeParquetDecoder, MakeParquetEncoder},
   };
   return formats;
 }
