@@ -51,7 +51,8 @@ std::string KnownFormats() {
 // The format's own keys; any other `format.*` key is an error naming it.
 arrow::Status CheckFormatKeys(const ConnectorConfig& config, const Format& format) {
   const auto specs = format.key_specs();
-  for (const auto& [key, value] : config.properties()) {
+  for (const auto& property : config.properties()) {
+    const std::string& key = property.first;
     if (key.rfind("format.", 0) != 0) continue;
     if (std::none_of(specs.begin(), specs.end(), [&](const ConfigKeySpec& s) { return s.Matches(key); })) {
       return ConfigError(config.Where(), "option '" + key + "' does not apply to format '" + format.name + "'");
