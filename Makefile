@@ -3,6 +3,7 @@ PRESET ?= release
 BUILD_DIR := build/$(PRESET)
 PYTHON := .venv/bin/python
 LAMINAR_CONNECT := $(CURDIR)/$(BUILD_DIR)/bin/laminar-connect
+export AVRO_TOOL := $(CURDIR)/$(BUILD_DIR)/src/laminar/serde/avro/avro_tool
 JOBS ?= $(shell nproc)
 # Compile results are shared between clones of the project on one machine.
 export CCACHE_BASEDIR := $(CURDIR)
