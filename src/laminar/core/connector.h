@@ -101,6 +101,8 @@ class SourceConnector {
   // acknowledge upstream (commit Kafka offsets, confirm an LSN). Idempotent.
   virtual arrow::Status OnCheckpointCommitted(uint64_t /*epoch*/) { return arrow::Status::OK(); }
 
+  // Health and Metrics are the exceptions to the one-caller rule: the metrics thread calls
+  // them while the connector runs, so they must be thread-safe and must not block.
   virtual HealthStatus Health() const { return HealthStatus::Healthy(); }
   virtual ConnectorMetrics Metrics() const { return {}; }
 
@@ -150,6 +152,7 @@ class SinkConnector {
   // tell (Delta txn action, Kafka transactional state); nullopt when it cannot.
   virtual arrow::Result<std::optional<uint64_t>> LastCommittedEpoch() { return std::optional<uint64_t>(); }
 
+  // Thread-safe, non-blocking (called from the metrics thread).
   virtual HealthStatus Health() const { return HealthStatus::Healthy(); }
   virtual ConnectorMetrics Metrics() const { return {}; }
 

@@ -141,7 +141,10 @@ arrow::Status DatagenSource::Open(const ConnectorConfig& config) {
   row_limit_ = row_limit;
   next_row_ = 0;
   pace_start_.reset();
-  metrics_ = ConnectorMetrics{};
+  {
+    std::lock_guard<std::mutex> lock(metrics_mu_);
+    metrics_ = ConnectorMetrics{};
+  }
   open_ = true;
   return arrow::Status::OK();
 }
@@ -213,8 +216,11 @@ arrow::Result<std::optional<SourceBatch>> DatagenSource::PollBatch(int64_t max_r
   const int64_t first_row = next_row_;
   ARROW_ASSIGN_OR_RAISE(auto batch, GenerateRows(first_row, want));
   next_row_ += want;
-  metrics_.records_total += static_cast<uint64_t>(want);
-  metrics_.bytes_total += static_cast<uint64_t>(arrow::util::TotalBufferSize(*batch));
+  {
+    std::lock_guard<std::mutex> lock(metrics_mu_);
+    metrics_.records_total += static_cast<uint64_t>(want);
+    metrics_.bytes_total += static_cast<uint64_t>(arrow::util::TotalBufferSize(*batch));
+  }
   SourceBatch out;
   out.records = std::move(batch);
   out.partition = PartitionInfo{"datagen", std::to_string(first_row)};

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -71,7 +72,10 @@ class DatagenSource : public SourceConnector {
   // a bounded source, is a fatal error naming the value. Pacing restarts from here.
   arrow::Status Restore(const SourceCheckpoint& checkpoint) override;
 
-  ConnectorMetrics Metrics() const override { return metrics_; }
+  ConnectorMetrics Metrics() const override {
+    std::lock_guard<std::mutex> lock(metrics_mu_);
+    return metrics_;
+  }
   arrow::Status Close() override;
 
   // Rows [first_row, first_row + count), independent of the position and of pacing; what
@@ -107,6 +111,7 @@ class DatagenSource : public SourceConnector {
   std::optional<Clock::time_point> pace_start_;
   int64_t pace_base_row_ = 0;
 
+  mutable std::mutex metrics_mu_;  // Metrics() runs on the metrics thread
   ConnectorMetrics metrics_;
 };
 

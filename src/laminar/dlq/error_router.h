@@ -44,7 +44,6 @@ struct ErrorCounters {
   std::atomic<int64_t> skipped{0};         // bad records dropped by on.error=skip
   std::atomic<int64_t> dead_lettered{0};   // bad records sent to the dead-letter sink
   std::atomic<int64_t> dlq_dropped{0};     // bad records over the dead-letter rate, dropped
-  std::atomic<int64_t> dlq_write_failed{0};  // dead letters whose epoch failed to write (replayed)
   std::atomic<int64_t> tombstones{0};
 };
 

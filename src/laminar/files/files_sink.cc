@@ -265,8 +265,11 @@ arrow::Result<WriteResult> FilesSink::WriteBatch(const std::shared_ptr<arrow::Re
   const int64_t before = writer_->bytes();
   ARROW_RETURN_NOT_OK(writer_->Write(batch));
   const int64_t written = writer_->bytes() - before;
-  metrics_.records_total += static_cast<uint64_t>(batch->num_rows());
-  metrics_.bytes_total += static_cast<uint64_t>(written);
+  {
+    std::lock_guard<std::mutex> lock(metrics_mu_);
+    metrics_.records_total += static_cast<uint64_t>(batch->num_rows());
+    metrics_.bytes_total += static_cast<uint64_t>(written);
+  }
   if (writer_->bytes() >= options_.max_file_bytes) ARROW_RETURN_NOT_OK(FinishCurrentFile());
   return WriteResult{batch->num_rows(), written};
 }

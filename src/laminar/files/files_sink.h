@@ -8,6 +8,7 @@
 #include <arrow/status.h>
 
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -48,7 +49,10 @@ class FilesSink : public SinkConnector {
   arrow::Status PreCommit(uint64_t epoch) override;
   arrow::Status CommitEpoch(uint64_t epoch) override;
   arrow::Status RollbackEpoch(uint64_t epoch) override;
-  ConnectorMetrics Metrics() const override { return metrics_; }
+  ConnectorMetrics Metrics() const override {
+    std::lock_guard<std::mutex> lock(metrics_mu_);
+    return metrics_;
+  }
   arrow::Status Close() override;
 
   // Where an epoch's files wait for their commit.
@@ -67,6 +71,7 @@ class FilesSink : public SinkConnector {
   int next_seq_ = 0;
   std::unique_ptr<FileWriter> writer_;
   std::vector<std::string> finished_files_;  // staged files of the open epoch, not yet synced
+  mutable std::mutex metrics_mu_;  // Metrics() runs on the metrics thread
   ConnectorMetrics metrics_;
 };
 

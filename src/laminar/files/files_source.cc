@@ -534,7 +534,7 @@ arrow::Result<std::optional<SourceBatch>> FilesSource::PollBatch(int64_t max_rec
     ARROW_ASSIGN_OR_RAISE(auto batch, reader_->Next(max_records));
     position_ = reader_->position();
     if (batch) {
-      metrics_.records_total += static_cast<uint64_t>(batch->num_rows());
+      records_total_.fetch_add(static_cast<uint64_t>(batch->num_rows()));
       return batch;
     }
     reader_.reset();
@@ -587,7 +587,8 @@ arrow::Status FilesSource::Restore(const SourceCheckpoint& checkpoint) {
 }
 
 ConnectorMetrics FilesSource::Metrics() const {
-  ConnectorMetrics metrics = metrics_;
+  ConnectorMetrics metrics;
+  metrics.records_total = records_total_.load();
   if (router_) {
     const auto& c = router_->counters();
     metrics.errors_total = static_cast<uint64_t>(c.skipped + c.dead_lettered + c.dlq_dropped);

@@ -5,6 +5,7 @@
 // then rename into the directory), as with Flink's and Spark's file sources.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <optional>
 #include <set>
@@ -77,7 +78,7 @@ class FilesSource : public SourceConnector {
   SourceCheckpoint restored_;    // the checkpoint Restore was given, for format extras
   bool finished_ = false;
   std::chrono::steady_clock::time_point next_listing_{};
-  ConnectorMetrics metrics_;
+  std::atomic<uint64_t> records_total_{0};  // read by Metrics() on the metrics thread
 };
 
 }  // namespace laminar::files

@@ -307,6 +307,20 @@ std::string RenderPrometheus(const runtime::PipelineStats& stats, const std::str
       AppendSample(out, family.name, labels[i], std::to_string(stats.connectors[i].*family.field));
     }
   }
+  // Connector-specific counters, e.g. a decoding source's decoded / skipped /
+  // dead_lettered / dlq_dropped.
+  bool header = false;
+  for (size_t i = 0; i < stats.connectors.size(); ++i) {
+    for (const auto& [name, value] : stats.connectors[i].custom) {
+      if (!header) {
+        AppendHeader(out, "laminar_connector_metric", "gauge", "Connector-specific counters, by name.");
+        header = true;
+      }
+      char number[64];
+      std::snprintf(number, sizeof(number), "%.17g", value);
+      AppendSample(out, "laminar_connector_metric", labels[i] + ",name=\"" + EscapeLabelValue(name) + "\"", number);
+    }
+  }
   return out;
 }
 

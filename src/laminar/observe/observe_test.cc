@@ -34,8 +34,8 @@ runtime::PipelineStats SampleStats() {
   stats.last_checkpoint_unix_ms = 1700000000000;
   stats.last_checkpoint_duration_us = 35000;
   stats.queue_depth = 3;
-  stats.connectors.push_back({"orders", "kafka", true, 1234567, 999, 151, 1, ""});
-  stats.connectors.push_back({"lake", "delta", false, 1234000, 888, 150, 0, "Healthy"});
+  stats.connectors.push_back({"orders", "kafka", true, 1234567, 999, 151, 1, "", {{"decoded", 1234567}}});
+  stats.connectors.push_back({"lake", "delta", false, 1234000, 888, 150, 0, "Healthy", {}});
   return stats;
 }
 
@@ -58,6 +58,8 @@ TEST(RenderPrometheusTest, PipelineMetricsWithHelpAndType) {
   EXPECT_TRUE(Contains(text, "laminar_last_checkpoint_timestamp_seconds{pipeline=\"p1\"} 1700000000.000\n"));
   EXPECT_TRUE(Contains(text, "# TYPE laminar_queue_depth gauge\n"));
   EXPECT_TRUE(Contains(text, "laminar_queue_depth{pipeline=\"p1\"} 3\n"));
+  EXPECT_TRUE(Contains(text, "laminar_connector_metric{pipeline=\"p1\",connector=\"orders\",type=\"kafka\","
+                             "role=\"source\",name=\"decoded\"} 1234567\n"));
   // Every line is a comment or a sample; the exposition ends with a newline.
   ASSERT_FALSE(text.empty());
   EXPECT_EQ(text.back(), '\n');
@@ -86,7 +88,7 @@ TEST(RenderPrometheusTest, ConnectorFamiliesAndLabels) {
 
 TEST(RenderPrometheusTest, EscapesLabelValues) {
   runtime::PipelineStats stats;
-  stats.connectors.push_back({"we\"ird\\name\nx", "ka\"fka", true, 5, 0, 0, 0, ""});
+  stats.connectors.push_back({"we\"ird\\name\nx", "ka\"fka", true, 5, 0, 0, 0, "", {}});
   const std::string text = RenderPrometheus(stats, "pipe\"line");
   EXPECT_TRUE(Contains(text, "laminar_rows_in_total{pipeline=\"pipe\\\"line\"} 0\n"));
   EXPECT_TRUE(Contains(text,

@@ -344,11 +344,11 @@ PipelineStats Pipeline::Stats() const {
   }
   for (const auto& s : sources_) {
     stats.connectors.push_back({s->name, s->type, true, s->rows.load(), s->bytes.load(), s->batches.load(),
-                                s->errors.load(), ""});
+                                s->errors.load(), s->connector->Health().ToString(), s->connector->Metrics().custom});
   }
   for (const auto& s : sinks_) {
     stats.connectors.push_back({s->name, s->type, false, s->rows.load(), s->bytes.load(), s->batches.load(),
-                                s->errors.load(), ""});
+                                s->errors.load(), s->connector->Health().ToString(), s->connector->Metrics().custom});
   }
   return stats;
 }

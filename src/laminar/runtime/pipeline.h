@@ -45,6 +45,8 @@ struct ConnectorStats {
   int64_t batches = 0;
   int64_t errors = 0;
   std::string health;
+  // Connector-specific counters (ConnectorMetrics::custom): decoded, skipped, dead_lettered, ...
+  std::vector<std::pair<std::string, double>> custom;
 };
 
 struct PipelineStats {
