@@ -848,7 +848,7 @@ int UnitDigits(arrow::TimeUnit::type unit) {
 
 class Compiler {
  public:
-  Compiler(DecodeProgram* prog, ColumnTree* tree) : prog_(prog), tree_(tree) {}
+  Compiler(DecodeProgram* prog, ColumnTree* /*tree*/) : prog_(prog) {}
 
   int32_t NewSub() {
     prog_->subs.emplace_back();
@@ -1286,7 +1286,6 @@ class Compiler {
 
  private:
   DecodeProgram* prog_;
-  ColumnTree* tree_;
   std::map<const AvroNode*, int32_t> skip_subs_;
 };
 
