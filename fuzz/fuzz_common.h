@@ -32,7 +32,8 @@ inline std::shared_ptr<arrow::Schema> EveryTypeSchema() {
 // Flat schema for CSV, which has no nested values.
 inline std::shared_ptr<arrow::Schema> FlatSchema() {
   arrow::FieldVector fields;
-  for (const auto& f : EveryTypeSchema()->fields()) {
+  const auto every = EveryTypeSchema();  // keep it alive: fields() refers into it
+  for (const auto& f : every->fields()) {
     if (!arrow::is_nested(f->type()->id())) fields.push_back(f);
   }
   return arrow::schema(fields);
