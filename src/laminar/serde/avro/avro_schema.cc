@@ -817,7 +817,10 @@ arrow::Result<ArrowTypeAndNullability> ToArrow(const AvroNode& node, std::set<co
           return arrow::Status::NotImplemented("Avro decimal(", node.precision, ", ", node.scale,
                                                ") has more than 38 digits");
         }
-        return R{arrow::decimal128(node.precision, node.scale), false};
+        // Make() checks the range; decimal128() would abort the process on precision < 1
+        // (found by the Avro schema fuzzer).
+        ARROW_ASSIGN_OR_RAISE(auto type, arrow::Decimal128Type::Make(node.precision, node.scale));
+        return R{type, false};
       }
       if (node.type == AvroType::kBytes) return R{arrow::binary(), false};
       if (node.logical == LogicalType::kDuration) return R{arrow::month_day_nano_interval(), false};

@@ -797,3 +797,15 @@ TEST(AvroFormatTest, KeySpecsAndFactories) {
 
 }  // namespace
 }  // namespace laminar::serde::avro
+
+// Found by the Avro schema fuzzer: a decimal whose precision Arrow cannot hold must be an
+// error, never an abort inside arrow::decimal128().
+TEST(AvroRegressionTest, DecimalPrecisionOutsideArrowsRangeIsAnError) {
+  for (const char* precision : {"0", "5333333333333"}) {
+    const std::string schema = std::string(R"({"type":"record","name":"R","fields":[{"name":"a","type":)") +
+                               R"({"type":"bytes","logicalType":"decimal","precision":)" + precision + "}}]}";
+    auto parsed = laminar::serde::avro::AvroSchema::Parse(schema);
+    if (!parsed.ok()) continue;  // rejected at parse time is fine too
+    EXPECT_FALSE(laminar::serde::avro::AvroToArrowSchema(**parsed).ok()) << schema;
+  }
+}
