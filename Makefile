@@ -7,6 +7,8 @@ export AVRO_TOOL := $(CURDIR)/$(BUILD_DIR)/src/laminar/serde/avro/avro_tool
 JOBS ?= $(shell nproc)
 # Compile results are shared between clones of the project on one machine.
 export CCACHE_BASEDIR := $(CURDIR)
+# -g puts the build directory into the hash unless told not to; clones then never share.
+export CCACHE_NOHASHDIR := 1
 BENCH_MB ?= 256
 
 .PHONY: run test bootstrap build unit e2e interop bench fuzz clean format
