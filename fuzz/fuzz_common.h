@@ -56,7 +56,10 @@ inline void DecodeLines(serde::RecordDecoder& decoder, std::string_view data, in
   }
   auto decoded = decoder.Decode(records);
   if (!decoded.ok()) return;  // a non-record failure is allowed to be reported
-  if (!decoded->batch->ValidateFull().ok()) std::abort();
+  if (auto valid = decoded->batch->ValidateFull(); !valid.ok()) {
+    std::fprintf(stderr, "decoder produced an invalid batch: %s\n", valid.ToString().c_str());
+    std::abort();
+  }
   if (decoded->batch->num_rows() > static_cast<int64_t>(records.size()) * rows_per_record) std::abort();
   for (const auto& e : decoded->errors) {
     if (e.index >= records.size()) std::abort();
