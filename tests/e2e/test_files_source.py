@@ -33,7 +33,8 @@ def ddl(tmp: pathlib.Path, source_dir: pathlib.Path, out: pathlib.Path, extra: s
     path = tmp / "files.sql"
     columns = "(id BIGINT NOT NULL, name VARCHAR, score DOUBLE)" if fmt == "json" else ""
     path.write_text(f"""
-CREATE SOURCE input {columns} FROM FILES (path = '{source_dir}', format = '{fmt}', 'read.bytes' = '16384'{extra});
+CREATE SOURCE input {columns} FROM FILES (path = '{source_dir}', format = '{fmt}', 'read.bytes' = '16384',
+  'rate.rows-per-second' = '20000'{extra});
 CREATE SINK out FROM input INTO FILES (path = '{out}');
 """)
     return path
@@ -135,7 +136,7 @@ def test_csv_files_resume_exactly_and_dead_letter_bad_rows(laminar_connect, tmp_
     path = tmp_path / "csv.sql"
     path.write_text(f"""
 CREATE SOURCE input (id BIGINT NOT NULL, name VARCHAR, score DOUBLE) FROM FILES (
-  path = '{src}', format = 'csv', 'read.bytes' = '8192',
+  path = '{src}', format = 'csv', 'read.bytes' = '8192', 'rate.rows-per-second' = '20000',
   'on.error' = 'dead_letter', 'dead_letter.path' = '{dlq}', 'dead_letter.max-per-second' = '0');
 CREATE SINK out FROM input INTO FILES (path = '{tmp_path / "out"}');
 """)

@@ -31,6 +31,9 @@ std::vector<ConfigKeySpec> FilesSourceKeySpecs() {
       ConfigKeySpec::Optional("poll.interval.ms", ConfigType::kInt, "1000", "How often to list the directory when watching."),
       ConfigKeySpec::Optional("read.bytes", ConfigType::kInt, std::to_string(4 << 20),
                               "Bytes read per poll from a text file."),
+      ConfigKeySpec::Optional("rate.rows-per-second", ConfigType::kDouble, "0",
+                              "Read at most this many rows per second (0 = no limit): replays at a gentle pace, "
+                              "or a backfill that must not swamp a sink."),
       ConfigKeySpec::Optional("infer.temporal", ConfigType::kBool, "false",
                               "When inferring columns (none declared), turn ISO-8601 date/timestamp strings into "
                               "DATE/TIMESTAMP columns."),
@@ -69,6 +72,8 @@ arrow::Result<FilesSourceOptions> FilesSourceOptions::FromConfig(const Connector
   if (interval <= 0) return ConfigError(config.Where(), "option 'poll.interval.ms' must be positive");
   options.poll_interval = std::chrono::milliseconds(interval);
   ARROW_ASSIGN_OR_RAISE(options.read_bytes, config.GetInt64("read.bytes", options.read_bytes));
+  ARROW_ASSIGN_OR_RAISE(options.rows_per_second, config.GetDouble("rate.rows-per-second", 0));
+  if (options.rows_per_second < 0) return ConfigError(config.Where(), "option 'rate.rows-per-second' must be >= 0");
   if (options.read_bytes < 1024) return ConfigError(config.Where(), "option 'read.bytes' must be at least 1024");
   return options;
 }
@@ -459,6 +464,9 @@ arrow::Status FilesSource::Open(const ConnectorConfig& config) {
   ARROW_ASSIGN_OR_RAISE(options_, FilesSourceOptions::FromConfig(config));
   ARROW_ASSIGN_OR_RAISE(auto errors, dlq::ErrorOptions::FromConfig(config));
   router_ = std::make_unique<dlq::ErrorRouter>(config.instance_name(), errors);
+  if (options_.rows_per_second > 0) {
+    limiter_ = std::make_unique<sdk::TokenBucket>(options_.rows_per_second, std::max(options_.rows_per_second / 10, 1.0));
+  }
   if (!fs::is_directory(options_.directory)) {
     return ConfigError(config.Where(), "option 'path': directory '" + options_.directory + "' does not exist");
   }
@@ -535,6 +543,7 @@ arrow::Result<std::optional<SourceBatch>> FilesSource::PollBatch(int64_t max_rec
     position_ = reader_->position();
     if (batch) {
       records_total_.fetch_add(static_cast<uint64_t>(batch->num_rows()));
+      if (limiter_ && batch->num_rows() > 0) limiter_->Acquire(batch->num_rows());
       return batch;
     }
     reader_.reset();

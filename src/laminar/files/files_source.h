@@ -15,6 +15,7 @@
 #include "laminar/core/connector.h"
 #include "laminar/core/registry.h"
 #include "laminar/dlq/error_router.h"
+#include "laminar/sdk/rate_limiter.h"
 #include "laminar/serde/codec.h"
 
 namespace laminar::files {
@@ -28,6 +29,7 @@ struct FilesSourceOptions {
   std::string format;      // json | csv | avro | parquet
   bool watch = false;
   std::chrono::milliseconds poll_interval{1000};
+  double rows_per_second = 0;  // 0 = as fast as the files can be read
   int64_t read_bytes = 4 << 20;  // bytes read per poll for text formats
 
   static arrow::Result<FilesSourceOptions> FromConfig(const ConnectorConfig& config);
@@ -71,6 +73,7 @@ class FilesSource : public SourceConnector {
   std::shared_ptr<arrow::Schema> schema_;
   std::unique_ptr<dlq::ErrorRouter> router_;
   std::unique_ptr<serde::RecordDecoder> decoder_;  // text formats
+  std::unique_ptr<sdk::TokenBucket> limiter_;        // rate.rows-per-second
   std::unique_ptr<FileReader> reader_;
   std::string current_file_;     // file being read, or the last finished one
   bool current_done_ = false;    // current_file_ is fully read
