@@ -81,7 +81,12 @@ class FileWriter {
   const std::string& path() const { return path_; }
 
  protected:
+  arrow::Status OpenOutput(const std::string& path);
+  // Closes the file and fsyncs it: after this the staged file survives a crash.
+  arrow::Status CloseAndSync();
+
   std::string path_;
+  std::shared_ptr<arrow::io::FileOutputStream> out_;
   int64_t bytes_ = 0;
 };
 
@@ -97,6 +102,21 @@ arrow::Status SyncFile(const std::string& path) {
   return arrow::Status::OK();
 }
 
+}  // namespace
+
+arrow::Status FileWriter::OpenOutput(const std::string& path) {
+  path_ = path;
+  ARROW_ASSIGN_OR_RAISE(out_, arrow::io::FileOutputStream::Open(path));
+  return arrow::Status::OK();
+}
+
+arrow::Status FileWriter::CloseAndSync() {
+  ARROW_RETURN_NOT_OK(out_->Close());
+  return SyncFile(path_);
+}
+
+namespace {
+
 arrow::Compression::type CodecOf(const std::string& name) {
   if (name == "snappy") return arrow::Compression::SNAPPY;
   if (name == "gzip") return arrow::Compression::GZIP;
@@ -111,8 +131,7 @@ class ParquetFileWriter : public FileWriter {
                                                          const std::shared_ptr<arrow::Schema>& schema,
                                                          const FilesSinkOptions& options) {
     auto writer = std::make_unique<ParquetFileWriter>();
-    writer->path_ = path;
-    ARROW_ASSIGN_OR_RAISE(writer->out_, arrow::io::FileOutputStream::Open(path));
+    ARROW_RETURN_NOT_OK(writer->OpenOutput(path));
     auto properties = parquet::WriterProperties::Builder()
                           .compression(CodecOf(options.compression))
                           ->max_row_group_length(options.row_group_rows)
@@ -132,12 +151,10 @@ class ParquetFileWriter : public FileWriter {
   }
   arrow::Status Finish() override {
     ARROW_RETURN_NOT_OK(writer_->Close());
-    ARROW_RETURN_NOT_OK(out_->Close());
-    return SyncFile(path_);
+    return CloseAndSync();
   }
 
  private:
-  std::shared_ptr<arrow::io::FileOutputStream> out_;
   std::unique_ptr<parquet::arrow::FileWriter> writer_;
 };
 
@@ -146,8 +163,7 @@ class CsvFileWriter : public FileWriter {
   static arrow::Result<std::unique_ptr<FileWriter>> Make(const std::string& path,
                                                          const std::shared_ptr<arrow::Schema>& schema) {
     auto writer = std::make_unique<CsvFileWriter>();
-    writer->path_ = path;
-    ARROW_ASSIGN_OR_RAISE(writer->out_, arrow::io::FileOutputStream::Open(path));
+    ARROW_RETURN_NOT_OK(writer->OpenOutput(path));
     ARROW_ASSIGN_OR_RAISE(writer->writer_,
                           arrow::csv::MakeCSVWriter(writer->out_, schema, arrow::csv::WriteOptions::Defaults()));
     return writer;
@@ -159,12 +175,10 @@ class CsvFileWriter : public FileWriter {
   }
   arrow::Status Finish() override {
     ARROW_RETURN_NOT_OK(writer_->Close());
-    ARROW_RETURN_NOT_OK(out_->Close());
-    return SyncFile(path_);
+    return CloseAndSync();
   }
 
  private:
-  std::shared_ptr<arrow::io::FileOutputStream> out_;
   std::shared_ptr<arrow::ipc::RecordBatchWriter> writer_;
 };
 
@@ -172,8 +186,7 @@ class JsonLinesFileWriter : public FileWriter {
  public:
   static arrow::Result<std::unique_ptr<FileWriter>> Make(const std::string& path) {
     auto writer = std::make_unique<JsonLinesFileWriter>();
-    writer->path_ = path;
-    ARROW_ASSIGN_OR_RAISE(writer->out_, arrow::io::FileOutputStream::Open(path));
+    ARROW_RETURN_NOT_OK(writer->OpenOutput(path));
     return writer;
   }
   arrow::Status Write(const std::shared_ptr<arrow::RecordBatch>& batch) override {
@@ -183,13 +196,9 @@ class JsonLinesFileWriter : public FileWriter {
     bytes_ += static_cast<int64_t>(buffer_.size());
     return arrow::Status::OK();
   }
-  arrow::Status Finish() override {
-    ARROW_RETURN_NOT_OK(out_->Close());
-    return SyncFile(path_);
-  }
+  arrow::Status Finish() override { return CloseAndSync(); }
 
  private:
-  std::shared_ptr<arrow::io::FileOutputStream> out_;
   std::string buffer_;
 };
 
