@@ -204,6 +204,13 @@ void TruncateBits(Buf* b, int64_t n) {
 }
 
 void Truncate(Column* c, int64_t n) {
+  if (c->kind == Kind::kList && n == c->length) {
+    // A list (or map) counts its row only once its items are all read, but the items of a
+    // record that failed inside that loop are already in the child: cut them too (found by
+    // the Avro fuzzer: a bad map key left an entry behind).
+    Truncate(c->children[0].get(), c->offsets.At<int32_t>(n));
+    return;
+  }
   if (n >= c->length) return;
   if (c->kind == Kind::kNull) {
     c->length = c->null_count = n;

@@ -809,3 +809,27 @@ TEST(AvroRegressionTest, DecimalPrecisionOutsideArrowsRangeIsAnError) {
     EXPECT_FALSE(laminar::serde::avro::AvroToArrowSchema(**parsed).ok()) << schema;
   }
 }
+
+// Found by the Avro data fuzzer: a map whose second entry has a bad key must leave no
+// entry behind (the batch stays valid, the record is an error).
+TEST(AvroRegressionTest, FailedMapEntryLeavesNoPartialEntry) {
+  const char* schema = R"({"type":"record","name":"R","fields":[
+    {"name":"id","type":"long"},
+    {"name":"attrs","type":{"type":"map","values":"long"}}]})";
+  laminar::ConnectorConfig config("t", {{"format", "avro"}, {"format.avro.wire", "plain"},
+                                        {"format.avro.schema", schema}});
+  auto decoder = laminar::serde::MakeAvroDecoder(config, nullptr);
+  ASSERT_TRUE(decoder.ok()) << decoder.status().ToString();
+  // good: id 1, map {"a": 2}; bad: id 2, map block of 2 entries whose first key has length -11
+  const std::string good("\x02\x02\x02\x61\x04\x00", 6);
+  const std::string bad("\x04\x04\x15\x00\x00", 5);
+  std::vector<laminar::serde::RawRecord> records(2);
+  records[0].value = good;
+  records[1].value = bad;
+  auto decoded = (*decoder)->Decode(records);
+  ASSERT_TRUE(decoded.ok());
+  EXPECT_EQ(decoded->batch->num_rows(), 1);
+  ASSERT_EQ(decoded->errors.size(), 1u);
+  EXPECT_EQ(decoded->errors[0].index, 1u);
+  EXPECT_TRUE(decoded->batch->ValidateFull().ok()) << decoded->batch->ValidateFull().ToString();
+}
