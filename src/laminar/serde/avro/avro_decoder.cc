@@ -22,6 +22,8 @@ namespace laminar::serde::avro {
 
 using internal::ReadLong;
 using internal::ReadStatus;
+using internal::Pow10;
+using internal::UnitDigits;
 
 namespace dec {
 
@@ -836,22 +838,6 @@ bool CanBeEmpty(const AvroNode& node, std::set<const AvroNode*>* stack) {
   }
 }
 
-int64_t Pow10(int n) {
-  int64_t v = 1;
-  while (n-- > 0) v *= 10;
-  return v;
-}
-
-// Units as powers of ten of seconds: ms = 3, us = 6, ns = 9.
-int UnitDigits(arrow::TimeUnit::type unit) {
-  switch (unit) {
-    case arrow::TimeUnit::SECOND: return 0;
-    case arrow::TimeUnit::MILLI: return 3;
-    case arrow::TimeUnit::MICRO: return 6;
-    case arrow::TimeUnit::NANO: return 9;
-  }
-  return 0;
-}
 
 class Compiler {
  public:

@@ -13,6 +13,8 @@ namespace laminar::serde::avro {
 
 using internal::WriteBytes;
 using internal::WriteLong;
+using internal::Pow10;
+using internal::UnitDigits;
 
 enum class PlanKind : uint8_t {
   kNull, kBool, kInteger, kFloat, kDouble, kBytes, kFixed, kEnum, kDecimalBytes, kDecimalFixed,
@@ -35,21 +37,6 @@ struct EncodePlan {
 
 namespace {
 
-int64_t Pow10(int n) {
-  int64_t v = 1;
-  while (n-- > 0) v *= 10;
-  return v;
-}
-
-int UnitDigits(arrow::TimeUnit::type unit) {
-  switch (unit) {
-    case arrow::TimeUnit::SECOND: return 0;
-    case arrow::TimeUnit::MILLI: return 3;
-    case arrow::TimeUnit::MICRO: return 6;
-    case arrow::TimeUnit::NANO: return 9;
-  }
-  return 0;
-}
 
 bool IsInteger(arrow::Type::type id) {
   return arrow::is_integer(id);

@@ -2,6 +2,8 @@
 // encoder, the decoder, defaults and the object container code. Not installed.
 #pragma once
 
+#include <arrow/type_fwd.h>
+
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -56,6 +58,23 @@ enum class ReadStatus : uint8_t { kOk, kTruncated, kOverlong };
   p = q;
   *out = static_cast<int64_t>((n >> 1) ^ (~(n & 1) + 1));
   return ReadStatus::kOk;
+}
+
+inline int64_t Pow10(int n) {
+  int64_t v = 1;
+  while (n-- > 0) v *= 10;
+  return v;
+}
+
+// Time units as powers of ten of seconds: s = 0, ms = 3, us = 6, ns = 9.
+inline int UnitDigits(arrow::TimeUnit::type unit) {
+  switch (unit) {
+    case arrow::TimeUnit::SECOND: return 0;
+    case arrow::TimeUnit::MILLI: return 3;
+    case arrow::TimeUnit::MICRO: return 6;
+    case arrow::TimeUnit::NANO: return 9;
+  }
+  return 0;
 }
 
 }  // namespace laminar::serde::avro::internal
