@@ -391,6 +391,17 @@ TEST(JsonDecoder, TombstonesAreSkipped) {
   EXPECT_EQ(out.batch->num_rows(), 1);
 }
 
+TEST(JsonDecoder, StringsWithAndWithoutEscapesAndSpacing) {
+  auto schema = arrow::schema({arrow::field("s", arrow::utf8()), arrow::field("n", arrow::int32())});
+  auto d = DecodeAll(schema, {R"({"s":"plain","n":1})", R"({ "s" :  "spaced"  ,  "n" : 2 })", R"({"s":"","n":3})",
+                              R"({"s":"tab\there \\ \"q\"","n":4})", "{\"s\":\"multi\u00e9byte \u00e9\",\"n\":5}\n",
+                              R"({"n":6,"s":"last"   })"});
+  ASSERT_TRUE(d.batch.errors.empty());
+  EXPECT_TRUE(d.batch.batch->column(0)->Equals(
+      *A(arrow::utf8(), R"(["plain","spaced","","tab\there \\ \"q\"","multi\u00e9byte \u00e9","last"])")))
+      << d.batch.batch->column(0)->ToString();
+}
+
 TEST(JsonDecoder, UnknownFields) {
   auto schema = arrow::schema({arrow::field("a", arrow::int64()),
                                arrow::field("s", arrow::struct_({arrow::field("x", arrow::int32())}))});

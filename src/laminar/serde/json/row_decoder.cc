@@ -444,8 +444,8 @@ bool RowDecoder::AppendStructFields(Column& c, od::object& object) {
   std::fill(c.seen.begin(), c.seen.end(), 0);
   int hint = 0;
   for (auto field_result : object) {
-    od::field field;
-    if (auto code = std::move(field_result).get(field)) return Malformed(code);
+    if (auto code = field_result.error()) return Malformed(code);
+    od::field& field = field_result.value_unsafe();
     // The raw key is the unescaped key unless it contains a backslash.
     const char* begin = field.key().raw();
     const char* end = begin;
@@ -610,6 +610,14 @@ bool RowDecoder::AppendValue(Column& c, od::value value) {
     case Kind::kString: {
       std::string_view s;
       if (type == od::json_type::string) {
+        // Most strings hold no escape: their bytes between the quotes are the value
+        // (stage 1 has validated the UTF-8), so copy them once instead of unescaping
+        // into the parser's buffer first.
+        const std::string_view raw = TrimRight(value.raw_json_token());
+        if (raw.size() >= 2 && raw.back() == '"' && !std::memchr(raw.data() + 1, '\\', raw.size() - 2)) {
+          c.AppendBytes(raw.substr(1, raw.size() - 2));
+          return true;
+        }
         if (auto code = value.get_string().get(s)) return Malformed(code);
       } else if (coerce && (type == od::json_type::number || type == od::json_type::boolean)) {
         s = TrimRight(value.raw_json_token());
