@@ -4,6 +4,7 @@
 #include <arrow/compare.h>
 #include <arrow/io/memory.h>
 #include <arrow/scalar.h>
+#include <arrow/util/checked_cast.h>
 #include <parquet/arrow/reader.h>
 #include <parquet/arrow/writer.h>
 #include <parquet/statistics.h>
@@ -12,6 +13,7 @@
 #include <cctype>
 #include <cstring>
 #include <functional>
+#include <optional>
 
 namespace laminar::serde {
 
@@ -32,16 +34,16 @@ class Comparison : public RowGroupPredicate {
     auto lo = Literal(lo_, min->type);
     auto hi = Literal(hi_, min->type);
     if (!lo.ok() || !hi.ok()) return true;  // cannot compare: read the group
-    auto less = [](const std::shared_ptr<arrow::Scalar>& a, const std::shared_ptr<arrow::Scalar>& b) {
-      return Compare(a, b) < 0;
-    };
+    // Each order the switch needs, computed up front: one that cannot be decided reads the group.
+    const auto lo_min = Compare(**lo, *min), lo_max = Compare(**lo, *max), hi_min = Compare(**hi, *min);
+    if (!lo_min || !lo_max || !hi_min) return true;
     switch (cmp_) {
-      case Cmp::kEq: return !less(*lo, min) && !less(max, *lo);
-      case Cmp::kGt: return less(*lo, max);
-      case Cmp::kGe: return !less(max, *lo);
-      case Cmp::kLt: return less(min, *lo);
-      case Cmp::kLe: return !less(*lo, min);
-      case Cmp::kBetween: return !less(max, *lo) && !less(*hi, min);
+      case Cmp::kEq: return *lo_min >= 0 && *lo_max <= 0;
+      case Cmp::kGt: return *lo_max < 0;
+      case Cmp::kGe: return *lo_max <= 0;
+      case Cmp::kLt: return *lo_min > 0;
+      case Cmp::kLe: return *lo_min >= 0;
+      case Cmp::kBetween: return *lo_max <= 0 && *hi_min >= 0;
     }
     return true;
   }
@@ -51,28 +53,41 @@ class Comparison : public RowGroupPredicate {
                                                                const std::shared_ptr<arrow::DataType>& type) {
     return arrow::Scalar::Parse(type, text);
   }
-  // -1, 0, 1 for scalars of one type; strings compare bytewise.
-  static int Compare(const std::shared_ptr<arrow::Scalar>& a, const std::shared_ptr<arrow::Scalar>& b) {
-    if (a->type->id() == arrow::Type::STRING || a->type->id() == arrow::Type::BINARY) {
-      auto x = static_cast<const arrow::BaseBinaryScalar&>(*a).view();
-      auto y = static_cast<const arrow::BaseBinaryScalar&>(*b).view();
-      return x < y ? -1 : (y < x ? 1 : 0);
+  // The integer a scalar of an integer or temporal type stores: days for dates, the
+  // type's unit for times and timestamps (the literal was parsed into the statistics'
+  // type, so both sides share the unit). Null for other types and unsigned values above
+  // INT64_MAX.
+  static std::optional<int64_t> PhysicalInteger(const arrow::Scalar& s) {
+    using arrow::internal::checked_cast;
+    switch (s.type->id()) {
+      case arrow::Type::DATE32: return checked_cast<const arrow::Date32Scalar&>(s).value;
+      case arrow::Type::DATE64: return checked_cast<const arrow::Date64Scalar&>(s).value;
+      case arrow::Type::TIME32: return checked_cast<const arrow::Time32Scalar&>(s).value;
+      case arrow::Type::TIME64: return checked_cast<const arrow::Time64Scalar&>(s).value;
+      case arrow::Type::TIMESTAMP: return checked_cast<const arrow::TimestampScalar&>(s).value;
+      default: break;
     }
-    auto as_double = [](const arrow::Scalar& s) {
-      auto cast = s.CastTo(arrow::float64());
-      return cast.ok() ? static_cast<const arrow::DoubleScalar&>(**cast).value : 0.0;
-    };
-    if (arrow::is_integer(a->type->id())) {
-      auto cast_a = a->CastTo(arrow::int64());
-      auto cast_b = b->CastTo(arrow::int64());
-      if (cast_a.ok() && cast_b.ok()) {
-        const int64_t x = static_cast<const arrow::Int64Scalar&>(**cast_a).value;
-        const int64_t y = static_cast<const arrow::Int64Scalar&>(**cast_b).value;
-        return x < y ? -1 : (y < x ? 1 : 0);
-      }
+    if (!arrow::is_integer(s.type->id())) return std::nullopt;
+    auto cast = s.CastTo(arrow::int64());
+    if (!cast.ok()) return std::nullopt;
+    return checked_cast<const arrow::Int64Scalar&>(**cast).value;
+  }
+  // -1, 0, 1 for scalars of one type; null when they cannot be ordered (the caller then
+  // reads the group, never skips it). Strings compare bytewise; integers, dates, times
+  // and timestamps by their integer value; the rest as doubles.
+  static std::optional<int> Compare(const arrow::Scalar& a, const arrow::Scalar& b) {
+    auto order = [](const auto& x, const auto& y) { return x < y ? -1 : (y < x ? 1 : 0); };
+    if (a.type->id() == arrow::Type::STRING || a.type->id() == arrow::Type::BINARY) {
+      return order(static_cast<const arrow::BaseBinaryScalar&>(a).view(),
+                   static_cast<const arrow::BaseBinaryScalar&>(b).view());
     }
-    const double x = as_double(*a), y = as_double(*b);
-    return x < y ? -1 : (y < x ? 1 : 0);
+    const auto int_a = PhysicalInteger(a), int_b = PhysicalInteger(b);
+    if (int_a && int_b) return order(*int_a, *int_b);
+    auto double_a = a.CastTo(arrow::float64());
+    auto double_b = b.CastTo(arrow::float64());
+    if (!double_a.ok() || !double_b.ok()) return std::nullopt;
+    return order(static_cast<const arrow::DoubleScalar&>(**double_a).value,
+                 static_cast<const arrow::DoubleScalar&>(**double_b).value);
   }
 
   std::string column_;

@@ -25,8 +25,11 @@ arrow::Result<std::unique_ptr<RecordEncoder>> MakeParquetEncoder(const Connector
 // A row-group filter over column statistics:
 //   predicate := term { (AND | OR) term }     (AND binds tighter than OR)
 //   term      := column (= | > | < | >= | <=) 'literal' | column BETWEEN 'lo' AND 'hi' | '(' predicate ')'
-// The literal is parsed as the column's type. A row group is skipped only when its
-// min/max prove no row can match; without statistics it is always read.
+// The literal is parsed as the column's type (dates 'YYYY-MM-DD', times 'HH:MM:SS[.f]',
+// timestamps ISO 8601, UTC unless the literal has an offset) and compared exactly: dates,
+// times and timestamps by their integer value in the column's unit. A row group is
+// skipped only when its min/max prove no row can match; without statistics, or when the
+// values cannot be ordered, it is always read.
 class RowGroupPredicate {
  public:
   static arrow::Result<std::shared_ptr<RowGroupPredicate>> Parse(const std::string& text);
