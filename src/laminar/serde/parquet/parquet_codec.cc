@@ -13,6 +13,7 @@
 #include <cctype>
 #include <cstring>
 #include <functional>
+#include <iterator>
 #include <optional>
 
 namespace laminar::serde {
@@ -295,6 +296,9 @@ class ParquetDecoder : public RecordDecoder {
     }
     if (groups.empty()) return arrow::Status::OK();
     ARROW_ASSIGN_OR_RAISE(auto batches, reader->GetRecordBatchReader(groups, columns));
+    // A file is one record: its batches reach `out` only when every one decoded, so a NOT
+    // NULL violation or a bad page in a later row group leaves no rows behind.
+    std::vector<std::shared_ptr<arrow::RecordBatch>> decoded;
     while (true) {
       ARROW_ASSIGN_OR_RAISE(auto batch, batches->Next());
       if (!batch) break;
@@ -303,8 +307,9 @@ class ParquetDecoder : public RecordDecoder {
           return arrow::Status::Invalid("column '", schema_->field(c)->name(), "' is NOT NULL but holds nulls");
         }
       }
-      out->push_back(arrow::RecordBatch::Make(schema_, batch->num_rows(), batch->columns()));
+      decoded.push_back(arrow::RecordBatch::Make(schema_, batch->num_rows(), batch->columns()));
     }
+    out->insert(out->end(), std::make_move_iterator(decoded.begin()), std::make_move_iterator(decoded.end()));
     return arrow::Status::OK();
   }
 

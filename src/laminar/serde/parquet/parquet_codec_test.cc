@@ -137,6 +137,32 @@ TEST(ParquetCodecTest, PredicateOnDatesTimestampsAndTimes) {
   EXPECT_EQ(DecodeWith({{"format.predicate", "ts_us > '2024-01-02 00:00:00'"}}, schema, files[0]).batch->num_rows(), 0);
 }
 
+TEST(ParquetCodecTest, RecordFailingInALaterRowGroupYieldsNoRows) {
+  // Two row groups of 10; only the second holds a null in 'region'.
+  arrow::StringBuilder regions;
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE((i == 15 ? regions.AppendNull() : regions.Append("eu")).ok());
+  auto rows = Rows(20);
+  auto with_null = arrow::RecordBatch::Make(rows->schema(), 20, {rows->column(0), regions.Finish().ValueOrDie()});
+  ConnectorConfig config("x", {{"format.max_row_group_size", "10"}});
+  std::vector<std::string> files;
+  ASSERT_TRUE(MakeParquetEncoder(config, nullptr).ValueOrDie()->Encode(*with_null, &files).ok());
+  files.push_back(FileOf(5, 10));
+  auto not_null =
+      arrow::schema({arrow::field("id", arrow::int64(), false), arrow::field("region", arrow::utf8(), false)});
+  auto decoder = MakeParquetDecoder(ConnectorConfig("x", {{"format.batch_size", "10"}}), not_null).ValueOrDie();
+  std::vector<RawRecord> records(2);
+  records[0].value = files[0];
+  records[1].value = files[1];
+  auto decoded = decoder->Decode(records);
+  ASSERT_TRUE(decoded.ok());
+  ASSERT_EQ(decoded->errors.size(), 1u);
+  EXPECT_EQ(decoded->errors[0].index, 0u);
+  EXPECT_NE(decoded->errors[0].message.find("'region' is NOT NULL"), std::string::npos);
+  // Only the good file's rows: none of the first file's first row group.
+  ASSERT_EQ(decoded->batch->num_rows(), 5);
+  EXPECT_TRUE(decoded->batch->column(0)->Equals(*Rows(5)->column(0)));
+}
+
 TEST(ParquetCodecTest, BadInputAndBadOptions) {
   auto bad = DecodeWith({}, Rows(0)->schema(), "not a parquet file");
   ASSERT_EQ(bad.errors.size(), 1u);
