@@ -3,6 +3,9 @@
 #include "laminar/datagen/datagen_source.h"
 #include "laminar/files/files_sink.h"
 #include "laminar/files/files_source.h"
+#ifdef LAMINAR_WITH_DELTA_LAKE
+#include "laminar/delta/delta_sink.h"
+#endif
 
 namespace laminar {
 
@@ -10,6 +13,9 @@ void RegisterBuiltinConnectors(ConnectorRegistry& registry) {
   datagen::RegisterDatagen(registry);
   files::RegisterFilesSink(registry);
   files::RegisterFilesSource(registry);
+#ifdef LAMINAR_WITH_DELTA_LAKE
+  delta::RegisterDeltaSink(registry);
+#endif
 }
 
 }  // namespace laminar

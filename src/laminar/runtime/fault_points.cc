@@ -45,7 +45,8 @@ const std::vector<std::string>& KnownFaultPoints() {
   static const std::vector<std::string> points = {
       "checkpoint.after_drain",   "checkpoint.after_pre_commit", "checkpoint.after_persist",
       "checkpoint.after_first_sink_commit", "checkpoint.after_commit", "checkpoint.after_status_persist",
-      "files.commit.mid_rename",  "files.pre_commit.after_sync"};
+      "files.commit.mid_rename",  "files.pre_commit.after_sync",
+      "delta.pre_commit.after_stage", "delta.commit.after_log_write"};
   return points;
 }
 

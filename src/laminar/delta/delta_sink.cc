@@ -1,0 +1,1081 @@
+#include "laminar/delta/delta_sink.h"
+
+#include <arrow/api.h>
+#include <arrow/compute/api.h>
+#include <arrow/compute/initialize.h>
+#include <arrow/io/file.h>
+#include <arrow/util/byte_size.h>
+#include <fcntl.h>
+#include <parquet/arrow/writer.h>
+#include <parquet/properties.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <functional>
+#include <random>
+#include <set>
+#include <unordered_map>
+#include <variant>
+
+#include "laminar/core/changelog.h"
+#include "laminar/delta/delta_schema.h"
+#include "laminar/runtime/fault_points.h"
+
+namespace laminar::delta {
+
+namespace json = boost::json;
+
+namespace {
+
+int64_t NowMillis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string Lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+// "a, b,,c" -> {a, b, c}
+std::vector<std::string> SplitList(const std::string& text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t comma = text.find(',', start);
+    if (comma == std::string::npos) comma = text.size();
+    std::string item = text.substr(start, comma - start);
+    item.erase(0, item.find_first_not_of(" \t"));
+    item.erase(item.find_last_not_of(" \t") + 1);
+    if (!item.empty()) out.push_back(item);
+    start = comma + 1;
+  }
+  return out;
+}
+
+std::string Hex8(uint64_t v) {
+  char buf[17];
+  std::snprintf(buf, sizeof(buf), "%08x", static_cast<unsigned>(v & 0xffffffffu));
+  return buf;
+}
+
+// FNV-1a: stable across runs and builds (std::hash is not promised to be).
+uint64_t StableHash(const std::string& s) {
+  uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+std::string RandomHex8() {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  return Hex8(rng());
+}
+
+std::string NewUuid() {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  uint64_t a = rng(), b = rng();
+  a = (a & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;
+  b = (b & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;
+  char buf[40];
+  std::snprintf(buf, sizeof(buf), "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(a >> 32),
+                static_cast<unsigned>((a >> 16) & 0xffff), static_cast<unsigned>(a & 0xffff),
+                static_cast<unsigned>(b >> 48), static_cast<unsigned long long>(b & 0xffffffffffffULL));
+  return buf;
+}
+
+void CivilFromDays(int64_t z, int* y, unsigned* m, unsigned* d) {
+  z += 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const unsigned doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const int64_t yy = static_cast<int64_t>(yoe) + era * 400;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  *d = doy - (153 * mp + 2) / 5 + 1;
+  *m = mp < 10 ? mp + 3 : mp - 9;
+  *y = static_cast<int>(yy + (*m <= 2));
+}
+
+std::string FormatDate(int64_t days) {
+  int y;
+  unsigned m, d;
+  CivilFromDays(days, &y, &m, &d);
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%04d-%02u-%02u", y, m, d);
+  return buf;
+}
+
+int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+
+// micros -> "YYYY-MM-DD<sep>HH:MM:SS.<fraction digits>"
+std::string FormatMicros(int64_t micros, char sep, int fraction_digits) {
+  const int64_t days = FloorDiv(micros, 86400000000LL);
+  int64_t rest = micros - days * 86400000000LL;
+  const int64_t h = rest / 3600000000LL;
+  rest %= 3600000000LL;
+  const int64_t mi = rest / 60000000LL;
+  rest %= 60000000LL;
+  const int64_t s = rest / 1000000LL;
+  const int64_t us = rest % 1000000LL;
+  char buf[64];
+  if (fraction_digits == 3) {
+    std::snprintf(buf, sizeof(buf), "%s%c%02lld:%02lld:%02lld.%03lld", FormatDate(days).c_str(), sep,
+                  static_cast<long long>(h), static_cast<long long>(mi), static_cast<long long>(s),
+                  static_cast<long long>(us / 1000));
+  } else {
+    std::snprintf(buf, sizeof(buf), "%s%c%02lld:%02lld:%02lld.%06lld", FormatDate(days).c_str(), sep,
+                  static_cast<long long>(h), static_cast<long long>(mi), static_cast<long long>(s),
+                  static_cast<long long>(us));
+  }
+  return buf;
+}
+
+// The Delta partition value text of one cell (storage form), or nullopt for null.
+arrow::Result<std::optional<std::string>> PartitionText(const arrow::Array& array, int64_t row) {
+  if (array.IsNull(row)) return std::optional<std::string>();
+  switch (array.type_id()) {
+    case arrow::Type::STRING: return std::optional<std::string>(std::string(static_cast<const arrow::StringArray&>(array).GetView(row)));
+    case arrow::Type::LARGE_STRING:
+      return std::optional<std::string>(std::string(static_cast<const arrow::LargeStringArray&>(array).GetView(row)));
+    case arrow::Type::BOOL: return std::optional<std::string>(static_cast<const arrow::BooleanArray&>(array).Value(row) ? "true" : "false");
+    case arrow::Type::INT8: return std::optional<std::string>(std::to_string(static_cast<const arrow::Int8Array&>(array).Value(row)));
+    case arrow::Type::INT16: return std::optional<std::string>(std::to_string(static_cast<const arrow::Int16Array&>(array).Value(row)));
+    case arrow::Type::INT32: return std::optional<std::string>(std::to_string(static_cast<const arrow::Int32Array&>(array).Value(row)));
+    case arrow::Type::INT64: return std::optional<std::string>(std::to_string(static_cast<const arrow::Int64Array&>(array).Value(row)));
+    case arrow::Type::DATE32: return std::optional<std::string>(FormatDate(static_cast<const arrow::Date32Array&>(array).Value(row)));
+    case arrow::Type::TIMESTAMP:
+      return std::optional<std::string>(FormatMicros(static_cast<const arrow::TimestampArray&>(array).Value(row), ' ', 6));
+    default: return arrow::Status::Invalid("partition column type ", array.type()->ToString(), " is not supported");
+  }
+}
+
+bool PartitionTypeSupported(const arrow::DataType& type) {
+  switch (type.id()) {
+    case arrow::Type::STRING:
+    case arrow::Type::LARGE_STRING:
+    case arrow::Type::BOOL:
+    case arrow::Type::INT8:
+    case arrow::Type::INT16:
+    case arrow::Type::INT32:
+    case arrow::Type::INT64:
+    case arrow::Type::DATE32:
+    case arrow::Type::TIMESTAMP: return true;
+    default: return false;
+  }
+}
+
+arrow::Compression::type CodecOf(const std::string& name) {
+  if (name == "snappy") return arrow::Compression::SNAPPY;
+  if (name == "none") return arrow::Compression::UNCOMPRESSED;
+  return arrow::Compression::ZSTD;
+}
+
+// Running min/max/null count of one column over the rows written to one file, for the
+// add action's stats. Only types whose JSON form orders like the values get min/max.
+struct ColumnStats {
+  using Value = std::variant<std::monostate, int64_t, double, std::string>;
+  std::string name;
+  arrow::Type::type type;
+  bool tz = false;
+  Value min, max;
+  int64_t nulls = 0;
+  bool ordered = false;  // min/max are collected
+
+  static bool Less(const Value& a, const Value& b) { return a < b; }
+
+  void Merge(Value lo, Value hi) {
+    if (std::holds_alternative<std::monostate>(lo)) return;
+    if (std::holds_alternative<std::monostate>(min) || Less(lo, min)) min = std::move(lo);
+    if (std::holds_alternative<std::monostate>(max) || Less(max, hi)) max = std::move(hi);
+  }
+
+  void Add(const arrow::Array& array) {
+    nulls += array.null_count();
+    if (!ordered || array.null_count() == array.length()) return;
+    auto minmax = arrow::compute::MinMax(array);
+    if (!minmax.ok()) {
+      ordered = false;
+      return;
+    }
+    const auto& pair = static_cast<const arrow::StructScalar&>(*minmax->scalar());
+    const auto& lo = *pair.value[0];
+    const auto& hi = *pair.value[1];
+    if (!lo.is_valid || !hi.is_valid) return;
+    switch (type) {
+      case arrow::Type::INT8:
+      case arrow::Type::INT16:
+      case arrow::Type::INT32:
+      case arrow::Type::INT64:
+      case arrow::Type::DATE32:
+      case arrow::Type::TIMESTAMP: {
+        auto l = arrow::compute::Cast(*arrow::MakeArrayFromScalar(lo, 1).ValueOrDie(), arrow::int64());
+        auto h = arrow::compute::Cast(*arrow::MakeArrayFromScalar(hi, 1).ValueOrDie(), arrow::int64());
+        if (!l.ok() || !h.ok()) return;
+        Merge(static_cast<const arrow::Int64Array&>(**l).Value(0), static_cast<const arrow::Int64Array&>(**h).Value(0));
+        return;
+      }
+      case arrow::Type::FLOAT:
+      case arrow::Type::DOUBLE: {
+        const double l = type == arrow::Type::FLOAT ? static_cast<const arrow::FloatScalar&>(lo).value
+                                                    : static_cast<const arrow::DoubleScalar&>(lo).value;
+        const double h = type == arrow::Type::FLOAT ? static_cast<const arrow::FloatScalar&>(hi).value
+                                                    : static_cast<const arrow::DoubleScalar&>(hi).value;
+        if (!std::isfinite(l) || !std::isfinite(h)) {
+          ordered = false;  // NaN/inf have no JSON form; no min/max is always safe
+          min = max = std::monostate{};
+          return;
+        }
+        Merge(l, h);
+        return;
+      }
+      case arrow::Type::STRING:
+        Merge(std::string(static_cast<const arrow::StringScalar&>(lo).view()),
+              std::string(static_cast<const arrow::StringScalar&>(hi).view()));
+        return;
+      default: return;
+    }
+  }
+
+  // Adds "name": value to minValues/maxValues; strings longer than 32 bytes keep a prefix
+  // as min (still <= every value) and no max (a prefix would be too small).
+  void Write(json::object* mins, json::object* maxs) const {
+    if (!ordered || std::holds_alternative<std::monostate>(min)) return;
+    auto emit = [&](const Value& v, bool is_max) -> std::optional<json::value> {
+      if (const auto* i = std::get_if<int64_t>(&v)) {
+        if (type == arrow::Type::DATE32) return json::value(FormatDate(*i));
+        if (type == arrow::Type::TIMESTAMP) {
+          // Stats keep milliseconds: round the max up so it still bounds the values.
+          const int64_t ms = is_max ? -FloorDiv(-*i, 1000) : FloorDiv(*i, 1000);
+          std::string text = FormatMicros(ms * 1000, 'T', 3);
+          if (tz) text += "Z";
+          return json::value(text);
+        }
+        return json::value(*i);
+      }
+      if (const auto* d = std::get_if<double>(&v)) return json::value(*d);
+      if (const auto* s = std::get_if<std::string>(&v)) {
+        if (s->size() <= 32) return json::value(*s);
+        if (is_max) return std::nullopt;
+        size_t cut = 32;
+        while (cut > 0 && (static_cast<unsigned char>((*s)[cut]) & 0xC0) == 0x80) --cut;
+        return json::value(s->substr(0, cut));
+      }
+      return std::nullopt;
+    };
+    if (auto v = emit(min, false)) (*mins)[name] = *v;
+    if (auto v = emit(max, true)) (*maxs)[name] = *v;
+  }
+};
+
+}  // namespace
+
+// Which input columns go where: partition columns become directory names, the rest are
+// written to the files; the changelog column of upsert input is consumed, never stored.
+struct DeltaSink::Layout {
+  std::shared_ptr<arrow::Schema> input;        // as the sink receives it
+  std::shared_ptr<arrow::Schema> storage;      // the table's columns, storage form (input order)
+  std::shared_ptr<arrow::Schema> file_schema;  // storage minus partition columns
+  std::vector<int> partition_index;            // into storage
+  std::vector<int> file_index;                 // into storage
+  int op_index = -1;                           // the `_op` column of the input, upsert mode
+  std::vector<int> storage_from_input;         // storage column i = input column storage_from_input[i]
+};
+
+struct DeltaSink::OpenFile {
+  std::string relative_path;  // on disk, relative to the root
+  PartitionValues partition_values;
+  std::shared_ptr<arrow::io::OutputStream> out;
+  int fd = -1;  // local files: fsynced before the add action is staged
+  std::unique_ptr<parquet::arrow::FileWriter> writer;
+  int64_t rows = 0;
+  int64_t bytes = 0;  // Arrow bytes written, for rolling
+  std::vector<ColumnStats> stats;
+};
+
+std::vector<ConfigKeySpec> DeltaSinkKeySpecs() {
+  return {
+      ConfigKeySpec::Required("table.path", ConfigType::kString,
+                              "Table location: a local path, s3://, s3a://, az://, abfss://, gs://."),
+      ConfigKeySpec::Unset("partition.columns", ConfigType::kString,
+                           "Comma-separated partition columns; Hive-style directories (used when the table is created)."),
+      ConfigKeySpec::Optional("target.file.size", ConfigType::kInt, "134217728",
+                              "Bytes of (uncompressed) data per file before it rolls to the next."),
+      ConfigKeySpec::Optional("max.buffer.records", ConfigType::kInt, "100000", "Rows per Parquet row group."),
+      ConfigKeySpec::Optional("max.buffer.duration.ms", ConfigType::kInt, "60000",
+                              "at-least-once only: commit once the oldest uncommitted row is this old."),
+      ConfigKeySpec::Optional("checkpoint.interval", ConfigType::kInt, "10",
+                              "Write a Parquet log checkpoint every this many table versions."),
+      ConfigKeySpec::Optional("schema.evolution", ConfigType::kBool, "false",
+                              "Add new nullable input columns to the table (in the same commit)."),
+      ConfigKeySpec::Optional("write.mode", ConfigType::kString, "append",
+                              "append | overwrite (replaces the partitions an epoch writes) | upsert (alias merge)."),
+      ConfigKeySpec::Unset("merge.key.columns", ConfigType::kString, "Key columns for upsert, comma-separated."),
+      ConfigKeySpec::Optional("delivery.guarantee", ConfigType::kString, "exactly-once",
+                              "exactly-once (one commit per epoch, replays skipped) or at-least-once."),
+      ConfigKeySpec::Enum("compression", {"zstd", "snappy", "none"}, "zstd", "Parquet compression codec."),
+      ConfigKeySpec::Unset("writer.id", ConfigType::kString,
+                           "Delta txn application id (default: derived from the pipeline and sink names)."),
+      ConfigKeySpec::Optional("compaction.enabled", ConfigType::kBool, "false",
+                              "Background compaction (not available yet: 'true' is refused)."),
+      ConfigKeySpec::Unset("compaction.z-order.columns", ConfigType::kString, "Z-order columns for compaction."),
+      ConfigKeySpec::Optional("compaction.min-files", ConfigType::kInt, "10", "Files in a partition before compaction."),
+      ConfigKeySpec::Optional("vacuum.retention.hours", ConfigType::kInt, "168", "Retention for vacuum."),
+      ConfigKeySpec::Optional("catalog.type", ConfigType::kString, "none",
+                              "none (tables are addressed by table.path); glue and unity are refused."),
+      ConfigKeySpec::Unset("catalog.database", ConfigType::kString, "Glue database."),
+      ConfigKeySpec::Unset("catalog.name", ConfigType::kString, "Unity catalog name."),
+      ConfigKeySpec::Unset("catalog.schema", ConfigType::kString, "Unity schema."),
+      ConfigKeySpec::Unset("catalog.workspace_url", ConfigType::kString, "Unity workspace URL."),
+      ConfigKeySpec::Unset("catalog.access_token", ConfigType::kString, "Unity access token.").Secret(),
+      ConfigKeySpec::Unset("catalog.prop.*", ConfigType::kString, "Catalog properties."),
+      ConfigKeySpec::Unset("storage.*", ConfigType::kString,
+                           "Object store options (aws_region, aws_endpoint, azure_storage_account_name, ...)."),
+  };
+}
+
+void RegisterDeltaSink(ConnectorRegistry& registry) {
+  registry.RegisterSink(ConnectorInfo{"delta-lake",
+                                      "Delta Lake table (local, S3, Azure, GCS); one commit per epoch, exactly once",
+                                      DeltaSinkKeySpecs()},
+                        [] { return std::make_unique<DeltaSink>(); });
+}
+
+arrow::Result<DeltaSinkOptions> DeltaSinkOptions::FromConfig(const ConnectorConfig& config) {
+  DeltaSinkOptions o;
+  const std::string where = config.Where();
+  ARROW_ASSIGN_OR_RAISE(o.storage, storage::StorageOptions::FromConfig(config, "table.path"));
+  if (auto v = config.Get("partition.columns")) o.partition_columns = SplitList(*v);
+  auto positive = [&](const char* key, int64_t* value) -> arrow::Status {
+    ARROW_ASSIGN_OR_RAISE(*value, config.GetInt64(key, *value));
+    if (*value <= 0) return ConfigError(where, std::string("option '") + key + "' must be greater than 0");
+    return arrow::Status::OK();
+  };
+  ARROW_RETURN_NOT_OK(positive("target.file.size", &o.target_file_size));
+  ARROW_RETURN_NOT_OK(positive("max.buffer.records", &o.max_buffer_records));
+  ARROW_RETURN_NOT_OK(positive("max.buffer.duration.ms", &o.max_buffer_duration_ms));
+  ARROW_RETURN_NOT_OK(positive("checkpoint.interval", &o.checkpoint_interval));
+  ARROW_ASSIGN_OR_RAISE(o.schema_evolution, config.GetBool("schema.evolution", false));
+  ARROW_ASSIGN_OR_RAISE(auto mode, config.GetString("write.mode", "append"));
+  mode = Lower(mode);
+  if (mode == "append") o.write_mode = WriteMode::kAppend;
+  else if (mode == "overwrite") o.write_mode = WriteMode::kOverwrite;
+  else if (mode == "upsert" || mode == "merge") o.write_mode = WriteMode::kUpsert;
+  else return ConfigError(where, "option 'write.mode' = '" + mode + "' is not one of append, overwrite, upsert, merge");
+  if (auto v = config.Get("merge.key.columns")) o.merge_key_columns = SplitList(*v);
+  if (o.write_mode == WriteMode::kUpsert && o.merge_key_columns.empty()) {
+    return ConfigError(where, "write.mode 'upsert' needs the key columns: set 'merge.key.columns'");
+  }
+  ARROW_ASSIGN_OR_RAISE(auto guarantee, config.GetString("delivery.guarantee", "exactly-once"));
+  guarantee = Lower(guarantee);
+  std::replace(guarantee.begin(), guarantee.end(), '_', '-');
+  if (guarantee == "exactly-once" || guarantee == "exactlyonce") o.exactly_once = true;
+  else if (guarantee == "at-least-once" || guarantee == "atleastonce") o.exactly_once = false;
+  else return ConfigError(where, "option 'delivery.guarantee' = '" + guarantee + "' is not exactly-once or at-least-once");
+  ARROW_ASSIGN_OR_RAISE(o.compression, config.GetString("compression", "zstd"));
+  if (o.compression != "zstd" && o.compression != "snappy" && o.compression != "none") {
+    return ConfigError(where, "option 'compression' = '" + o.compression + "' is not one of zstd, snappy, none");
+  }
+  ARROW_ASSIGN_OR_RAISE(bool compaction, config.GetBool("compaction.enabled", false));
+  if (compaction) {
+    return ConfigError(where, "option 'compaction.enabled' = 'true': background compaction is not available yet");
+  }
+  int64_t ignored = 10;
+  ARROW_RETURN_NOT_OK(positive("compaction.min-files", &ignored));
+  ignored = 168;
+  ARROW_ASSIGN_OR_RAISE(ignored, config.GetInt64("vacuum.retention.hours", ignored));
+  if (ignored < 0) return ConfigError(where, "option 'vacuum.retention.hours' must not be negative");
+  ARROW_ASSIGN_OR_RAISE(auto catalog, config.GetString("catalog.type", "none"));
+  catalog = Lower(catalog);
+  if (catalog == "glue") {
+    if (!config.Get("catalog.database")) return ConfigError(where, "catalog.type 'glue' needs 'catalog.database'");
+    return ConfigError(where, "catalog.type 'glue' is not supported: address the table by 'table.path'");
+  }
+  if (catalog == "unity") {
+    for (const char* key : {"catalog.name", "catalog.schema", "catalog.workspace_url", "catalog.access_token"}) {
+      if (!config.Get(key)) return ConfigError(where, std::string("catalog.type 'unity' needs '") + key + "'");
+    }
+    return ConfigError(where, "catalog.type 'unity' is not supported: address the table by 'table.path'");
+  }
+  if (!catalog.empty() && catalog != "none") {
+    return ConfigError(where, "option 'catalog.type' = '" + catalog + "' is not one of none, glue, unity");
+  }
+  if (auto v = config.Get("writer.id"); v && !v->empty()) {
+    o.writer_id = *v;
+  } else {
+    // Deterministic, so a restarted pipeline recognises its own commits.
+    o.writer_id = "laminar:" + (config.pipeline_name().empty() ? std::string("pipeline") : config.pipeline_name()) +
+                  ":" + (config.instance_name().empty() ? std::string("delta-lake") : config.instance_name());
+  }
+  auto unsafe = o.storage.options.find("aws_s3_allow_unsafe_rename");
+  o.allow_unsafe_commit = unsafe != o.storage.options.end() && Lower(unsafe->second) == "true";
+  return o;
+}
+
+DeltaSink::DeltaSink() = default;
+DeltaSink::~DeltaSink() = default;
+
+SinkCapabilities DeltaSink::capabilities() const {
+  SinkCapabilities c;
+  c.WithIdempotent();
+  if (options_.exactly_once) c.WithExactlyOnce().WithTwoPhaseCommit();
+  if (options_.schema_evolution) c.WithSchemaEvolution();
+  if (!options_.partition_columns.empty()) c.WithPartitioned();
+  if (options_.write_mode == WriteMode::kUpsert) c.WithUpsert().WithChangelog();
+  return c;
+}
+
+void DeltaSink::Count(const std::string& name, int64_t delta) {
+  std::lock_guard<std::mutex> lock(metrics_mu_);
+  for (auto& [key, value] : metrics_.custom) {
+    if (key == name) {
+      value += static_cast<double>(delta);
+      return;
+    }
+  }
+  metrics_.custom.emplace_back(name, static_cast<double>(delta));
+}
+
+arrow::Status DeltaSink::Open(const ConnectorConfig& config) {
+  where_ = config.Where();
+  // The min/max kernels for file statistics live in libarrow_compute, which registers
+  // them only when asked (idempotent).
+  ARROW_RETURN_NOT_OK(arrow::compute::Initialize());
+  ARROW_ASSIGN_OR_RAISE(options_, DeltaSinkOptions::FromConfig(config));
+  if (options_.write_mode == WriteMode::kUpsert) {
+    return ConfigError(where_, "write.mode 'upsert' is not available yet in this build; use append or overwrite");
+  }
+  if (!config.schema()) return ConfigError(where_, "the sink's input schema is unknown");
+  ARROW_ASSIGN_OR_RAISE(auto location, storage::OpenLocation(options_.storage));
+  if (!location.local && !options_.allow_unsafe_commit) {
+    return ConfigError(where_, std::string("commits to ") + storage::ProviderName(options_.storage.provider) +
+                                   " need a put-if-absent primitive that Arrow's filesystems do not offer; "
+                                   "set 'storage.aws_s3_allow_unsafe_rename' = 'true' to accept that two "
+                                   "concurrent writers could overwrite each other's commit");
+  }
+  log_ = std::make_unique<DeltaLog>(std::move(location));
+  writer_tag_ = Hex8(StableHash(options_.writer_id));
+  ARROW_RETURN_NOT_OK(CreateOrCheckTable(config.schema()));
+  spdlog::info("{}: table {} at version {}, writer.id '{}', last committed epoch {}", where_, log_->location().root,
+               snapshot_->version(), options_.writer_id,
+               snapshot_->TxnVersion(options_.writer_id) ? std::to_string(*snapshot_->TxnVersion(options_.writer_id))
+                                                          : std::string("none"));
+  std::lock_guard<std::mutex> lock(metrics_mu_);
+  metrics_.AddCustom("delta.last_version", static_cast<double>(snapshot_->version()));
+  return arrow::Status::OK();
+}
+
+arrow::Status DeltaSink::CreateOrCheckTable(const std::shared_ptr<arrow::Schema>& input) {
+  auto layout = std::make_unique<Layout>();
+  layout->input = input;
+  arrow::FieldVector table_fields;
+  for (int i = 0; i < input->num_fields(); ++i) {
+    const auto& field = input->field(i);
+    if (field->name() == kChangelogColumn && options_.write_mode == WriteMode::kUpsert) {
+      layout->op_index = i;
+      continue;
+    }
+    ARROW_ASSIGN_OR_RAISE(auto type, StorageType(field->type(), field->name()));
+    table_fields.push_back(arrow::field(field->name(), type, field->nullable()));
+    layout->storage_from_input.push_back(i);
+  }
+  layout->storage = arrow::schema(table_fields);
+  for (const auto& column : options_.partition_columns) {
+    const int index = layout->storage->GetFieldIndex(column);
+    if (index < 0) return ConfigError(where_, "partition column '" + column + "' is not a column of the input");
+    if (!PartitionTypeSupported(*layout->storage->field(index)->type())) {
+      return ConfigError(where_, "partition column '" + column + "' has type " +
+                                     layout->storage->field(index)->type()->ToString() +
+                                     ", which cannot be a partition value (use a string, integer, boolean, date or "
+                                     "timestamp column)");
+    }
+  }
+
+  ARROW_ASSIGN_OR_RAISE(snapshot_, log_->Load());
+  if (!snapshot_) {
+    ARROW_ASSIGN_OR_RAISE(auto delta_schema, ToDeltaSchema(*layout->storage));
+    CommitActions create;
+    ProtocolAction protocol;
+    if (delta_schema.uses_timestamp_ntz) {
+      protocol.min_reader_version = 3;
+      protocol.min_writer_version = 7;
+      protocol.reader_features = {"timestampNtz"};
+      protocol.writer_features = {"timestampNtz"};
+    }
+    MetadataAction metadata;
+    metadata.id = NewUuid();
+    metadata.schema_string = delta_schema.schema_string;
+    metadata.partition_columns = options_.partition_columns;
+    metadata.created_time = NowMillis();
+    create.protocol = protocol;
+    create.metadata = metadata;
+    create.commit_info_json = json::serialize(json::object{
+        {"commitInfo", json::object{{"timestamp", NowMillis()},
+                                    {"operation", "CREATE TABLE"},
+                                    {"operationParameters", json::object{{"mode", "ErrorIfExists"}}},
+                                    {"engineInfo", "laminar-connectors"},
+                                    {"isBlindAppend", true}}}});
+    ARROW_ASSIGN_OR_RAISE(bool created, log_->PutCommitIfAbsent(0, SerializeCommit(create)));
+    if (created) {
+      spdlog::info("{}: created Delta table {}", where_, log_->location().root);
+      Snapshot fresh;
+      fresh.Apply(0, create);
+      snapshot_ = std::move(fresh);
+      Count("delta.tables_created");
+    } else {
+      ARROW_ASSIGN_OR_RAISE(snapshot_, log_->Load());  // another writer created it first
+      if (!snapshot_) return arrow::Status::IOError("table creation raced and the table is still unreadable");
+    }
+  }
+  // Existing table: the input must fit its schema, partitioning included.
+  ARROW_ASSIGN_OR_RAISE(auto table_schema, FromDeltaSchemaString(snapshot_->metadata().schema_string));
+  auto added = CompareWithTable(*table_schema, *layout->storage);
+  if (!added.ok()) return ConfigError(where_, "the input does not fit table " + log_->location().root + ": " + added.status().message());
+  if (!added->empty()) {
+    std::string names;
+    for (const auto& f : *added) names += (names.empty() ? "'" : ", '") + f->name() + "'";
+    if (!options_.schema_evolution) {
+      return ConfigError(where_, "the input has column(s) " + names + " that table " + log_->location().root +
+                                     " lacks; set 'schema.evolution' = 'true' to add them");
+    }
+    for (const auto& f : *added) {
+      if (!f->nullable()) {
+        return ConfigError(where_, "new column '" + f->name() + "' is NOT NULL; only nullable columns can be added");
+      }
+    }
+    // Table columns first (their order is the table's), then the new ones.
+    arrow::FieldVector evolved = table_schema->fields();
+    for (const auto& f : *added) evolved.push_back(f);
+    ARROW_ASSIGN_OR_RAISE(auto delta_schema, ToDeltaSchema(*arrow::schema(evolved)));
+    CommitActions evolve;
+    MetadataAction metadata = snapshot_->metadata();
+    metadata.schema_string = delta_schema.schema_string;
+    evolve.metadata = metadata;
+    evolve.commit_info_json = json::serialize(json::object{
+        {"commitInfo", json::object{{"timestamp", NowMillis()},
+                                    {"operation", "ADD COLUMNS"},
+                                    {"operationParameters", json::object{{"columns", names}}},
+                                    {"engineInfo", "laminar-connectors"}}}});
+    // A schema change is its own commit before any data (readers of older versions keep
+    // the old schema); it carries no txn, so a replay does not depend on it.
+    while (true) {
+      ARROW_ASSIGN_OR_RAISE(bool ok, log_->PutCommitIfAbsent(snapshot_->version() + 1, SerializeCommit(evolve)));
+      if (ok) {
+        snapshot_->Apply(snapshot_->version() + 1, evolve);
+        break;
+      }
+      ARROW_RETURN_NOT_OK(log_->Update(&*snapshot_).status());
+    }
+    spdlog::info("{}: added column(s) {} to {}", where_, names, log_->location().root);
+  }
+  std::vector<std::string> table_partitions = snapshot_->metadata().partition_columns;
+  if (!options_.partition_columns.empty() && options_.partition_columns != table_partitions) {
+    std::string have;
+    for (const auto& c : table_partitions) have += (have.empty() ? "" : ",") + c;
+    return ConfigError(where_, "'partition.columns' does not match table " + log_->location().root +
+                                   ", which is partitioned by (" + have + ")");
+  }
+  options_.partition_columns = table_partitions;
+  arrow::FieldVector file_fields;
+  for (int i = 0; i < layout->storage->num_fields(); ++i) {
+    const auto& name = layout->storage->field(i)->name();
+    if (std::find(table_partitions.begin(), table_partitions.end(), name) != table_partitions.end()) {
+      continue;
+    }
+    layout->file_index.push_back(i);
+    file_fields.push_back(layout->storage->field(i));
+  }
+  for (const auto& column : table_partitions) {
+    const int index = layout->storage->GetFieldIndex(column);
+    if (index < 0) return ConfigError(where_, "the input lacks the table's partition column '" + column + "'");
+    layout->partition_index.push_back(index);
+  }
+  layout->file_schema = arrow::schema(file_fields);
+  layout_ = std::move(layout);
+  return arrow::Status::OK();
+}
+
+arrow::Result<std::optional<uint64_t>> DeltaSink::LastCommittedEpoch() {
+  if (!snapshot_) return std::optional<uint64_t>();
+  auto v = snapshot_->TxnVersion(options_.writer_id);
+  if (!v) return std::optional<uint64_t>();
+  return std::optional<uint64_t>(static_cast<uint64_t>(*v));
+}
+
+arrow::Status DeltaSink::BeginEpoch(uint64_t epoch) {
+  epoch_ = epoch;
+  auto committed = snapshot_ ? snapshot_->TxnVersion(options_.writer_id) : std::nullopt;
+  skipping_epoch_ = committed && static_cast<int64_t>(epoch) <= *committed;
+  if (skipping_epoch_) {
+    spdlog::info("{}: epoch {} is already in the table (txn version {}); its rows are skipped", where_, epoch, *committed);
+  }
+  return arrow::Status::OK();
+}
+
+arrow::Result<DeltaSink::OpenFile*> DeltaSink::FileFor(const PartitionValues& values, const std::string& key) {
+  auto it = open_files_.find(key);
+  if (it != open_files_.end()) return it->second.get();
+  auto file = std::make_unique<OpenFile>();
+  file->partition_values = values;
+  std::string dir;
+  for (const auto& column : options_.partition_columns) {
+    const auto& v = values.at(column);
+    dir += column + "=" + (v ? EscapePartitionValue(*v) : std::string("__HIVE_DEFAULT_PARTITION__")) + "/";
+  }
+  char name[128];
+  std::snprintf(name, sizeof(name), "part-%05llu-%s-%04d-%s.%s.parquet", static_cast<unsigned long long>(epoch_),
+                writer_tag_.c_str(), file_seq_++, RandomHex8().c_str(),
+                options_.compression == "none" ? "uncompressed" : options_.compression.c_str());
+  file->relative_path = dir + name;
+  const auto& location = log_->location();
+  const std::string full = location.Join(file->relative_path);
+  if (!dir.empty()) ARROW_RETURN_NOT_OK(location.fs->CreateDir(location.Join(dir.substr(0, dir.size() - 1)), true));
+  if (location.local) {
+    file->fd = ::open(full.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (file->fd < 0) return arrow::Status::IOError("cannot create ", full, ": ", std::strerror(errno));
+    ARROW_ASSIGN_OR_RAISE(auto out, arrow::io::FileOutputStream::Open(file->fd));
+    file->out = std::move(out);
+  } else {
+    ARROW_ASSIGN_OR_RAISE(file->out, location.fs->OpenOutputStream(full));
+  }
+  auto properties = parquet::WriterProperties::Builder()
+                        .compression(CodecOf(options_.compression))
+                        ->max_row_group_length(options_.max_buffer_records)
+                        ->enable_statistics()
+                        ->build();
+  auto arrow_properties = parquet::ArrowWriterProperties::Builder()
+                              .coerce_timestamps(arrow::TimeUnit::MICRO)
+                              ->allow_truncated_timestamps()
+                              ->build();
+  ARROW_ASSIGN_OR_RAISE(file->writer, parquet::arrow::FileWriter::Open(*layout_->file_schema, arrow::default_memory_pool(),
+                                                                       file->out, properties, arrow_properties));
+  for (const auto& field : layout_->file_schema->fields()) {
+    ColumnStats s;
+    s.name = field->name();
+    s.type = field->type()->id();
+    if (s.type == arrow::Type::TIMESTAMP) s.tz = !static_cast<const arrow::TimestampType&>(*field->type()).timezone().empty();
+    switch (s.type) {
+      case arrow::Type::INT8:
+      case arrow::Type::INT16:
+      case arrow::Type::INT32:
+      case arrow::Type::INT64:
+      case arrow::Type::FLOAT:
+      case arrow::Type::DOUBLE:
+      case arrow::Type::DATE32:
+      case arrow::Type::TIMESTAMP:
+      case arrow::Type::STRING: s.ordered = true; break;
+      default: s.ordered = false; break;
+    }
+    file->stats.push_back(std::move(s));
+  }
+  OpenFile* raw = file.get();
+  open_files_.emplace(key, std::move(file));
+  return raw;
+}
+
+arrow::Status DeltaSink::FinishFile(OpenFile* file) {
+  ARROW_RETURN_NOT_OK(file->writer->Close());
+  const auto& location = log_->location();
+  const std::string full = location.Join(file->relative_path);
+  int64_t size = 0;
+  if (file->fd >= 0) {
+    ARROW_ASSIGN_OR_RAISE(size, file->out->Tell());
+    if (::fsync(file->fd) != 0) return arrow::Status::IOError("cannot fsync ", full, ": ", std::strerror(errno));
+    ARROW_RETURN_NOT_OK(file->out->Close());
+  } else {
+    ARROW_RETURN_NOT_OK(file->out->Close());
+    ARROW_ASSIGN_OR_RAISE(auto info, location.fs->GetFileInfo(full));
+    size = info.size();
+  }
+  json::object mins, maxs, nulls;
+  for (const auto& s : file->stats) {
+    s.Write(&mins, &maxs);
+    if (s.type != arrow::Type::STRUCT && s.type != arrow::Type::LIST && s.type != arrow::Type::MAP) nulls[s.name] = s.nulls;
+  }
+  AddAction add;
+  add.path = EncodePath(file->relative_path);
+  add.partition_values = file->partition_values;
+  add.size = size;
+  add.modification_time = NowMillis();
+  add.data_change = true;
+  add.stats = json::serialize(
+      json::object{{"numRecords", file->rows}, {"minValues", mins}, {"maxValues", maxs}, {"nullCount", nulls}});
+  finished_.push_back(std::move(add));
+  Count("delta.files_written");
+  return arrow::Status::OK();
+}
+
+arrow::Status DeltaSink::FinishAllFiles() {
+  for (auto& [key, file] : open_files_) ARROW_RETURN_NOT_OK(FinishFile(file.get()));
+  open_files_.clear();
+  return arrow::Status::OK();
+}
+
+arrow::Status DeltaSink::WriteRows(const std::shared_ptr<arrow::RecordBatch>& input) {
+  // Storage form of the table's columns.
+  arrow::ArrayVector columns;
+  for (int i : layout_->storage_from_input) columns.push_back(input->column(i));
+  auto batch = arrow::RecordBatch::Make(
+      arrow::schema([&] {
+        arrow::FieldVector f;
+        for (int i : layout_->storage_from_input) f.push_back(input->schema()->field(i));
+        return f;
+      }()),
+      input->num_rows(), columns);
+  ARROW_ASSIGN_OR_RAISE(batch, ToStorage(batch, layout_->storage));
+
+  auto write = [&](const std::shared_ptr<arrow::RecordBatch>& rows, const PartitionValues& values,
+                   const std::string& key) -> arrow::Status {
+    arrow::ArrayVector file_columns;
+    for (int i : layout_->file_index) file_columns.push_back(rows->column(i));
+    auto file_batch = arrow::RecordBatch::Make(layout_->file_schema, rows->num_rows(), file_columns);
+    ARROW_ASSIGN_OR_RAISE(OpenFile * file, FileFor(values, key));
+    ARROW_RETURN_NOT_OK(file->writer->WriteRecordBatch(*file_batch));
+    for (size_t c = 0; c < file->stats.size(); ++c) file->stats[c].Add(*file_batch->column(static_cast<int>(c)));
+    file->rows += file_batch->num_rows();
+    for (const auto& column : file_columns) file->bytes += arrow::util::TotalBufferSize(*column);
+    if (file->bytes >= options_.target_file_size) {
+      ARROW_RETURN_NOT_OK(FinishFile(file));
+      open_files_.erase(key);
+    }
+    return arrow::Status::OK();
+  };
+
+  if (layout_->partition_index.empty()) return write(batch, {}, "");
+  // Group rows by their partition values, keeping source order within each group.
+  std::unordered_map<std::string, std::pair<PartitionValues, std::vector<int64_t>>> groups;
+  std::vector<std::string> order;
+  for (int64_t row = 0; row < batch->num_rows(); ++row) {
+    PartitionValues values;
+    std::string key;
+    for (size_t p = 0; p < layout_->partition_index.size(); ++p) {
+      ARROW_ASSIGN_OR_RAISE(auto text, PartitionText(*batch->column(layout_->partition_index[p]), row));
+      key += text ? "v" + *text : std::string("n");
+      key += '\x1f';
+      values[options_.partition_columns[p]] = std::move(text);
+    }
+    auto [it, inserted] = groups.try_emplace(key);
+    if (inserted) {
+      it->second.first = std::move(values);
+      order.push_back(key);
+    }
+    it->second.second.push_back(row);
+  }
+  for (const auto& key : order) {
+    auto& [values, rows] = groups[key];
+    arrow::Int64Builder indices;
+    ARROW_RETURN_NOT_OK(indices.AppendValues(rows));
+    ARROW_ASSIGN_OR_RAISE(auto index_array, indices.Finish());
+    ARROW_ASSIGN_OR_RAISE(auto taken, arrow::compute::Take(batch, index_array));
+    ARROW_RETURN_NOT_OK(write(taken.record_batch(), values, key));
+  }
+  return arrow::Status::OK();
+}
+
+arrow::Result<WriteResult> DeltaSink::WriteBatch(const std::shared_ptr<arrow::RecordBatch>& batch) {
+  if (!layout_) return arrow::Status::Invalid(where_, ": WriteBatch before Open");
+  if (batch->num_rows() == 0) return WriteResult{};
+  if (options_.exactly_once && skipping_epoch_) {
+    Count("delta.rows_skipped_replay", batch->num_rows());
+    return WriteResult{};
+  }
+  if (!batch->schema()->Equals(*layout_->input, /*check_metadata=*/false)) {
+    return arrow::Status::Invalid(where_, ": batch schema ", batch->schema()->ToString(), " differs from the input schema");
+  }
+  ARROW_RETURN_NOT_OK(WriteRows(batch));
+  {
+    std::lock_guard<std::mutex> lock(metrics_mu_);
+    metrics_.records_total += static_cast<uint64_t>(batch->num_rows());
+    metrics_.lag += static_cast<uint64_t>(batch->num_rows());
+  }
+  if (!options_.exactly_once) {
+    const int64_t now = NowMillis();
+    if (first_write_ms_ == 0) first_write_ms_ = now;
+    if (now - first_write_ms_ >= options_.max_buffer_duration_ms) ARROW_RETURN_NOT_OK(Flush());
+  }
+  return WriteResult{batch->num_rows(), 0};
+}
+
+std::string DeltaSink::StagingRecordPath(uint64_t epoch) const {
+  return log_->location().Join("_laminar/" + writer_tag_ + "/epoch-" + std::to_string(epoch) + ".json");
+}
+
+arrow::Status DeltaSink::WriteStagingRecord(uint64_t epoch, const std::vector<AddAction>& adds) {
+  CommitActions record;
+  record.adds = adds;
+  record.txns.push_back(TxnAction{options_.writer_id, static_cast<int64_t>(epoch), 0});
+  const auto& location = log_->location();
+  ARROW_RETURN_NOT_OK(location.fs->CreateDir(location.Join("_laminar/" + writer_tag_), true));
+  const std::string path = StagingRecordPath(epoch);
+  const std::string contents = SerializeCommit(record);
+  if (location.local) {
+    const std::string tmp = path + ".tmp";
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return arrow::Status::IOError("cannot create ", tmp, ": ", std::strerror(errno));
+    const bool ok = ::write(fd, contents.data(), contents.size()) == static_cast<ssize_t>(contents.size()) && ::fsync(fd) == 0;
+    ::close(fd);
+    if (!ok) return arrow::Status::IOError("cannot write ", tmp);
+    if (::rename(tmp.c_str(), path.c_str()) != 0) return arrow::Status::IOError("cannot rename ", tmp, ": ", std::strerror(errno));
+    const std::string dir = location.Join("_laminar/" + writer_tag_);
+    const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+      ::fsync(dfd);
+      ::close(dfd);
+    }
+    return arrow::Status::OK();
+  }
+  ARROW_ASSIGN_OR_RAISE(auto out, location.fs->OpenOutputStream(path));
+  ARROW_RETURN_NOT_OK(out->Write(contents));
+  return out->Close();
+}
+
+arrow::Result<std::optional<std::vector<AddAction>>> DeltaSink::ReadStagingRecord(uint64_t epoch) {
+  const auto& location = log_->location();
+  const std::string path = StagingRecordPath(epoch);
+  ARROW_ASSIGN_OR_RAISE(auto info, location.fs->GetFileInfo(path));
+  if (info.type() != arrow::fs::FileType::File) return std::optional<std::vector<AddAction>>();
+  ARROW_ASSIGN_OR_RAISE(auto file, location.fs->OpenInputFile(path));
+  ARROW_ASSIGN_OR_RAISE(auto size, file->GetSize());
+  ARROW_ASSIGN_OR_RAISE(auto bytes, file->ReadAt(0, size));
+  ARROW_ASSIGN_OR_RAISE(auto record, ParseCommit(bytes->ToString(), path));
+  return std::optional<std::vector<AddAction>>(std::move(record.adds));
+}
+
+arrow::Status DeltaSink::PreCommit(uint64_t epoch) {
+  if (skipping_epoch_ && epoch == epoch_) return arrow::Status::OK();
+  ARROW_RETURN_NOT_OK(FinishAllFiles());
+  ARROW_RETURN_NOT_OK(WriteStagingRecord(epoch, finished_));
+  staged_[epoch] = std::move(finished_);
+  finished_.clear();
+  runtime::FaultPoint("delta.pre_commit.after_stage");
+  return arrow::Status::OK();
+}
+
+arrow::Status DeltaSink::CommitAdds(std::vector<AddAction> adds, std::optional<uint64_t> epoch, const char* operation) {
+  if (adds.empty() && !epoch) return arrow::Status::OK();
+  const int64_t now = NowMillis();
+  for (int attempt = 0;; ++attempt) {
+    if (epoch) {
+      auto committed = snapshot_->TxnVersion(options_.writer_id);
+      if (committed && *committed >= static_cast<int64_t>(*epoch)) return arrow::Status::OK();  // done before
+    }
+    CommitActions commit;
+    commit.adds = adds;
+    std::string mode = "Append";
+    if (options_.write_mode == WriteMode::kOverwrite && !adds.empty()) {
+      // Replace the partitions this commit writes: every live file in them goes.
+      mode = "Overwrite";
+      std::set<PartitionValues> touched;
+      for (const auto& a : adds) touched.insert(a.partition_values);
+      for (const auto& [path, existing] : snapshot_->files()) {
+        if (!touched.count(existing.partition_values)) continue;
+        commit.removes.push_back(RemoveAction{path, now, true, existing.partition_values, existing.size});
+      }
+    }
+    if (epoch) commit.txns.push_back(TxnAction{options_.writer_id, static_cast<int64_t>(*epoch), now});
+    int64_t rows = 0;
+    for (const auto& a : adds) {
+      boost::system::error_code ec;
+      auto stats = json::parse(a.stats, ec);
+      if (!ec && stats.is_object()) {
+        if (const auto* n = stats.as_object().if_contains("numRecords"); n && n->is_int64()) rows += n->as_int64();
+      }
+    }
+    commit.commit_info_json = json::serialize(json::object{
+        {"commitInfo", json::object{{"timestamp", now},
+                                    {"operation", operation},
+                                    {"operationParameters", json::object{{"mode", mode}}},
+                                    {"engineInfo", "laminar-connectors"},
+                                    {"isBlindAppend", commit.removes.empty()},
+                                    {"operationMetrics", json::object{{"numFiles", static_cast<int64_t>(adds.size())},
+                                                                      {"numOutputRows", rows},
+                                                                      {"numRemovedFiles", static_cast<int64_t>(commit.removes.size())}}}}}});
+    const int64_t version = snapshot_->version() + 1;
+    ARROW_ASSIGN_OR_RAISE(bool created, log_->PutCommitIfAbsent(version, SerializeCommit(commit)));
+    if (created) {
+      runtime::FaultPoint("delta.commit.after_log_write");
+      snapshot_->Apply(version, commit);
+      Count("delta.commits");
+      {
+        std::lock_guard<std::mutex> lock(metrics_mu_);
+        for (auto& [key, value] : metrics_.custom) {
+          if (key == "delta.last_version") value = static_cast<double>(version);
+        }
+        metrics_.lag = 0;
+      }
+      if (version % options_.checkpoint_interval == 0) {
+        if (auto status = log_->WriteCheckpoint(*snapshot_); !status.ok()) {
+          spdlog::warn("{}: could not write the log checkpoint at version {}: {}", where_, version, status.ToString());
+        } else {
+          Count("delta.log_checkpoints");
+        }
+      }
+      return arrow::Status::OK();
+    }
+    // Another writer took this version: read what it wrote and try the next one. Appends
+    // commute with appends; a schema or protocol change in between is re-checked.
+    const auto metadata_before = snapshot_->metadata().schema_string;
+    ARROW_ASSIGN_OR_RAISE(int read, log_->Update(snapshot_.operator->()));
+    Count("delta.commit_conflicts");
+    if (snapshot_->metadata().schema_string != metadata_before) {
+      ARROW_ASSIGN_OR_RAISE(auto table_schema, FromDeltaSchemaString(snapshot_->metadata().schema_string));
+      auto fits = CompareWithTable(*table_schema, *layout_->storage);
+      if (!fits.ok() || !fits->empty()) {
+        return FatalError(where_, "table " + log_->location().root + " changed its schema concurrently; the staged "
+                                  "files no longer fit it");
+      }
+    }
+    if (read == 0 && attempt > 100) {
+      return arrow::Status::IOError(where_, ": cannot create log version ", version, " although none exists");
+    }
+  }
+}
+
+arrow::Status DeltaSink::CommitEpoch(uint64_t epoch) {
+  auto committed = snapshot_->TxnVersion(options_.writer_id);
+  std::vector<AddAction> adds;
+  auto it = staged_.find(epoch);
+  if (it != staged_.end()) {
+    adds = it->second;
+  } else if (!committed || *committed < static_cast<int64_t>(epoch)) {
+    // After a restart: the record a dead process staged.
+    ARROW_RETURN_NOT_OK(log_->Update(&*snapshot_).status());
+    committed = snapshot_->TxnVersion(options_.writer_id);
+    if (!committed || *committed < static_cast<int64_t>(epoch)) {
+      ARROW_ASSIGN_OR_RAISE(auto record, ReadStagingRecord(epoch));
+      if (!record) {
+        return FatalError(where_, "epoch " + std::to_string(epoch) + " is decided but its staging record " +
+                                      StagingRecordPath(epoch) + " is missing and the table has no txn for it");
+      }
+      adds = std::move(*record);
+    }
+  }
+  if (!committed || *committed < static_cast<int64_t>(epoch)) {
+    // An empty epoch still records its txn only when it has files: no empty versions.
+    if (!adds.empty()) ARROW_RETURN_NOT_OK(CommitAdds(adds, epoch, "STREAMING UPDATE"));
+  }
+  staged_.erase(epoch);
+  auto status = log_->location().fs->DeleteFile(StagingRecordPath(epoch));
+  (void)status;  // absent already: fine
+  return arrow::Status::OK();
+}
+
+arrow::Status DeltaSink::DeleteOrphans(uint64_t from_epoch) {
+  // Files this writer wrote for epochs >= from_epoch that the log does not name. Names
+  // carry the epoch and the writer tag: part-<epoch>-<tag>-...
+  const auto& location = log_->location();
+  arrow::fs::FileSelector selector;
+  selector.base_dir = location.root;
+  selector.recursive = true;
+  selector.allow_not_found = true;
+  ARROW_ASSIGN_OR_RAISE(auto infos, location.fs->GetFileInfo(selector));
+  int deleted = 0;
+  for (const auto& info : infos) {
+    if (info.type() != arrow::fs::FileType::File) continue;
+    std::string relative = info.path().substr(location.root.size() + 1);
+    if (relative.rfind("_delta_log/", 0) == 0 || relative.rfind("_laminar/", 0) == 0) continue;
+    const auto slash = relative.rfind('/');
+    const std::string name = slash == std::string::npos ? relative : relative.substr(slash + 1);
+    unsigned long long file_epoch = 0;
+    char tag[16] = {0};
+    if (std::sscanf(name.c_str(), "part-%llu-%8[0-9a-f]-", &file_epoch, tag) != 2) continue;
+    if (writer_tag_ != tag || file_epoch < from_epoch) continue;
+    if (snapshot_->files().count(EncodePath(relative))) continue;
+    ARROW_RETURN_NOT_OK(location.fs->DeleteFile(info.path()));
+    ++deleted;
+  }
+  if (deleted > 0) spdlog::info("{}: removed {} file(s) of undecided epochs >= {}", where_, deleted, from_epoch);
+  return arrow::Status::OK();
+}
+
+arrow::Status DeltaSink::RollbackEpoch(uint64_t epoch) {
+  // Abandon open files and everything staged from `epoch` on.
+  for (auto& [key, file] : open_files_) {
+    (void)file->writer->Close();
+    (void)file->out->Close();
+    (void)log_->location().fs->DeleteFile(log_->location().Join(file->relative_path));
+  }
+  open_files_.clear();
+  auto drop = [&](const std::vector<AddAction>& adds) {
+    for (const auto& a : adds) {
+      if (snapshot_->files().count(a.path)) continue;  // committed after all
+      (void)log_->location().fs->DeleteFile(log_->location().Join(DecodePath(a.path)));
+    }
+  };
+  drop(finished_);
+  finished_.clear();
+  for (auto it = staged_.lower_bound(epoch); it != staged_.end();) {
+    drop(it->second);
+    (void)log_->location().fs->DeleteFile(StagingRecordPath(it->first));
+    it = staged_.erase(it);
+  }
+  if (!orphans_checked_) {
+    // First rollback after a start: also what a dead process left behind.
+    ARROW_RETURN_NOT_OK(log_->Update(&*snapshot_).status());
+    const auto& location = log_->location();
+    arrow::fs::FileSelector selector;
+    selector.base_dir = location.Join("_laminar/" + writer_tag_);
+    selector.allow_not_found = true;
+    ARROW_ASSIGN_OR_RAISE(auto records, location.fs->GetFileInfo(selector));
+    for (const auto& info : records) {
+      unsigned long long e = 0;
+      const std::string name = info.path().substr(info.path().rfind('/') + 1);
+      if (std::sscanf(name.c_str(), "epoch-%llu.json", &e) == 1 && e >= epoch) {
+        ARROW_RETURN_NOT_OK(location.fs->DeleteFile(info.path()));
+      }
+    }
+    ARROW_RETURN_NOT_OK(DeleteOrphans(epoch));
+    orphans_checked_ = true;
+  }
+  {
+    std::lock_guard<std::mutex> lock(metrics_mu_);
+    metrics_.lag = 0;
+  }
+  Count("delta.epochs_rolled_back");
+  return arrow::Status::OK();
+}
+
+arrow::Status DeltaSink::Flush() {
+  if (options_.exactly_once) return arrow::Status::OK();  // epochs commit in CommitEpoch
+  ARROW_RETURN_NOT_OK(FinishAllFiles());
+  std::vector<AddAction> adds = std::move(finished_);
+  finished_.clear();
+  first_write_ms_ = 0;
+  return CommitAdds(std::move(adds), std::nullopt, "WRITE");
+}
+
+HealthStatus DeltaSink::Health() const {
+  if (!layout_) return HealthStatus::Unhealthy("not open");
+  return HealthStatus::Healthy();
+}
+
+ConnectorMetrics DeltaSink::Metrics() const {
+  std::lock_guard<std::mutex> lock(metrics_mu_);
+  return metrics_;
+}
+
+arrow::Status DeltaSink::Close() {
+  if (!options_.exactly_once && log_) {
+    auto status = Flush();
+    if (!status.ok()) spdlog::warn("{}: final flush failed: {}", where_, status.ToString());
+  }
+  // Exactly-once: open files belong to an epoch that was not pre-committed; the next
+  // start's rollback removes them.
+  for (auto& [key, file] : open_files_) {
+    (void)file->writer->Close();
+    (void)file->out->Close();
+  }
+  open_files_.clear();
+  return arrow::Status::OK();
+}
+
+}  // namespace laminar::delta

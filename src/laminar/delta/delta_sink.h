@@ -1,0 +1,114 @@
+// The `delta-lake` sink: writes Parquet data files through Arrow and commits them to the
+// Delta log itself, one commit per epoch.
+//
+// Exactly-once protocol:
+//   write_batch  rows go to Parquet files at their final paths; the log does not name them
+//                yet, so readers cannot see them.
+//   pre_commit   files closed and fsynced; their add actions are written to a staging record
+//                `_laminar/<writer>/epoch-<E>.json` (hidden from Delta readers), so a restarted
+//                process can still commit the epoch.
+//   commit_epoch one log entry `_delta_log/<v>.json`: add actions, commitInfo and
+//                txn{appId = writer.id, version = E}, created only if absent; on a conflict the
+//                newer commits are read, and if this writer's txn already covers E it is done,
+//                otherwise it retries at the next version (appends never conflict with appends).
+//   rollback     deletes the epoch's files and staging record, and orphans a dead process left.
+// An epoch at or below the table's txn version for writer.id is skipped whole, writes included.
+#pragma once
+
+#include <arrow/record_batch.h>
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "laminar/core/connector.h"
+#include "laminar/core/registry.h"
+#include "laminar/delta/delta_log.h"
+#include "laminar/storage/storage_options.h"
+
+namespace laminar::delta {
+
+void RegisterDeltaSink(ConnectorRegistry& registry);
+std::vector<ConfigKeySpec> DeltaSinkKeySpecs();
+
+enum class WriteMode { kAppend, kOverwrite, kUpsert };
+
+struct DeltaSinkOptions {
+  storage::StorageOptions storage;
+  std::vector<std::string> partition_columns;
+  int64_t target_file_size = 134217728;
+  int64_t max_buffer_records = 100000;  // rows per Parquet row group
+  int64_t max_buffer_duration_ms = 60000;
+  int64_t checkpoint_interval = 10;
+  bool schema_evolution = false;
+  WriteMode write_mode = WriteMode::kAppend;
+  std::vector<std::string> merge_key_columns;
+  bool exactly_once = true;
+  std::string compression = "zstd";
+  std::string writer_id;  // default: derived from the pipeline and sink names
+  bool allow_unsafe_commit = false;  // object stores without conditional put
+
+  static arrow::Result<DeltaSinkOptions> FromConfig(const ConnectorConfig& config);
+};
+
+class DeltaSink : public SinkConnector {
+ public:
+  DeltaSink();
+  ~DeltaSink() override;
+
+  arrow::Status Open(const ConnectorConfig& config) override;
+  SinkCapabilities capabilities() const override;
+  arrow::Status BeginEpoch(uint64_t epoch) override;
+  arrow::Result<WriteResult> WriteBatch(const std::shared_ptr<arrow::RecordBatch>& batch) override;
+  arrow::Status PreCommit(uint64_t epoch) override;
+  arrow::Status CommitEpoch(uint64_t epoch) override;
+  arrow::Status RollbackEpoch(uint64_t epoch) override;
+  arrow::Status Flush() override;
+  arrow::Result<std::optional<uint64_t>> LastCommittedEpoch() override;
+  HealthStatus Health() const override;
+  ConnectorMetrics Metrics() const override;
+  arrow::Status Close() override;
+
+  const DeltaSinkOptions& options() const { return options_; }
+  // The table version after the last commit this sink made or saw.
+  int64_t table_version() const { return snapshot_ ? snapshot_->version() : -1; }
+
+ private:
+  struct OpenFile;
+  struct Layout;
+
+  arrow::Status CreateOrCheckTable(const std::shared_ptr<arrow::Schema>& input);
+  arrow::Result<OpenFile*> FileFor(const PartitionValues& values, const std::string& key);
+  arrow::Status FinishFile(OpenFile* file);
+  arrow::Status FinishAllFiles();
+  arrow::Status WriteRows(const std::shared_ptr<arrow::RecordBatch>& batch);
+  // Writes one log entry holding `adds` (and the txn when epoch is set), retrying on conflicts.
+  arrow::Status CommitAdds(std::vector<AddAction> adds, std::optional<uint64_t> epoch, const char* operation);
+  std::string StagingRecordPath(uint64_t epoch) const;
+  arrow::Status WriteStagingRecord(uint64_t epoch, const std::vector<AddAction>& adds);
+  arrow::Result<std::optional<std::vector<AddAction>>> ReadStagingRecord(uint64_t epoch);
+  arrow::Status DeleteOrphans(uint64_t from_epoch);
+  void Count(const std::string& name, int64_t delta = 1);
+
+  DeltaSinkOptions options_;
+  std::string where_;
+  std::unique_ptr<DeltaLog> log_;
+  std::optional<Snapshot> snapshot_;
+  std::unique_ptr<Layout> layout_;
+  std::string writer_tag_;  // 8 hex digits of writer.id, in file names
+  uint64_t epoch_ = 0;
+  bool skipping_epoch_ = false;
+  bool orphans_checked_ = false;
+  int file_seq_ = 0;
+  std::map<std::string, std::unique_ptr<OpenFile>> open_files_;  // by partition key
+  std::vector<AddAction> finished_;                               // closed files of the open epoch
+  std::map<uint64_t, std::vector<AddAction>> staged_;             // pre-committed, not yet committed
+  int64_t first_write_ms_ = 0;                                    // at-least-once buffer age
+  mutable std::mutex metrics_mu_;
+  ConnectorMetrics metrics_;
+};
+
+}  // namespace laminar::delta

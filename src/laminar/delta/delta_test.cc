@@ -1,0 +1,393 @@
+#include <arrow/api.h>
+#include <arrow/filesystem/localfs.h>
+#include <arrow/io/file.h>
+#include <gtest/gtest.h>
+#include <parquet/arrow/reader.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+#include "laminar/delta/delta_log.h"
+#include "laminar/delta/delta_schema.h"
+#include "laminar/delta/delta_sink.h"
+#include "laminar/storage/storage_options.h"
+#include "laminar/testing/conformance.h"
+
+namespace laminar::delta {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::shared_ptr<arrow::Schema> OrdersSchema() {
+  return arrow::schema({arrow::field("id", arrow::int64(), false), arrow::field("region", arrow::utf8()),
+                        arrow::field("amount", arrow::float64()),
+                        arrow::field("at", arrow::timestamp(arrow::TimeUnit::MILLI, "UTC"))});
+}
+
+std::shared_ptr<arrow::RecordBatch> Orders(int64_t from, int64_t n) {
+  arrow::Int64Builder ids;
+  arrow::StringBuilder regions;
+  arrow::DoubleBuilder amounts;
+  arrow::TimestampBuilder at(arrow::timestamp(arrow::TimeUnit::MILLI, "UTC"), arrow::default_memory_pool());
+  for (int64_t i = from; i < from + n; ++i) {
+    EXPECT_TRUE(ids.Append(i).ok());
+    EXPECT_TRUE((i % 7 == 0 ? regions.AppendNull() : regions.Append(i % 2 ? "east" : "west")).ok());
+    EXPECT_TRUE(amounts.Append(static_cast<double>(i) * 1.5).ok());
+    EXPECT_TRUE(at.Append(1767225600000 + i * 1001).ok());
+  }
+  return arrow::RecordBatch::Make(OrdersSchema(), n,
+                                  {ids.Finish().ValueOrDie(), regions.Finish().ValueOrDie(),
+                                   amounts.Finish().ValueOrDie(), at.Finish().ValueOrDie()});
+}
+
+class DeltaSinkTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("laminar-delta-test-" + std::to_string(::getpid()) + "-" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  ConnectorConfig Config(std::map<std::string, std::string> props = {}) {
+    props["table.path"] = dir_.string();
+    ConnectorConfig config("delta-lake", props);
+    config.set_instance_name("orders_delta");
+    config.set_pipeline_name("test");
+    config.set_schema(OrdersSchema());
+    EXPECT_TRUE(config.Validate(DeltaSinkKeySpecs()).ok());
+    return config;
+  }
+
+  std::unique_ptr<DeltaSink> Open(std::map<std::string, std::string> props = {}) {
+    auto sink = std::make_unique<DeltaSink>();
+    auto status = sink->Open(Config(std::move(props)));
+    EXPECT_TRUE(status.ok()) << status.ToString();
+    return sink;
+  }
+
+  std::optional<Snapshot> Load() {
+    storage::TableLocation location;
+    location.fs = std::make_shared<arrow::fs::LocalFileSystem>();
+    location.root = dir_.string();
+    location.local = true;
+    DeltaLog log(location);
+    auto snapshot = log.Load();
+    EXPECT_TRUE(snapshot.ok()) << snapshot.status().ToString();
+    return snapshot.ok() ? *snapshot : std::nullopt;
+  }
+
+  // Rows of the live files (partition columns not added back).
+  std::vector<std::shared_ptr<arrow::RecordBatch>> ReadVisible() {
+    std::vector<std::shared_ptr<arrow::RecordBatch>> out;
+    auto snapshot = Load();
+    if (!snapshot) return out;
+    for (const auto& [path, add] : snapshot->files()) {
+      auto file = arrow::io::ReadableFile::Open((dir_ / DecodePath(path)).string()).ValueOrDie();
+      auto reader = parquet::arrow::OpenFile(file, arrow::default_memory_pool()).ValueOrDie();
+      auto read = reader->ReadTable();
+      EXPECT_TRUE(read.ok());
+      std::shared_ptr<arrow::Table> table = *read;
+      arrow::TableBatchReader batches(*table);
+      std::shared_ptr<arrow::RecordBatch> batch;
+      while (batches.ReadNext(&batch).ok() && batch) out.push_back(batch);
+    }
+    return out;
+  }
+
+  int64_t VisibleRows() {
+    int64_t n = 0;
+    for (const auto& b : ReadVisible()) n += b->num_rows();
+    return n;
+  }
+
+  fs::path dir_;
+};
+
+TEST(DeltaSinkOptions, ParsesEveryKeyAndRejectsBadValues) {
+  auto parse = [](std::map<std::string, std::string> props) {
+    props.emplace("table.path", "/tmp/t");
+    ConnectorConfig config("delta-lake", props);
+    config.set_instance_name("s");
+    return DeltaSinkOptions::FromConfig(config);
+  };
+  auto o = parse({{"partition.columns", "a,,b, ,c"}, {"target.file.size", "1000"}, {"max.buffer.records", "50"},
+                  {"write.mode", "MERGE"}, {"merge.key.columns", "id"}, {"delivery.guarantee", "at_least_once"},
+                  {"writer.id", "w1"}, {"storage.foo", "bar"}});
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  EXPECT_EQ(o->partition_columns, (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_EQ(o->target_file_size, 1000);
+  EXPECT_EQ(o->max_buffer_records, 50);
+  EXPECT_EQ(o->write_mode, WriteMode::kUpsert);
+  EXPECT_FALSE(o->exactly_once);
+  EXPECT_EQ(o->writer_id, "w1");
+  EXPECT_EQ(o->storage.options.at("foo"), "bar");
+
+  auto upsert = parse({{"write.mode", "upsert"}});
+  ASSERT_FALSE(upsert.ok());
+  EXPECT_NE(upsert.status().message().find("merge.key.columns"), std::string::npos);
+  for (const char* key : {"target.file.size", "max.buffer.records", "checkpoint.interval"}) {
+    auto zero = parse({{key, "0"}});
+    ASSERT_FALSE(zero.ok()) << key;
+    EXPECT_NE(zero.status().message().find(key), std::string::npos);
+  }
+  auto glue = parse({{"catalog.type", "glue"}});
+  ASSERT_FALSE(glue.ok());
+  EXPECT_NE(glue.status().message().find("catalog.database"), std::string::npos);
+  auto unity = parse({{"catalog.type", "unity"}, {"catalog.name", "n"}});
+  ASSERT_FALSE(unity.ok());
+  EXPECT_NE(unity.status().message().find("catalog.schema"), std::string::npos);
+
+  // The default writer.id is stable: pipeline + sink name, never random.
+  ConnectorConfig config("delta-lake", {{"table.path", "/tmp/t"}});
+  config.set_instance_name("sink_a");
+  config.set_pipeline_name("pipe");
+  EXPECT_EQ(DeltaSinkOptions::FromConfig(config)->writer_id, "laminar:pipe:sink_a");
+}
+
+TEST(StorageOptions, ProvidersValidationAndMasking) {
+  EXPECT_EQ(storage::DetectProvider("S3A://b/t"), storage::Provider::kS3);
+  EXPECT_EQ(storage::DetectProvider("abfss://c@acct.dfs.core.windows.net/t"), storage::Provider::kAzure);
+  EXPECT_EQ(storage::DetectProvider("gs://b/t"), storage::Provider::kGcs);
+  EXPECT_EQ(storage::DetectProvider("/data/t"), storage::Provider::kLocal);
+  ::unsetenv("AWS_REGION");
+  ::unsetenv("AWS_ACCESS_KEY_ID");
+  ::unsetenv("AWS_SECRET_ACCESS_KEY");
+  ::unsetenv("AZURE_STORAGE_ACCOUNT_NAME");
+  auto make = [](std::map<std::string, std::string> props) {
+    ConnectorConfig config("delta-lake", props);
+    return storage::StorageOptions::FromConfig(config, "table.path");
+  };
+  auto no_region = make({{"table.path", "s3://b/t"}});
+  ASSERT_FALSE(no_region.ok());
+  EXPECT_NE(no_region.status().message().find("aws_region"), std::string::npos);
+  auto half = make({{"table.path", "s3://b/t"}, {"storage.aws_region", "eu-west-1"},
+                    {"storage.aws_access_key_id", "AKIA"}});
+  ASSERT_FALSE(half.ok());
+  EXPECT_NE(half.status().message().find("aws_secret_access_key"), std::string::npos);
+  EXPECT_FALSE(make({{"table.path", "az://c/t"}}).ok());
+  EXPECT_TRUE(make({{"table.path", "gs://b/t"}}).ok());
+  ::setenv("AWS_REGION", "us-east-1", 1);
+  auto from_env = make({{"table.path", "s3://b/t"}, {"storage.aws_access_key_id", "AKIA"},
+                        {"storage.aws_secret_access_key", "very-secret"}});
+  ASSERT_TRUE(from_env.ok());
+  EXPECT_EQ(from_env->options.at("aws_region"), "us-east-1");
+  EXPECT_EQ(from_env->DisplayRedacted().find("very-secret"), std::string::npos);
+  EXPECT_EQ(from_env->DisplayRedacted().find("AKIA"), std::string::npos);
+  ::unsetenv("AWS_REGION");
+}
+
+TEST(DeltaSchema, RoundTripAndStorageTypes) {
+  auto schema = arrow::schema({arrow::field("i", arrow::int32(), false), arrow::field("u", arrow::uint32()),
+                               arrow::field("d", arrow::decimal128(12, 3)), arrow::field("day", arrow::date32()),
+                               arrow::field("ts", arrow::timestamp(arrow::TimeUnit::NANO, "UTC")),
+                               arrow::field("tags", arrow::list(arrow::utf8())),
+                               arrow::field("s", arrow::struct_({arrow::field("a", arrow::int64())}))});
+  auto storage = StorageSchema(*schema);
+  ASSERT_TRUE(storage.ok()) << storage.status().ToString();
+  EXPECT_TRUE((*storage)->field(1)->type()->Equals(arrow::int64()));
+  EXPECT_TRUE((*storage)->field(4)->type()->Equals(arrow::timestamp(arrow::TimeUnit::MICRO, "UTC")));
+  auto delta = ToDeltaSchema(**storage);
+  ASSERT_TRUE(delta.ok());
+  EXPECT_FALSE(delta->uses_timestamp_ntz);
+  auto back = FromDeltaSchemaString(delta->schema_string);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ((*back)->num_fields(), 7);
+  EXPECT_FALSE((*back)->field(0)->nullable());
+  EXPECT_TRUE((*back)->field(2)->type()->Equals(arrow::decimal128(12, 3)));
+  auto time = ToDeltaSchema(*arrow::schema({arrow::field("t", arrow::time64(arrow::TimeUnit::MICRO))}));
+  ASSERT_FALSE(time.ok());
+  EXPECT_NE(time.status().message().find("'t'"), std::string::npos);
+}
+
+TEST_F(DeltaSinkTest, CreatesTableAndCommitsOneVersionPerEpoch) {
+  auto sink = Open();
+  auto created = Load();
+  ASSERT_TRUE(created);
+  EXPECT_EQ(created->version(), 0);
+  EXPECT_TRUE(fs::exists(dir_ / "_delta_log" / "00000000000000000000.json"));
+  for (uint64_t epoch = 1; epoch <= 5; ++epoch) {
+    ASSERT_TRUE(sink->BeginEpoch(epoch).ok());
+    ASSERT_TRUE(sink->WriteBatch(Orders(static_cast<int64_t>(epoch) * 100, 100)).ok());
+    ASSERT_TRUE(sink->PreCommit(epoch).ok());
+    EXPECT_EQ(VisibleRows(), static_cast<int64_t>(epoch - 1) * 100) << "visible before commit";
+    ASSERT_TRUE(sink->CommitEpoch(epoch).ok());
+    EXPECT_EQ(VisibleRows(), static_cast<int64_t>(epoch) * 100);
+  }
+  auto snapshot = Load();
+  EXPECT_EQ(snapshot->version(), 5);
+  EXPECT_EQ(snapshot->TxnVersion("laminar:test:orders_delta"), 5);
+  // An empty epoch adds no version.
+  ASSERT_TRUE(sink->BeginEpoch(6).ok());
+  ASSERT_TRUE(sink->PreCommit(6).ok());
+  ASSERT_TRUE(sink->CommitEpoch(6).ok());
+  EXPECT_EQ(Load()->version(), 5);
+  // Committing again is a no-op.
+  ASSERT_TRUE(sink->CommitEpoch(5).ok());
+  EXPECT_EQ(Load()->version(), 5);
+  // Stats: per-file row and null counts add up; bounds are present.
+  int64_t rows = 0, null_regions = 0;
+  for (const auto& [path, add] : snapshot->files()) {
+    boost::json::value stats = boost::json::parse(add.stats);
+    SCOPED_TRACE(add.stats);
+    rows += stats.at("numRecords").as_int64();
+    null_regions += stats.at("nullCount").at("region").as_int64();
+    EXPECT_TRUE(stats.at("minValues").at("at").is_string()) << add.stats;
+    EXPECT_LE(stats.at("minValues").at("id").as_int64(), stats.at("maxValues").at("id").as_int64());
+  }
+  EXPECT_EQ(rows, 500);
+  EXPECT_EQ(null_regions, 71);  // multiples of 7 in 100..599
+}
+
+TEST_F(DeltaSinkTest, ReplayedEpochIsSkippedWritesIncluded) {
+  {
+    auto sink = Open();
+    ASSERT_TRUE(sink->BeginEpoch(1).ok());
+    ASSERT_TRUE(sink->WriteBatch(Orders(0, 10)).ok());
+    ASSERT_TRUE(sink->PreCommit(1).ok());
+    ASSERT_TRUE(sink->CommitEpoch(1).ok());
+  }
+  auto sink = Open();
+  EXPECT_EQ(sink->LastCommittedEpoch().ValueOrDie(), std::optional<uint64_t>(1));
+  ASSERT_TRUE(sink->RollbackEpoch(2).ok());
+  ASSERT_TRUE(sink->BeginEpoch(1).ok());  // a replay of epoch 1
+  ASSERT_TRUE(sink->WriteBatch(Orders(0, 10)).ok());
+  ASSERT_TRUE(sink->PreCommit(1).ok());
+  ASSERT_TRUE(sink->CommitEpoch(1).ok());
+  EXPECT_EQ(Load()->version(), 1);
+  EXPECT_EQ(VisibleRows(), 10);
+  size_t parquet_files = 0;
+  for (const auto& entry : fs::recursive_directory_iterator(dir_)) parquet_files += entry.path().extension() == ".parquet";
+  EXPECT_EQ(parquet_files, 1u) << "a skipped epoch writes no files";
+}
+
+TEST_F(DeltaSinkTest, DecidedEpochIsCommittedByTheNextProcessAndOrphansGo) {
+  {
+    auto sink = Open();
+    ASSERT_TRUE(sink->BeginEpoch(1).ok());
+    ASSERT_TRUE(sink->WriteBatch(Orders(0, 10)).ok());
+    ASSERT_TRUE(sink->PreCommit(1).ok());
+    // "crash": epoch 1 decided but not committed; epoch 2 half written
+    ASSERT_TRUE(sink->BeginEpoch(2).ok());
+    ASSERT_TRUE(sink->WriteBatch(Orders(10, 10)).ok());
+  }
+  auto sink = Open();
+  EXPECT_EQ(VisibleRows(), 0);
+  ASSERT_TRUE(sink->CommitEpoch(1).ok());  // recovery rolls the decided epoch forward
+  ASSERT_TRUE(sink->RollbackEpoch(2).ok());
+  EXPECT_EQ(VisibleRows(), 10);
+  size_t parquet_files = 0;
+  for (const auto& entry : fs::recursive_directory_iterator(dir_)) parquet_files += entry.path().extension() == ".parquet";
+  EXPECT_EQ(parquet_files, 1u) << "the orphan of epoch 2 is removed";
+  EXPECT_FALSE(fs::exists(dir_ / "_laminar" / "" / "epoch-1.json"));
+}
+
+TEST_F(DeltaSinkTest, PartitionsRollingAndCheckpoints) {
+  auto sink = Open({{"partition.columns", "region"}, {"checkpoint.interval", "2"}, {"target.file.size", "2000"}});
+  for (uint64_t epoch = 1; epoch <= 4; ++epoch) {
+    ASSERT_TRUE(sink->BeginEpoch(epoch).ok());
+    for (int b = 0; b < 5; ++b) {
+      ASSERT_TRUE(sink->WriteBatch(Orders(static_cast<int64_t>(epoch) * 1000 + b * 100, 100)).ok());
+    }
+    ASSERT_TRUE(sink->PreCommit(epoch).ok());
+    ASSERT_TRUE(sink->CommitEpoch(epoch).ok());
+  }
+  EXPECT_TRUE(fs::exists(dir_ / "_delta_log" / "00000000000000000004.checkpoint.parquet"));
+  EXPECT_TRUE(fs::exists(dir_ / "_delta_log" / "_last_checkpoint"));
+  EXPECT_TRUE(fs::is_directory(dir_ / "region=east"));
+  EXPECT_TRUE(fs::is_directory(dir_ / "region=__HIVE_DEFAULT_PARTITION__"));
+  auto snapshot = Load();  // replays from the checkpoint
+  ASSERT_TRUE(snapshot);
+  EXPECT_EQ(snapshot->version(), 4);
+  EXPECT_EQ(snapshot->metadata().partition_columns, (std::vector<std::string>{"region"}));
+  EXPECT_EQ(snapshot->TxnVersion("laminar:test:orders_delta"), 4);
+  EXPECT_GT(snapshot->files().size(), 12u) << "files roll at target.file.size";
+  int64_t rows = 0;
+  for (const auto& [path, add] : snapshot->files()) {
+    rows += boost::json::parse(add.stats).at("numRecords").as_int64();
+    const auto& region = add.partition_values.at("region");
+    EXPECT_EQ(path.rfind(region ? "region=" + *region : "region=__HIVE_DEFAULT_PARTITION__", 0), 0u) << path;
+  }
+  EXPECT_EQ(rows, 2000);
+}
+
+TEST_F(DeltaSinkTest, SchemaChecksAndEvolution) {
+  { Open(); }
+  auto wider = OrdersSchema()->AddField(4, arrow::field("note", arrow::utf8())).ValueOrDie();
+  auto config = Config();
+  config.set_schema(wider);
+  DeltaSink strict;
+  auto refused = strict.Open(config);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.message().find("'note'"), std::string::npos);
+  config.Set("schema.evolution", "true");
+  DeltaSink evolving;
+  ASSERT_TRUE(evolving.Open(config).ok());
+  auto schema = FromDeltaSchemaString(Load()->metadata().schema_string).ValueOrDie();
+  EXPECT_EQ(schema->GetFieldIndex("note"), 4);
+  auto retyped = arrow::schema({arrow::field("id", arrow::utf8(), false)});
+  config.set_schema(retyped);
+  DeltaSink wrong;
+  auto type_change = wrong.Open(config);
+  ASSERT_FALSE(type_change.ok());
+  EXPECT_NE(type_change.message().find("'id'"), std::string::npos);
+}
+
+TEST_F(DeltaSinkTest, ConcurrentWriterTakesTheNextVersion) {
+  auto a = Open({{"writer.id", "a"}});
+  auto b = Open({{"writer.id", "b"}});
+  ASSERT_TRUE(a->BeginEpoch(1).ok());
+  ASSERT_TRUE(b->BeginEpoch(1).ok());
+  ASSERT_TRUE(a->WriteBatch(Orders(0, 10)).ok());
+  ASSERT_TRUE(b->WriteBatch(Orders(100, 20)).ok());
+  ASSERT_TRUE(a->PreCommit(1).ok());
+  ASSERT_TRUE(b->PreCommit(1).ok());
+  ASSERT_TRUE(a->CommitEpoch(1).ok());
+  ASSERT_TRUE(b->CommitEpoch(1).ok());  // version 1 is taken: b retries at 2
+  auto snapshot = Load();
+  EXPECT_EQ(snapshot->version(), 2);
+  EXPECT_EQ(snapshot->TxnVersion("a"), 1);
+  EXPECT_EQ(snapshot->TxnVersion("b"), 1);
+  EXPECT_EQ(VisibleRows(), 30);
+}
+
+TEST_F(DeltaSinkTest, OverwriteReplacesOnlyTouchedPartitions) {
+  auto sink = Open({{"partition.columns", "region"}, {"write.mode", "overwrite"}});
+  ASSERT_TRUE(sink->BeginEpoch(1).ok());
+  ASSERT_TRUE(sink->WriteBatch(Orders(1, 6)).ok());  // ids 1..6: east, west
+  ASSERT_TRUE(sink->PreCommit(1).ok());
+  ASSERT_TRUE(sink->CommitEpoch(1).ok());
+  ASSERT_TRUE(sink->BeginEpoch(2).ok());
+  ASSERT_TRUE(sink->WriteBatch(Orders(11, 1)).ok());  // id 11: east only
+  ASSERT_TRUE(sink->PreCommit(2).ok());
+  ASSERT_TRUE(sink->CommitEpoch(2).ok());
+  int64_t east = 0, west = 0;
+  auto snapshot = Load();
+  for (const auto& [path, add] : snapshot->files()) {
+    const int64_t n = boost::json::parse(add.stats).at("numRecords").as_int64();
+    (*add.partition_values.at("region") == "east" ? east : west) += n;
+  }
+  EXPECT_EQ(east, 1);
+  EXPECT_EQ(west, 3);
+}
+
+TEST_F(DeltaSinkTest, Conformance) {
+  testing::SinkUnderTest under;
+  under.make = [] { return std::make_unique<DeltaSink>(); };
+  under.config = Config();
+  under.read_visible = [this] { return ReadVisible(); };
+  under.batches = {Orders(0, 5), Orders(5, 5), Orders(10, 5)};
+  // Storage form: timestamps in microseconds.
+  for (auto& b : under.batches) {
+    auto storage = StorageSchema(*b->schema()).ValueOrDie();
+    b = ToStorage(b, storage).ValueOrDie();
+  }
+  under.config.set_schema(under.batches[0]->schema());
+  testing::CheckSinkConformance(under);
+}
+
+}  // namespace
+}  // namespace laminar::delta
