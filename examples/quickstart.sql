@@ -1,4 +1,5 @@
--- Quickstart: synthetic orders -> Parquet files under ./data/orders, exactly once.
+-- Quickstart: synthetic orders -> a Delta Lake table under ./data/orders_delta,
+-- partitioned by customer, one Delta commit per checkpoint, exactly once.
 CREATE SOURCE orders (
   order_id  BIGINT NOT NULL,
   customer  VARCHAR NOT NULL,
@@ -18,7 +19,8 @@ CREATE SOURCE orders (
   seed = '42'
 );
 
-CREATE SINK orders_parquet FROM orders INTO FILES (
-  path = './data/orders',
-  format = 'parquet'
+CREATE SINK orders_delta FROM orders INTO DELTA_LAKE (
+  'table.path' = './data/orders_delta',
+  'partition.columns' = 'customer',
+  'checkpoint.interval' = '10'
 );
