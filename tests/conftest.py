@@ -4,6 +4,8 @@ import pathlib
 
 import pytest
 
+from kafka_fixtures import kafka_broker, schema_registry  # noqa: F401  (fixtures)
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
