@@ -6,6 +6,7 @@
 #include <arrow/io/file.h>
 #include <arrow/util/byte_size.h>
 #include <fcntl.h>
+#include <parquet/arrow/reader.h>
 #include <parquet/arrow/writer.h>
 #include <parquet/properties.h>
 #include <spdlog/spdlog.h>
@@ -289,6 +290,7 @@ struct DeltaSink::Layout {
   std::vector<int> file_index;                 // into storage
   int op_index = -1;                           // the `_op` column of the input, upsert mode
   std::vector<int> storage_from_input;         // storage column i = input column storage_from_input[i]
+  std::vector<int> key_index;                  // upsert keys, into storage
 };
 
 struct DeltaSink::OpenFile {
@@ -451,9 +453,6 @@ arrow::Status DeltaSink::Open(const ConnectorConfig& config) {
   // them only when asked (idempotent).
   ARROW_RETURN_NOT_OK(arrow::compute::Initialize());
   ARROW_ASSIGN_OR_RAISE(options_, DeltaSinkOptions::FromConfig(config));
-  if (options_.write_mode == WriteMode::kUpsert) {
-    return ConfigError(where_, "write.mode 'upsert' is not available yet in this build; use append or overwrite");
-  }
   if (!config.schema()) return ConfigError(where_, "the sink's input schema is unknown");
   ARROW_ASSIGN_OR_RAISE(auto location, storage::OpenLocation(options_.storage));
   if (!location.local && !options_.allow_unsafe_commit) {
@@ -600,6 +599,22 @@ arrow::Status DeltaSink::CreateOrCheckTable(const std::shared_ptr<arrow::Schema>
     layout->partition_index.push_back(index);
   }
   layout->file_schema = arrow::schema(file_fields);
+  if (options_.write_mode == WriteMode::kUpsert) {
+    if (layout->op_index < 0) {
+      return ConfigError(where_, std::string("write.mode 'upsert' needs the changelog column '") + kChangelogColumn +
+                                     "' (TINYINT: 0 +I, 1 -U, 2 +U, 3 -D) in the input");
+    }
+    for (const auto& column : options_.merge_key_columns) {
+      const int index = layout->storage->GetFieldIndex(column);
+      if (index < 0) return ConfigError(where_, "merge.key.columns: '" + column + "' is not a column of the input");
+      if (!PartitionTypeSupported(*layout->storage->field(index)->type())) {
+        return ConfigError(where_, "merge.key.columns: column '" + column + "' has type " +
+                                       layout->storage->field(index)->type()->ToString() +
+                                       ", which cannot be a key (use a string, integer, boolean, date or timestamp)");
+      }
+      layout->key_index.push_back(index);
+    }
+  }
   layout_ = std::move(layout);
   return arrow::Status::OK();
 }
@@ -721,6 +736,7 @@ arrow::Status DeltaSink::FinishAllFiles() {
 }
 
 arrow::Status DeltaSink::WriteRows(const std::shared_ptr<arrow::RecordBatch>& input) {
+  if (input->schema()->Equals(*layout_->storage, false)) return WriteStorageRows(input);
   // Storage form of the table's columns.
   arrow::ArrayVector columns;
   for (int i : layout_->storage_from_input) columns.push_back(input->column(i));
@@ -732,22 +748,15 @@ arrow::Status DeltaSink::WriteRows(const std::shared_ptr<arrow::RecordBatch>& in
       }()),
       input->num_rows(), columns);
   ARROW_ASSIGN_OR_RAISE(batch, ToStorage(batch, layout_->storage));
+  return WriteStorageRows(batch);
+}
 
+arrow::Status DeltaSink::WriteStorageRows(const std::shared_ptr<arrow::RecordBatch>& batch) {
   auto write = [&](const std::shared_ptr<arrow::RecordBatch>& rows, const PartitionValues& values,
-                   const std::string& key) -> arrow::Status {
+                   const std::string&) -> arrow::Status {
     arrow::ArrayVector file_columns;
     for (int i : layout_->file_index) file_columns.push_back(rows->column(i));
-    auto file_batch = arrow::RecordBatch::Make(layout_->file_schema, rows->num_rows(), file_columns);
-    ARROW_ASSIGN_OR_RAISE(OpenFile * file, FileFor(values, key));
-    ARROW_RETURN_NOT_OK(file->writer->WriteRecordBatch(*file_batch));
-    for (size_t c = 0; c < file->stats.size(); ++c) file->stats[c].Add(*file_batch->column(static_cast<int>(c)));
-    file->rows += file_batch->num_rows();
-    for (const auto& column : file_columns) file->bytes += arrow::util::TotalBufferSize(*column);
-    if (file->bytes >= options_.target_file_size) {
-      ARROW_RETURN_NOT_OK(FinishFile(file));
-      open_files_.erase(key);
-    }
-    return arrow::Status::OK();
+    return WriteFileRows(arrow::RecordBatch::Make(layout_->file_schema, rows->num_rows(), file_columns), values);
   };
 
   if (layout_->partition_index.empty()) return write(batch, {}, "");
@@ -781,6 +790,153 @@ arrow::Status DeltaSink::WriteRows(const std::shared_ptr<arrow::RecordBatch>& in
   return arrow::Status::OK();
 }
 
+arrow::Status DeltaSink::WriteFileRows(const std::shared_ptr<arrow::RecordBatch>& file_batch,
+                                       const PartitionValues& values) {
+  if (file_batch->num_rows() == 0) return arrow::Status::OK();
+  std::string key;
+  for (const auto& [column, value] : values) key += (value ? "v" + *value : std::string("n")) + '\x1f';
+  ARROW_ASSIGN_OR_RAISE(OpenFile * file, FileFor(values, key));
+  ARROW_RETURN_NOT_OK(file->writer->WriteRecordBatch(*file_batch));
+  for (size_t c = 0; c < file->stats.size(); ++c) file->stats[c].Add(*file_batch->column(static_cast<int>(c)));
+  file->rows += file_batch->num_rows();
+  for (const auto& column : file_batch->columns()) file->bytes += arrow::util::TotalBufferSize(*column);
+  if (file->bytes >= options_.target_file_size) {
+    ARROW_RETURN_NOT_OK(FinishFile(file));
+    open_files_.erase(key);
+  }
+  return arrow::Status::OK();
+}
+
+namespace {
+
+// Key text of one row: the key columns' partition-value texts, joined.
+arrow::Result<std::string> KeyOf(const std::vector<const arrow::Array*>& columns, int64_t row) {
+  std::string key;
+  for (const auto* column : columns) {
+    ARROW_ASSIGN_OR_RAISE(auto text, PartitionText(*column, row));
+    key += text ? "v" + *text : std::string("n");
+    key += '\x1f';
+  }
+  return key;
+}
+
+}  // namespace
+
+arrow::Status DeltaSink::StageUpsert() {
+  if (changes_.empty()) return arrow::Status::OK();
+  // 1. Fold the changes: the last change of a key decides it.
+  struct Last {
+    int batch;
+    int64_t row;
+    bool upsert;
+  };
+  std::unordered_map<std::string, Last> last;
+  std::vector<std::shared_ptr<arrow::RecordBatch>> storage_batches;
+  for (size_t b = 0; b < changes_.size(); ++b) {
+    const auto& input = changes_[b];
+    arrow::ArrayVector columns;
+    arrow::FieldVector fields;
+    for (int i : layout_->storage_from_input) {
+      columns.push_back(input->column(i));
+      fields.push_back(input->schema()->field(i));
+    }
+    ARROW_ASSIGN_OR_RAISE(auto storage,
+                          ToStorage(arrow::RecordBatch::Make(arrow::schema(fields), input->num_rows(), columns),
+                                    layout_->storage));
+    std::vector<const arrow::Array*> keys;
+    for (int k : layout_->key_index) keys.push_back(storage->column(k).get());
+    const auto& ops = static_cast<const arrow::Int8Array&>(*input->column(layout_->op_index));
+    for (int64_t row = 0; row < input->num_rows(); ++row) {
+      ARROW_ASSIGN_OR_RAISE(auto key, KeyOf(keys, row));
+      const int8_t op = ops.Value(row);
+      if (op < 0 || op > 3) {
+        return arrow::Status::Invalid(where_, ": changelog value ", static_cast<int>(op), " in '", kChangelogColumn,
+                                      "' is not 0 (+I), 1 (-U), 2 (+U) or 3 (-D)");
+      }
+      const auto kind = static_cast<RowKind>(op);
+      last[key] = Last{static_cast<int>(b), row, kind == RowKind::kInsert || kind == RowKind::kUpdateAfter};
+    }
+    storage_batches.push_back(std::move(storage));
+  }
+  Count("delta.changelog_keys", static_cast<int64_t>(last.size()));
+
+  // 2. Rewrite the live files that hold a changed key, without those rows.
+  ARROW_RETURN_NOT_OK(log_->Update(&*snapshot_).status());
+  const auto& location = log_->location();
+  const int64_t now = NowMillis();
+  for (const auto& [path, add] : snapshot_->files()) {
+    ARROW_ASSIGN_OR_RAISE(auto input, location.fs->OpenInputFile(location.Join(DecodePath(path))));
+    ARROW_ASSIGN_OR_RAISE(auto reader, parquet::arrow::OpenFile(input, arrow::default_memory_pool()));
+    ARROW_ASSIGN_OR_RAISE(auto table, reader->ReadTable());
+    ARROW_ASSIGN_OR_RAISE(table, table->CombineChunks());
+    // Key columns: from the file, or the partition value for partition columns.
+    std::vector<std::shared_ptr<arrow::Array>> key_arrays;
+    for (int k : layout_->key_index) {
+      const auto& name = layout_->storage->field(k)->name();
+      auto column = table->GetColumnByName(name);
+      if (column) {
+        key_arrays.push_back(column->chunk(0));
+        continue;
+      }
+      auto it = add.partition_values.find(name);
+      if (it == add.partition_values.end() || !it->second) {
+        ARROW_ASSIGN_OR_RAISE(auto nulls, arrow::MakeArrayOfNull(arrow::utf8(), table->num_rows()));
+        key_arrays.push_back(nulls);
+      } else {
+        ARROW_ASSIGN_OR_RAISE(auto constant, arrow::MakeArrayFromScalar(arrow::StringScalar(*it->second), table->num_rows()));
+        key_arrays.push_back(constant);
+      }
+    }
+    std::vector<const arrow::Array*> keys;
+    for (const auto& a : key_arrays) keys.push_back(a.get());
+    arrow::Int64Builder keep;
+    for (int64_t row = 0; row < table->num_rows(); ++row) {
+      ARROW_ASSIGN_OR_RAISE(auto key, KeyOf(keys, row));
+      if (!last.count(key)) ARROW_RETURN_NOT_OK(keep.Append(row));
+    }
+    if (keep.length() == table->num_rows()) continue;  // untouched
+    rewritten_.push_back(RemoveAction{path, now, true, add.partition_values, add.size});
+    if (keep.length() == 0) continue;
+    ARROW_ASSIGN_OR_RAISE(auto indices, keep.Finish());
+    ARROW_ASSIGN_OR_RAISE(auto kept, arrow::compute::Take(table, indices));
+    // Into the current file schema (older files may lack columns added since).
+    const auto& kept_table = kept.table();
+    ARROW_ASSIGN_OR_RAISE(auto combined, kept_table->CombineChunksToBatch());
+    arrow::ArrayVector columns;
+    for (const auto& field : layout_->file_schema->fields()) {
+      auto column = combined->GetColumnByName(field->name());
+      if (!column) {
+        ARROW_ASSIGN_OR_RAISE(column, arrow::MakeArrayOfNull(field->type(), combined->num_rows()));
+      } else if (!column->type()->Equals(*field->type())) {
+        ARROW_ASSIGN_OR_RAISE(auto cast, arrow::compute::Cast(*column, field->type()));
+        column = cast;
+      }
+      columns.push_back(column);
+    }
+    ARROW_RETURN_NOT_OK(
+        WriteFileRows(arrow::RecordBatch::Make(layout_->file_schema, combined->num_rows(), columns), add.partition_values));
+  }
+  Count("delta.merge_operations");
+
+  // 3. The surviving new versions of the changed keys.
+  std::vector<std::vector<int64_t>> rows(storage_batches.size());
+  for (const auto& [key, l] : last) {
+    if (l.upsert) rows[static_cast<size_t>(l.batch)].push_back(l.row);
+    else Count("delta.changelog_deletes");
+  }
+  for (size_t b = 0; b < storage_batches.size(); ++b) {
+    if (rows[b].empty()) continue;
+    std::sort(rows[b].begin(), rows[b].end());
+    arrow::Int64Builder indices;
+    ARROW_RETURN_NOT_OK(indices.AppendValues(rows[b]));
+    ARROW_ASSIGN_OR_RAISE(auto index_array, indices.Finish());
+    ARROW_ASSIGN_OR_RAISE(auto taken, arrow::compute::Take(storage_batches[b], index_array));
+    ARROW_RETURN_NOT_OK(WriteRows(taken.record_batch()));
+  }
+  changes_.clear();
+  return arrow::Status::OK();
+}
+
 arrow::Result<WriteResult> DeltaSink::WriteBatch(const std::shared_ptr<arrow::RecordBatch>& batch) {
   if (!layout_) return arrow::Status::Invalid(where_, ": WriteBatch before Open");
   if (batch->num_rows() == 0) return WriteResult{};
@@ -791,7 +947,11 @@ arrow::Result<WriteResult> DeltaSink::WriteBatch(const std::shared_ptr<arrow::Re
   if (!batch->schema()->Equals(*layout_->input, /*check_metadata=*/false)) {
     return arrow::Status::Invalid(where_, ": batch schema ", batch->schema()->ToString(), " differs from the input schema");
   }
-  ARROW_RETURN_NOT_OK(WriteRows(batch));
+  if (options_.write_mode == WriteMode::kUpsert) {
+    changes_.push_back(batch);  // folded by key at pre_commit
+  } else {
+    ARROW_RETURN_NOT_OK(WriteRows(batch));
+  }
   {
     std::lock_guard<std::mutex> lock(metrics_mu_);
     metrics_.records_total += static_cast<uint64_t>(batch->num_rows());
@@ -809,9 +969,8 @@ std::string DeltaSink::StagingRecordPath(uint64_t epoch) const {
   return log_->location().Join("_laminar/" + writer_tag_ + "/epoch-" + std::to_string(epoch) + ".json");
 }
 
-arrow::Status DeltaSink::WriteStagingRecord(uint64_t epoch, const std::vector<AddAction>& adds) {
-  CommitActions record;
-  record.adds = adds;
+arrow::Status DeltaSink::WriteStagingRecord(uint64_t epoch, const CommitActions& staged) {
+  CommitActions record = staged;
   record.txns.push_back(TxnAction{options_.writer_id, static_cast<int64_t>(epoch), 0});
   const auto& location = log_->location();
   ARROW_RETURN_NOT_OK(location.fs->CreateDir(location.Join("_laminar/" + writer_tag_), true));
@@ -838,30 +997,37 @@ arrow::Status DeltaSink::WriteStagingRecord(uint64_t epoch, const std::vector<Ad
   return out->Close();
 }
 
-arrow::Result<std::optional<std::vector<AddAction>>> DeltaSink::ReadStagingRecord(uint64_t epoch) {
+arrow::Result<std::optional<CommitActions>> DeltaSink::ReadStagingRecord(uint64_t epoch) {
   const auto& location = log_->location();
   const std::string path = StagingRecordPath(epoch);
   ARROW_ASSIGN_OR_RAISE(auto info, location.fs->GetFileInfo(path));
-  if (info.type() != arrow::fs::FileType::File) return std::optional<std::vector<AddAction>>();
+  if (info.type() != arrow::fs::FileType::File) return std::optional<CommitActions>();
   ARROW_ASSIGN_OR_RAISE(auto file, location.fs->OpenInputFile(path));
   ARROW_ASSIGN_OR_RAISE(auto size, file->GetSize());
   ARROW_ASSIGN_OR_RAISE(auto bytes, file->ReadAt(0, size));
   ARROW_ASSIGN_OR_RAISE(auto record, ParseCommit(bytes->ToString(), path));
-  return std::optional<std::vector<AddAction>>(std::move(record.adds));
+  record.txns.clear();
+  return std::optional<CommitActions>(std::move(record));
 }
 
 arrow::Status DeltaSink::PreCommit(uint64_t epoch) {
   if (skipping_epoch_ && epoch == epoch_) return arrow::Status::OK();
+  if (options_.write_mode == WriteMode::kUpsert) ARROW_RETURN_NOT_OK(StageUpsert());
   ARROW_RETURN_NOT_OK(FinishAllFiles());
-  ARROW_RETURN_NOT_OK(WriteStagingRecord(epoch, finished_));
-  staged_[epoch] = std::move(finished_);
+  CommitActions staged;
+  staged.adds = std::move(finished_);
+  staged.removes = std::move(rewritten_);
   finished_.clear();
+  rewritten_.clear();
+  ARROW_RETURN_NOT_OK(WriteStagingRecord(epoch, staged));
+  staged_[epoch] = std::move(staged);
   runtime::FaultPoint("delta.pre_commit.after_stage");
   return arrow::Status::OK();
 }
 
-arrow::Status DeltaSink::CommitAdds(std::vector<AddAction> adds, std::optional<uint64_t> epoch, const char* operation) {
-  if (adds.empty() && !epoch) return arrow::Status::OK();
+arrow::Status DeltaSink::CommitAdds(CommitActions staged, std::optional<uint64_t> epoch, const char* operation) {
+  const std::vector<AddAction>& adds = staged.adds;
+  if (adds.empty() && staged.removes.empty()) return arrow::Status::OK();
   const int64_t now = NowMillis();
   for (int attempt = 0;; ++attempt) {
     if (epoch) {
@@ -870,7 +1036,14 @@ arrow::Status DeltaSink::CommitAdds(std::vector<AddAction> adds, std::optional<u
     }
     CommitActions commit;
     commit.adds = adds;
-    std::string mode = "Append";
+    commit.removes = staged.removes;
+    std::string mode = options_.write_mode == WriteMode::kUpsert ? "Merge" : "Append";
+    for (const auto& r : staged.removes) {
+      if (!snapshot_->files().count(r.path)) {
+        return FatalError(where_, "file " + r.path + ", which this epoch rewrites, was removed by a concurrent "
+                                  "writer; upsert needs a single writer per table");
+      }
+    }
     if (options_.write_mode == WriteMode::kOverwrite && !adds.empty()) {
       // Replace the partitions this commit writes: every live file in them goes.
       mode = "Overwrite";
@@ -942,10 +1115,10 @@ arrow::Status DeltaSink::CommitAdds(std::vector<AddAction> adds, std::optional<u
 
 arrow::Status DeltaSink::CommitEpoch(uint64_t epoch) {
   auto committed = snapshot_->TxnVersion(options_.writer_id);
-  std::vector<AddAction> adds;
+  CommitActions staged;
   auto it = staged_.find(epoch);
   if (it != staged_.end()) {
-    adds = it->second;
+    staged = it->second;
   } else if (!committed || *committed < static_cast<int64_t>(epoch)) {
     // After a restart: the record a dead process staged.
     ARROW_RETURN_NOT_OK(log_->Update(&*snapshot_).status());
@@ -956,12 +1129,13 @@ arrow::Status DeltaSink::CommitEpoch(uint64_t epoch) {
         return FatalError(where_, "epoch " + std::to_string(epoch) + " is decided but its staging record " +
                                       StagingRecordPath(epoch) + " is missing and the table has no txn for it");
       }
-      adds = std::move(*record);
+      staged = std::move(*record);
     }
   }
   if (!committed || *committed < static_cast<int64_t>(epoch)) {
-    // An empty epoch still records its txn only when it has files: no empty versions.
-    if (!adds.empty()) ARROW_RETURN_NOT_OK(CommitAdds(adds, epoch, "STREAMING UPDATE"));
+    // An epoch that changed nothing makes no version.
+    ARROW_RETURN_NOT_OK(CommitAdds(std::move(staged), epoch,
+                                   options_.write_mode == WriteMode::kUpsert ? "MERGE" : "STREAMING UPDATE"));
   }
   staged_.erase(epoch);
   auto status = log_->location().fs->DeleteFile(StagingRecordPath(epoch));
@@ -1013,8 +1187,10 @@ arrow::Status DeltaSink::RollbackEpoch(uint64_t epoch) {
   };
   drop(finished_);
   finished_.clear();
+  rewritten_.clear();
+  changes_.clear();
   for (auto it = staged_.lower_bound(epoch); it != staged_.end();) {
-    drop(it->second);
+    drop(it->second.adds);
     (void)log_->location().fs->DeleteFile(StagingRecordPath(it->first));
     it = staged_.erase(it);
   }
@@ -1046,11 +1222,15 @@ arrow::Status DeltaSink::RollbackEpoch(uint64_t epoch) {
 
 arrow::Status DeltaSink::Flush() {
   if (options_.exactly_once) return arrow::Status::OK();  // epochs commit in CommitEpoch
+  if (options_.write_mode == WriteMode::kUpsert) ARROW_RETURN_NOT_OK(StageUpsert());
   ARROW_RETURN_NOT_OK(FinishAllFiles());
-  std::vector<AddAction> adds = std::move(finished_);
+  CommitActions staged;
+  staged.adds = std::move(finished_);
+  staged.removes = std::move(rewritten_);
   finished_.clear();
+  rewritten_.clear();
   first_write_ms_ = 0;
-  return CommitAdds(std::move(adds), std::nullopt, "WRITE");
+  return CommitAdds(std::move(staged), std::nullopt, "WRITE");
 }
 
 HealthStatus DeltaSink::Health() const {

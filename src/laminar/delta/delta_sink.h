@@ -85,11 +85,17 @@ class DeltaSink : public SinkConnector {
   arrow::Status FinishFile(OpenFile* file);
   arrow::Status FinishAllFiles();
   arrow::Status WriteRows(const std::shared_ptr<arrow::RecordBatch>& batch);
+  arrow::Status WriteStorageRows(const std::shared_ptr<arrow::RecordBatch>& batch);
+  // Writes rows already in file form (no partition columns) to the partition `values`.
+  arrow::Status WriteFileRows(const std::shared_ptr<arrow::RecordBatch>& rows, const PartitionValues& values);
+  // Upsert: folds the epoch's changelog by key (last change wins, in source order), writes
+  // the surviving rows, and rewrites the live files holding any changed key.
+  arrow::Status StageUpsert();
   // Writes one log entry holding `adds` (and the txn when epoch is set), retrying on conflicts.
-  arrow::Status CommitAdds(std::vector<AddAction> adds, std::optional<uint64_t> epoch, const char* operation);
+  arrow::Status CommitAdds(CommitActions staged, std::optional<uint64_t> epoch, const char* operation);
   std::string StagingRecordPath(uint64_t epoch) const;
-  arrow::Status WriteStagingRecord(uint64_t epoch, const std::vector<AddAction>& adds);
-  arrow::Result<std::optional<std::vector<AddAction>>> ReadStagingRecord(uint64_t epoch);
+  arrow::Status WriteStagingRecord(uint64_t epoch, const CommitActions& staged);
+  arrow::Result<std::optional<CommitActions>> ReadStagingRecord(uint64_t epoch);
   arrow::Status DeleteOrphans(uint64_t from_epoch);
   void Count(const std::string& name, int64_t delta = 1);
 
@@ -105,7 +111,9 @@ class DeltaSink : public SinkConnector {
   int file_seq_ = 0;
   std::map<std::string, std::unique_ptr<OpenFile>> open_files_;  // by partition key
   std::vector<AddAction> finished_;                               // closed files of the open epoch
-  std::map<uint64_t, std::vector<AddAction>> staged_;             // pre-committed, not yet committed
+  std::vector<RemoveAction> rewritten_;                           // upsert: files the open epoch replaces
+  std::vector<std::shared_ptr<arrow::RecordBatch>> changes_;      // upsert: the open epoch's input
+  std::map<uint64_t, CommitActions> staged_;                      // pre-committed, not yet committed
   int64_t first_write_ms_ = 0;                                    // at-least-once buffer age
   mutable std::mutex metrics_mu_;
   ConnectorMetrics metrics_;

@@ -8,6 +8,7 @@
 #include <boost/json.hpp>
 
 #include <filesystem>
+#include <tuple>
 #include <fstream>
 
 #include "laminar/delta/delta_log.h"
@@ -372,6 +373,77 @@ TEST_F(DeltaSinkTest, OverwriteReplacesOnlyTouchedPartitions) {
   }
   EXPECT_EQ(east, 1);
   EXPECT_EQ(west, 3);
+}
+
+std::shared_ptr<arrow::RecordBatch> Changes(const std::vector<std::tuple<int64_t, std::string, double, int8_t>>& rows) {
+  arrow::Int64Builder ids;
+  arrow::StringBuilder regions;
+  arrow::DoubleBuilder amounts;
+  arrow::Int8Builder ops;
+  for (const auto& [id, region, amount, op] : rows) {
+    EXPECT_TRUE(ids.Append(id).ok());
+    EXPECT_TRUE(regions.Append(region).ok());
+    EXPECT_TRUE(amounts.Append(amount).ok());
+    EXPECT_TRUE(ops.Append(op).ok());
+  }
+  auto schema = arrow::schema({arrow::field("id", arrow::int64(), false), arrow::field("region", arrow::utf8()),
+                               arrow::field("amount", arrow::float64()), arrow::field("_op", arrow::int8(), false)});
+  return arrow::RecordBatch::Make(schema, static_cast<int64_t>(rows.size()),
+                                  {ids.Finish().ValueOrDie(), regions.Finish().ValueOrDie(),
+                                   amounts.Finish().ValueOrDie(), ops.Finish().ValueOrDie()});
+}
+
+TEST_F(DeltaSinkTest, UpsertFoldsTheEpochAndRewritesInOneCommit) {
+  for (const std::string partitions : {"", "region"}) {
+    SCOPED_TRACE("partition.columns=" + partitions);
+    fs::remove_all(dir_);
+    auto config = Config({{"write.mode", "upsert"}, {"merge.key.columns", "id"}, {"partition.columns", partitions}});
+    config.set_schema(Changes({})->schema());
+    DeltaSink sink;
+    ASSERT_TRUE(sink.Open(config).ok());
+    auto epoch = [&](uint64_t e, const std::shared_ptr<arrow::RecordBatch>& changes) {
+      ASSERT_TRUE(sink.BeginEpoch(e).ok());
+      ASSERT_TRUE(sink.WriteBatch(changes).ok());
+      auto status = sink.PreCommit(e);
+      ASSERT_TRUE(status.ok()) << status.ToString();
+      ASSERT_TRUE(sink.CommitEpoch(e).ok());
+    };
+    epoch(1, Changes({{1, "east", 1, 0}, {2, "west", 2, 0}, {3, "east", 3, 0}, {4, "west", 4, 0}, {5, "east", 5, 0}}));
+    const int64_t before = Load()->version();
+    // +U 2, -D 3, +I 6, +I 7 then -D 7, two updates of 4 (the last wins), 5 moves region.
+    epoch(2, Changes({{2, "west", 2, 1}, {2, "west", 20, 2}, {3, "east", 3, 3}, {6, "east", 6, 0}, {7, "west", 7, 0},
+                      {7, "west", 7, 3}, {4, "west", 40, 2}, {4, "west", 400, 2}, {5, "west", 50, 2}}));
+    auto snapshot = Load();
+    EXPECT_EQ(snapshot->version(), before + 1) << "one commit per epoch";
+    // Read back: id -> amount, region from the file or the partition value.
+    std::map<int64_t, std::pair<std::string, double>> rows;
+    for (const auto& [path, add] : snapshot->files()) {
+      auto file = arrow::io::ReadableFile::Open((dir_ / DecodePath(path)).string()).ValueOrDie();
+      auto table = parquet::arrow::OpenFile(file, arrow::default_memory_pool()).ValueOrDie()->ReadTable().ValueOrDie();
+      table = table->CombineChunks().ValueOrDie();
+      auto ids = std::static_pointer_cast<arrow::Int64Array>(table->GetColumnByName("id")->chunk(0));
+      auto amounts = std::static_pointer_cast<arrow::DoubleArray>(table->GetColumnByName("amount")->chunk(0));
+      auto region_column = table->GetColumnByName("region");
+      for (int64_t i = 0; i < table->num_rows(); ++i) {
+        std::string region = region_column ? std::string(std::static_pointer_cast<arrow::StringArray>(region_column->chunk(0))->GetView(i))
+                                           : *add.partition_values.at("region");
+        EXPECT_TRUE(rows.emplace(ids->Value(i), std::make_pair(region, amounts->Value(i))).second)
+            << "duplicate key " << ids->Value(i);
+      }
+    }
+    std::map<int64_t, std::pair<std::string, double>> expected{
+        {1, {"east", 1}}, {2, {"west", 20}}, {4, {"west", 400}}, {5, {"west", 50}}, {6, {"east", 6}}};
+    EXPECT_EQ(rows, expected);
+    ASSERT_TRUE(sink.Close().ok());
+  }
+}
+
+TEST_F(DeltaSinkTest, UpsertNeedsTheChangelogColumn) {
+  auto config = Config({{"write.mode", "upsert"}, {"merge.key.columns", "id"}});
+  DeltaSink sink;
+  auto status = sink.Open(config);
+  ASSERT_FALSE(status.ok());
+  EXPECT_NE(status.message().find("_op"), std::string::npos);
 }
 
 TEST_F(DeltaSinkTest, Conformance) {
