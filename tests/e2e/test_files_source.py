@@ -232,3 +232,55 @@ CREATE SINK out FROM input INTO FILES (path = '{tmp_path / "out"}');
     log = proc.communicate(timeout=30)[0].decode()
     assert proc.returncode == 0, log
     assert ids(tmp_path / "out") == list(range(600))
+
+
+def test_watch_reads_a_late_file_that_sorts_first_exactly_once(laminar_connect, tmp_path):
+    import time
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+
+    def drop(name: str, first: int) -> None:
+        staging = tmp_path / f".tmp-{name}"
+        staging.write_text("".join(json.dumps({"id": first + i}) + "\n" for i in range(100)))
+        staging.rename(src / name)
+
+    def committed() -> list:
+        visible = [f for f in out.iterdir() if not f.name.startswith(("_", "."))] if out.exists() else []
+        return ids(out) if visible else []
+
+    def wait_for(count: int) -> None:
+        deadline = time.monotonic() + 30
+        while len(committed()) < count and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+    path = tmp_path / "watch.sql"
+    path.write_text(f"""
+CREATE SOURCE input (id BIGINT NOT NULL) FROM FILES (path = '{src}', watch = 'true', 'poll.interval.ms' = '50');
+CREATE SINK out FROM input INTO FILES (path = '{out}');
+""")
+
+    def start():
+        return subprocess.Popen([laminar_connect, "run", str(path), "--checkpoint-dir", str(tmp_path / "cp"),
+                                 "--checkpoint-interval", "100", "--no-status"], stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT)
+
+    def stop(proc) -> None:
+        proc.send_signal(signal.SIGTERM)
+        log = proc.communicate(timeout=30)[0].decode()
+        assert proc.returncode == 0, log
+
+    drop("b.jsonl", 100)
+    proc = start()
+    wait_for(100)
+    drop("a.jsonl", 0)  # sorts before b.jsonl, which is already read
+    wait_for(200)
+    stop(proc)
+    assert committed() == list(range(200))
+    # Restored from the checkpoint: neither file again, and a new file that sorts first is read.
+    proc = start()
+    time.sleep(1.0)
+    drop("0.jsonl", 300)
+    wait_for(300)
+    time.sleep(0.5)
+    stop(proc)
+    assert committed() == list(range(200)) + list(range(300, 400))

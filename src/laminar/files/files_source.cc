@@ -29,6 +29,10 @@ std::vector<ConfigKeySpec> FilesSourceKeySpecs() {
       ConfigKeySpec::Optional("watch", ConfigType::kBool, "false",
                               "Keep following the directory for new files instead of ending after the last one."),
       ConfigKeySpec::Optional("poll.interval.ms", ConfigType::kInt, "1000", "How often to list the directory when watching."),
+      ConfigKeySpec::Optional("remember.files", ConfigType::kInt, "10000",
+                              "Names of read files the checkpoint keeps, so that a new file whose name sorts before "
+                              "them is still read once; beyond this many, the oldest names become a low-water mark "
+                              "and a file that appears later with a name at or below it is taken as read."),
       ConfigKeySpec::Optional("read.bytes", ConfigType::kInt, std::to_string(4 << 20),
                               "Bytes read per poll from a text file."),
       ConfigKeySpec::Optional("rate.rows-per-second", ConfigType::kDouble, "0",
@@ -72,6 +76,8 @@ arrow::Result<FilesSourceOptions> FilesSourceOptions::FromConfig(const Connector
   if (interval <= 0) return ConfigError(config.Where(), "option 'poll.interval.ms' must be positive");
   options.poll_interval = std::chrono::milliseconds(interval);
   ARROW_ASSIGN_OR_RAISE(options.read_bytes, config.GetInt64("read.bytes", options.read_bytes));
+  ARROW_ASSIGN_OR_RAISE(options.remember_files, config.GetInt64("remember.files", options.remember_files));
+  if (options.remember_files < 1) return ConfigError(config.Where(), "option 'remember.files' must be at least 1");
   ARROW_ASSIGN_OR_RAISE(options.rows_per_second, config.GetDouble("rate.rows-per-second", 0));
   if (options.rows_per_second < 0) return ConfigError(config.Where(), "option 'rate.rows-per-second' must be >= 0");
   if (options.read_bytes < 1024) return ConfigError(config.Where(), "option 'read.bytes' must be at least 1024");
@@ -511,9 +517,20 @@ arrow::Status FilesSource::OpenReader(const std::string& name, int64_t position,
     return ConfigError(config_.Where(), "format '" + options_.format + "' is not readable by the files source yet");
   }
   current_file_ = name;
-  current_done_ = false;
   position_ = position;
   return arrow::Status::OK();
+}
+
+bool FilesSource::IsRead(const std::string& name) const {
+  return name <= low_water_ || completed_.count(name) != 0;
+}
+
+void FilesSource::ForgetOldest(const std::string& unread) {
+  while (static_cast<int64_t>(completed_.size()) > options_.remember_files &&
+         (unread.empty() || *completed_.begin() < unread)) {
+    low_water_ = *completed_.begin();
+    completed_.erase(completed_.begin());
+  }
 }
 
 arrow::Result<std::optional<SourceBatch>> FilesSource::PollBatch(int64_t max_records, std::chrono::milliseconds timeout) {
@@ -525,10 +542,18 @@ arrow::Result<std::optional<SourceBatch>> FilesSource::PollBatch(int64_t max_rec
         std::this_thread::sleep_until(std::min(deadline, next_listing_));
         continue;
       }
-      ARROW_ASSIGN_OR_RAISE(auto files, ListFiles());
-      auto next = std::upper_bound(files.begin(), files.end(), current_file_);
-      if (!current_file_.empty() && !current_done_) next = std::lower_bound(files.begin(), files.end(), current_file_);
-      if (next == files.end()) {
+      // The file being read when the checkpoint was taken comes first (its position
+      // belongs to it), then the first listed name not read yet: a file that appears late
+      // with a name before files already read is still read, once.
+      const bool resume = !current_file_.empty();
+      std::string next = current_file_;
+      if (!resume) {
+        ARROW_ASSIGN_OR_RAISE(auto files, ListFiles());
+        auto unread = std::find_if(files.begin(), files.end(), [&](const std::string& f) { return !IsRead(f); });
+        if (unread != files.end()) next = *unread;
+        ForgetOldest(next);
+      }
+      if (next.empty()) {
         if (!options_.watch) {
           finished_ = true;
           break;
@@ -536,8 +561,7 @@ arrow::Result<std::optional<SourceBatch>> FilesSource::PollBatch(int64_t max_rec
         next_listing_ = std::chrono::steady_clock::now() + options_.poll_interval;
         continue;
       }
-      const bool resume = !current_done_ && *next == current_file_;
-      ARROW_RETURN_NOT_OK(OpenReader(*next, resume ? position_ : 0, resume ? &restored_ : nullptr));
+      ARROW_RETURN_NOT_OK(OpenReader(next, resume ? position_ : 0, resume ? &restored_ : nullptr));
     }
     ARROW_ASSIGN_OR_RAISE(auto batch, reader_->Next(max_records));
     position_ = reader_->position();
@@ -547,7 +571,10 @@ arrow::Result<std::optional<SourceBatch>> FilesSource::PollBatch(int64_t max_rec
       return batch;
     }
     reader_.reset();
-    current_done_ = true;
+    completed_.insert(current_file_);
+    current_file_.clear();
+    position_ = 0;
+    restored_ = SourceCheckpoint();
   }
   return std::optional<SourceBatch>();
 }
@@ -557,15 +584,20 @@ SourceCheckpoint FilesSource::Checkpoint() const {
   if (!current_file_.empty()) {
     checkpoint.SetOffset("file", current_file_);
     checkpoint.SetOffset("position", std::to_string(position_));
-    checkpoint.SetOffset("done", current_done_ ? "true" : "false");
     if (reader_) {
       reader_->SaveExtra(&checkpoint);
     } else {
       for (const auto& key : {"line", "header_done"}) {
-        if (auto value = restored_.GetOffset(key); value && !current_done_) checkpoint.SetOffset(key, *value);
+        if (auto value = restored_.GetOffset(key)) checkpoint.SetOffset(key, *value);
       }
     }
   }
+  if (!completed_.empty()) {
+    std::string names;
+    for (const auto& name : completed_) names += (names.empty() ? "" : "/") + name;
+    checkpoint.SetOffset("completed", std::move(names));
+  }
+  if (!low_water_.empty()) checkpoint.SetOffset("low_water", low_water_);
   checkpoint.SetMetadata("format", options_.format);
   return checkpoint;
 }
@@ -575,8 +607,18 @@ arrow::Status FilesSource::Restore(const SourceCheckpoint& checkpoint) {
   finished_ = false;
   restored_ = SourceCheckpoint();
   current_file_.clear();
-  current_done_ = false;
   position_ = 0;
+  completed_.clear();
+  low_water_ = checkpoint.GetOffset("low_water").value_or("");
+  if (auto names = checkpoint.GetOffset("completed")) {
+    size_t start = 0;
+    while (start < names->size()) {
+      size_t end = names->find('/', start);
+      if (end == std::string::npos) end = names->size();
+      if (end > start) completed_.insert(names->substr(start, end - start));
+      start = end + 1;
+    }
+  }
   auto file = checkpoint.GetOffset("file");
   if (!file) return arrow::Status::OK();
   auto position = ParseInt64(checkpoint.GetOffset("position").value_or(""));
@@ -584,11 +626,20 @@ arrow::Status FilesSource::Restore(const SourceCheckpoint& checkpoint) {
     return FatalError("files", "checkpoint position '" + checkpoint.GetOffset("position").value_or("") +
                                    "' is not a valid position");
   }
+  if (auto done = checkpoint.GetOffset("done")) {
+    // The older form: every name before `file` was read, and `file` too when done.
+    if (*done == "true") {
+      low_water_ = *file;
+      return arrow::Status::OK();
+    }
+    ARROW_ASSIGN_OR_RAISE(auto files, ListFiles());
+    auto before = std::lower_bound(files.begin(), files.end(), *file);
+    if (before != files.begin()) low_water_ = *std::prev(before);
+  }
   current_file_ = *file;
   position_ = *position;
-  current_done_ = checkpoint.GetOffset("done") == "true";
   restored_ = checkpoint;
-  if (!current_done_ && !fs::exists(fs::path(options_.directory) / current_file_)) {
+  if (!fs::exists(fs::path(options_.directory) / current_file_)) {
     return FatalError("files", "cannot resume: file '" + current_file_ + "' named by the checkpoint is gone from " +
                                    options_.directory);
   }

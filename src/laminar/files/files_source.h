@@ -1,8 +1,10 @@
 // The `files` source: JSON lines, CSV, Avro object container files and Parquet from a
 // directory or glob, in file-name order; bounded (ends after the last file) or following
-// the directory for new files (`watch`). Its checkpoint is (file, position), so a restore
-// resumes at the exact record. Files must be complete when they appear (write elsewhere,
-// then rename into the directory), as with Flink's and Spark's file sources.
+// the directory for new files (`watch`). Its checkpoint is the file being read with its
+// position plus the names of the files already read, so a restore resumes at the exact
+// record and a new file is read once even when its name sorts before files already read.
+// Files must be complete when they appear (write elsewhere, then rename into the
+// directory), as with Flink's and Spark's file sources.
 #pragma once
 
 #include <atomic>
@@ -31,6 +33,7 @@ struct FilesSourceOptions {
   std::chrono::milliseconds poll_interval{1000};
   double rows_per_second = 0;  // 0 = as fast as the files can be read
   int64_t read_bytes = 4 << 20;  // bytes read per poll for text formats
+  int64_t remember_files = 10000;  // names of read files kept above the low-water mark
 
   static arrow::Result<FilesSourceOptions> FromConfig(const ConnectorConfig& config);
 };
@@ -56,8 +59,12 @@ class FilesSource : public SourceConnector {
   std::shared_ptr<arrow::Schema> schema() const override { return schema_; }
   arrow::Result<std::optional<SourceBatch>> PollBatch(int64_t max_records, std::chrono::milliseconds timeout) override;
   bool finished() const override { return finished_; }
-  // {"file": <name of the file being read, or the last one finished>, "position": <n>,
-  //  "done": "true" when that file is finished}
+  // {"file": <name of the file being read>, "position": <n> (both absent between files),
+  //  "completed": <names of the files read, '/'-separated (no file name holds a '/')>,
+  //  "low_water": <every name up to this one counts as read>}
+  // The mark rises only when more than `remember.files` names are kept, and never past a
+  // listed file not yet read; a file that appears later with a name at or below it is
+  // taken as read. Restore also accepts the older {"file", "position", "done"} form.
   SourceCheckpoint Checkpoint() const override;
   arrow::Status Restore(const SourceCheckpoint& checkpoint) override;
   ConnectorMetrics Metrics() const override;
@@ -65,6 +72,10 @@ class FilesSource : public SourceConnector {
 
  private:
   arrow::Result<std::vector<std::string>> ListFiles() const;
+  bool IsRead(const std::string& name) const;
+  // Folds the oldest remembered names into the low-water mark while more than
+  // remember_files are kept, keeping the mark below `unread` (the next file to read).
+  void ForgetOldest(const std::string& unread);
   arrow::Status OpenReader(const std::string& name, int64_t position, const SourceCheckpoint* resume);
   arrow::Result<std::shared_ptr<arrow::Schema>> ResolveSchema(const ConnectorConfig& config);
 
@@ -75,9 +86,10 @@ class FilesSource : public SourceConnector {
   std::unique_ptr<serde::RecordDecoder> decoder_;  // text formats
   std::unique_ptr<sdk::TokenBucket> limiter_;        // rate.rows-per-second
   std::unique_ptr<FileReader> reader_;
-  std::string current_file_;     // file being read, or the last finished one
-  bool current_done_ = false;    // current_file_ is fully read
+  std::string current_file_;     // file being read (or to resume after Restore); empty between files
   int64_t position_ = 0;
+  std::set<std::string> completed_;  // files read, all named above low_water_
+  std::string low_water_;            // every name <= it counts as read; empty: none
   SourceCheckpoint restored_;    // the checkpoint Restore was given, for format extras
   bool finished_ = false;
   std::chrono::steady_clock::time_point next_listing_{};

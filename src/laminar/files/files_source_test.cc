@@ -1,0 +1,180 @@
+#include "laminar/files/files_source.h"
+
+#include <arrow/api.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+
+#include "laminar/testing/conformance.h"
+
+namespace laminar::files {
+namespace {
+
+namespace fs = std::filesystem;
+
+class FilesSourceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("laminar-files-source-test-" + std::to_string(::getpid()) + "-" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_ / "in");
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  // A JSON lines file of ids [from, from + n), written elsewhere and renamed in whole.
+  void Drop(const std::string& name, int64_t from, int64_t n) {
+    const auto staging = dir_ / ("staging-" + name);
+    {
+      std::ofstream out(staging);
+      for (int64_t i = from; i < from + n; ++i) out << "{\"id\": " << i << "}\n";
+    }
+    fs::rename(staging, dir_ / "in" / name);
+  }
+
+  ConnectorConfig Config(std::map<std::string, std::string> props = {}) {
+    props["path"] = (dir_ / "in").string();
+    props.emplace("format", "json");
+    props.emplace("poll.interval.ms", "10");
+    ConnectorConfig config("files", props);
+    config.set_instance_name("input");
+    config.set_schema(arrow::schema({arrow::field("id", arrow::int64(), false)}));
+    return config;
+  }
+
+  std::unique_ptr<SourceConnector> Make(const ConnectorConfig& config) {
+    auto source = std::make_unique<FilesSource>();
+    auto opened = source->Open(config);
+    EXPECT_TRUE(opened.ok()) << opened.ToString();
+    return source;
+  }
+
+  // Polls until `want` ids arrived or `wait` passed; returns the ids in the order read.
+  static std::vector<int64_t> Poll(SourceConnector& source, size_t want, std::chrono::milliseconds wait,
+                                   int64_t max_records = 1000) {
+    std::vector<int64_t> ids;
+    const auto deadline = std::chrono::steady_clock::now() + wait;
+    while (ids.size() < want && std::chrono::steady_clock::now() < deadline && !source.finished()) {
+      auto polled = source.PollBatch(max_records, std::chrono::milliseconds(20));
+      EXPECT_TRUE(polled.ok()) << polled.status().ToString();
+      if (!polled.ok()) break;
+      if (!*polled || !(*polled)->records) continue;
+      const auto& column = static_cast<const arrow::Int64Array&>(*(*polled)->records->column(0));
+      for (int64_t r = 0; r < column.length(); ++r) ids.push_back(column.Value(r));
+    }
+    return ids;
+  }
+
+  static std::vector<int64_t> Range(int64_t from, int64_t n) {
+    std::vector<int64_t> out;
+    for (int64_t i = from; i < from + n; ++i) out.push_back(i);
+    return out;
+  }
+
+  fs::path dir_;
+};
+
+TEST_F(FilesSourceTest, BoundedSourceConformance) {
+  Drop("a.jsonl", 0, 50);
+  Drop("b.jsonl", 50, 50);
+  Drop("c.jsonl", 100, 50);
+  testing::SourceUnderTest spec;
+  spec.make = [] { return std::make_unique<FilesSource>(); };
+  spec.config = Config();
+  spec.batch_rows = 20;
+  testing::CheckSourceConformance(spec);
+}
+
+TEST_F(FilesSourceTest, WatchReadsANewFileThatSortsBeforeFilesAlreadyRead) {
+  const auto config = Config({{"watch", "true"}});
+  Drop("b.jsonl", 100, 10);
+  auto source = Make(config);
+  ASSERT_TRUE(source->Restore(SourceCheckpoint()).ok());
+  EXPECT_EQ(Poll(*source, 10, std::chrono::seconds(5)), Range(100, 10));
+  Drop("a.jsonl", 0, 10);  // sorts before b.jsonl, which is done
+  EXPECT_EQ(Poll(*source, 10, std::chrono::seconds(5)), Range(0, 10));
+  EXPECT_TRUE(Poll(*source, 1, std::chrono::milliseconds(200)).empty());  // nothing twice
+  Drop("c.jsonl", 200, 10);
+  EXPECT_EQ(Poll(*source, 10, std::chrono::seconds(5)), Range(200, 10));
+  const auto checkpoint = SourceCheckpoint::FromJson(source->Checkpoint().ToJson()).ValueOrDie();
+  ASSERT_TRUE(source->Close().ok());
+
+  // A new instance restored to the checkpoint reads neither a, b nor c again, and still
+  // picks up a file that sorts before all of them.
+  auto resumed = Make(config);
+  ASSERT_TRUE(resumed->Restore(checkpoint).ok());
+  EXPECT_TRUE(Poll(*resumed, 1, std::chrono::milliseconds(200)).empty());
+  Drop("0.jsonl", 300, 10);
+  Drop("bb.jsonl", 400, 10);
+  auto expected = Range(300, 10);  // 0.jsonl, then bb.jsonl
+  for (auto id : Range(400, 10)) expected.push_back(id);
+  EXPECT_EQ(Poll(*resumed, 20, std::chrono::seconds(5)), expected);
+  EXPECT_TRUE(Poll(*resumed, 1, std::chrono::milliseconds(200)).empty());
+}
+
+TEST_F(FilesSourceTest, WatchRestoresInsideAFileThatSortsBeforeFilesAlreadyRead) {
+  const auto config = Config({{"watch", "true"}});
+  Drop("b.jsonl", 100, 10);
+  auto source = Make(config);
+  ASSERT_TRUE(source->Restore(SourceCheckpoint()).ok());
+  EXPECT_EQ(Poll(*source, 10, std::chrono::seconds(5)), Range(100, 10));
+  Drop("a.jsonl", 0, 10);
+  EXPECT_EQ(Poll(*source, 4, std::chrono::seconds(5), /*max_records=*/4), Range(0, 4));
+  const auto checkpoint = SourceCheckpoint::FromJson(source->Checkpoint().ToJson()).ValueOrDie();
+  EXPECT_EQ(Poll(*source, 6, std::chrono::seconds(5)), Range(4, 6));
+  ASSERT_TRUE(source->Close().ok());
+
+  auto resumed = Make(config);
+  ASSERT_TRUE(resumed->Restore(checkpoint).ok());
+  EXPECT_EQ(Poll(*resumed, 6, std::chrono::seconds(5)), Range(4, 6));
+  EXPECT_TRUE(Poll(*resumed, 1, std::chrono::milliseconds(200)).empty());
+}
+
+TEST_F(FilesSourceTest, RememberedNamesAreBoundedByALowWaterMark) {
+  const auto config = Config({{"watch", "true"}, {"remember.files", "3"}});
+  auto source = Make(config);
+  ASSERT_TRUE(source->Restore(SourceCheckpoint()).ok());
+  for (int f = 0; f < 8; ++f) {
+    Drop("f" + std::to_string(f) + ".jsonl", f * 10, 10);
+    EXPECT_EQ(Poll(*source, 10, std::chrono::seconds(5)), Range(f * 10, 10));
+  }
+  EXPECT_TRUE(Poll(*source, 1, std::chrono::milliseconds(100)).empty());  // the listing compacts the names
+  const auto checkpoint = source->Checkpoint();
+  const auto completed = checkpoint.GetOffset("completed").value_or("");
+  EXPECT_EQ(std::count(completed.begin(), completed.end(), '/') + 1, 3) << completed;
+  EXPECT_EQ(checkpoint.GetOffset("low_water"), "f4.jsonl");
+  ASSERT_TRUE(source->Close().ok());
+
+  auto resumed = Make(config);
+  ASSERT_TRUE(resumed->Restore(checkpoint).ok());
+  EXPECT_TRUE(Poll(*resumed, 1, std::chrono::milliseconds(200)).empty());
+  Drop("f45.jsonl", 450, 10);  // above the mark: still read
+  EXPECT_EQ(Poll(*resumed, 10, std::chrono::seconds(5)), Range(450, 10));
+}
+
+TEST_F(FilesSourceTest, RestoresTheOlderCheckpointForm) {
+  Drop("a.jsonl", 0, 10);
+  Drop("b.jsonl", 100, 10);
+  Drop("c.jsonl", 200, 10);
+  SourceCheckpoint done;
+  done.SetOffset("file", "b.jsonl");
+  done.SetOffset("position", "30");
+  done.SetOffset("done", "true");
+  auto source = Make(Config());
+  ASSERT_TRUE(source->Restore(done).ok());
+  EXPECT_EQ(Poll(*source, 100, std::chrono::seconds(5)), Range(200, 10));
+  SourceCheckpoint inside;  // b.jsonl from its third line (each line is 12 bytes)
+  inside.SetOffset("file", "b.jsonl");
+  inside.SetOffset("position", "24");
+  inside.SetOffset("done", "false");
+  ASSERT_TRUE(source->Restore(inside).ok());
+  auto expected = Range(102, 8);
+  for (auto id : Range(200, 10)) expected.push_back(id);
+  EXPECT_EQ(Poll(*source, 100, std::chrono::seconds(5)), expected);
+}
+
+}  // namespace
+}  // namespace laminar::files
