@@ -5,6 +5,7 @@
 #include "laminar/files/files_source.h"
 #ifdef LAMINAR_WITH_DELTA_LAKE
 #include "laminar/delta/delta_sink.h"
+#include "laminar/delta/delta_source.h"
 #endif
 
 namespace laminar {
@@ -15,6 +16,7 @@ void RegisterBuiltinConnectors(ConnectorRegistry& registry) {
   files::RegisterFilesSource(registry);
 #ifdef LAMINAR_WITH_DELTA_LAKE
   delta::RegisterDeltaSink(registry);
+  delta::RegisterDeltaSource(registry);
 #endif
 }
 

@@ -445,7 +445,7 @@ arrow::Status DeltaLog::ReadCheckpoint(int64_t version, Snapshot* snapshot) {
   return arrow::Status::OK();
 }
 
-arrow::Result<std::optional<Snapshot>> DeltaLog::Load() {
+arrow::Result<std::optional<Snapshot>> DeltaLog::LoadAt(std::optional<int64_t> max_version) {
   const std::string log = location_.Join(kLogDir);
   arrow::fs::FileSelector selector;
   selector.base_dir = log;
@@ -455,14 +455,16 @@ arrow::Result<std::optional<Snapshot>> DeltaLog::Load() {
   std::set<int64_t> checkpoints;
   for (const auto& info : infos) {
     const std::string name = BaseName(info.path());
-    if (auto v = VersionOf(name, ".json")) commits.insert(*v);
-    if (auto v = VersionOf(name, ".checkpoint.parquet")) checkpoints.insert(*v);
+    auto commit = VersionOf(name, ".json");
+    auto checkpoint = VersionOf(name, ".checkpoint.parquet");
+    if (commit && (!max_version || *commit <= *max_version)) commits.insert(*commit);
+    if (checkpoint && (!max_version || *checkpoint <= *max_version)) checkpoints.insert(*checkpoint);
   }
   if (commits.empty() && checkpoints.empty()) return std::nullopt;
   Snapshot snapshot;
   ARROW_ASSIGN_OR_RAISE(auto from_hint, LatestCheckpointVersion());
   std::optional<int64_t> checkpoint;
-  if (from_hint && checkpoints.count(*from_hint)) checkpoint = from_hint;
+  if (from_hint && checkpoints.count(*from_hint) && (!max_version || *from_hint <= *max_version)) checkpoint = from_hint;
   if (!checkpoints.empty() && (!checkpoint || *checkpoints.rbegin() > *checkpoint)) checkpoint = *checkpoints.rbegin();
   if (checkpoint) ARROW_RETURN_NOT_OK(ReadCheckpoint(*checkpoint, &snapshot));
   int64_t next = checkpoint ? *checkpoint + 1 : 0;
@@ -476,6 +478,10 @@ arrow::Result<std::optional<Snapshot>> DeltaLog::Load() {
     ++next;
   }
   if (snapshot.version_ < 0) return std::nullopt;
+  if (max_version && snapshot.version_ != *max_version) {
+    return arrow::Status::Invalid("version ", *max_version, " of ", location_.root,
+                                  " cannot be rebuilt from the log (latest reachable: ", snapshot.version_, ")");
+  }
   ARROW_RETURN_NOT_OK(CheckReadable(snapshot.protocol()));
   auto mode = snapshot.metadata().configuration.find("delta.columnMapping.mode");
   if (mode != snapshot.metadata().configuration.end() && mode->second != "none") {
@@ -483,6 +489,32 @@ arrow::Result<std::optional<Snapshot>> DeltaLog::Load() {
                                          "), which this reader does not support");
   }
   return snapshot;
+}
+
+arrow::Result<std::optional<int64_t>> DeltaLog::VersionAtOrBefore(int64_t millis) {
+  arrow::fs::FileSelector selector;
+  selector.base_dir = location_.Join(kLogDir);
+  ARROW_ASSIGN_OR_RAISE(auto infos, location_.fs->GetFileInfo(selector));
+  std::map<int64_t, arrow::fs::FileInfo> commits;
+  for (const auto& info : infos) {
+    if (auto v = VersionOf(BaseName(info.path()), ".json")) commits.emplace(*v, info);
+  }
+  std::optional<int64_t> found;
+  for (const auto& [version, info] : commits) {
+    int64_t at = std::chrono::duration_cast<std::chrono::milliseconds>(info.mtime().time_since_epoch()).count();
+    auto actions = ReadCommit(version);
+    if (actions.ok() && !actions->commit_info_json.empty()) {
+      boost::system::error_code ec;
+      auto parsed = json::parse(actions->commit_info_json, ec);
+      if (!ec && parsed.is_object()) {
+        const auto* ts = parsed.as_object().if_contains("timestamp");
+        if (ts != nullptr && ts->is_int64()) at = ts->as_int64();
+      }
+    }
+    if (at <= millis) found = version;
+    else break;
+  }
+  return found;
 }
 
 arrow::Result<CommitActions> DeltaLog::ReadCommit(int64_t version) {

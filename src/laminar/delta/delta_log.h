@@ -105,7 +105,13 @@ class DeltaLog {
   // The latest snapshot, or nullopt when the table has no commit yet. Starts from
   // `_last_checkpoint` (or the newest checkpoint file) and replays the commits after it.
   // Refuses tables needing reader features it does not implement, naming the feature.
-  arrow::Result<std::optional<Snapshot>> Load();
+  arrow::Result<std::optional<Snapshot>> Load() { return LoadAt(std::nullopt); }
+  // The snapshot as of `version` (nullopt: the latest); fails when the log no longer
+  // holds what is needed to rebuild it.
+  arrow::Result<std::optional<Snapshot>> LoadAt(std::optional<int64_t> version);
+  // The newest version whose commitInfo timestamp (else file time) is <= millis, or
+  // nullopt when every version is newer.
+  arrow::Result<std::optional<int64_t>> VersionAtOrBefore(int64_t millis);
   // Replays the commits after snapshot->version() that exist now; returns how many.
   arrow::Result<int> Update(Snapshot* snapshot);
   // Reads one commit file.
