@@ -284,3 +284,25 @@ CREATE SINK out FROM input INTO FILES (path = '{out}');
     time.sleep(0.5)
     stop(proc)
     assert committed() == list(range(200)) + list(range(300, 400))
+
+
+def test_later_parquet_files_are_read_as_the_columns_inferred_from_the_first(laminar_connect, tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    pq.write_table(pa.table({"id": pa.array(range(1000), pa.int64()), "v": [str(i) for i in range(1000)]}),
+                   src / "f0.parquet", row_group_size=300)
+    # A narrower id (widened), the columns in another order and one more column (dropped).
+    pq.write_table(pa.table({"extra": pa.array([0.5] * 1000), "v": [str(i) for i in range(1000, 2000)],
+                             "id": pa.array(range(1000, 2000), pa.int32())}), src / "f1.parquet", row_group_size=300)
+    path = ddl(tmp_path, src, tmp_path / "out", fmt="parquet")
+    code, log = run(laminar_connect, path, tmp_path / "cp")
+    assert code == 0, log
+    table = ds.dataset(str(tmp_path / "out"), format="parquet").to_table().sort_by("id")
+    assert table.schema.names == ["id", "v"] and table.schema.field("id").type == pa.int64()
+    assert table.column("id").to_pylist() == list(range(2000))
+    assert table.column("v").to_pylist() == [str(i) for i in range(2000)]
+    # A file whose column cannot hold the inferred type fails, naming the file and the column.
+    pq.write_table(pa.table({"id": pa.array([1], pa.int64()), "v": pa.array([1], pa.int64())}), src / "f2.parquet")
+    code, log = run(laminar_connect, path, tmp_path / "cp")
+    assert code != 0
+    assert "file f2.parquet: column 'v' is int64, the source's columns (inferred from f0.parquet) have string" in log, log

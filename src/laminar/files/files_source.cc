@@ -1,6 +1,7 @@
 #include "laminar/files/files_source.h"
 
 #include <arrow/api.h>
+#include <arrow/compute/api.h>
 #include <arrow/io/file.h>
 #include <fnmatch.h>
 #include <parquet/arrow/reader.h>
@@ -12,6 +13,7 @@
 
 #include "laminar/serde/avro/avro_schema.h"
 #include "laminar/serde/avro/object_container.h"
+#include "laminar/schema/evolution.h"
 #include "laminar/schema/inference.h"
 #include "laminar/serde/codec.h"
 #include "laminar/serde/csv/csv_stream_decoder.h"
@@ -165,15 +167,18 @@ class JsonLinesReader : public FileReader {
   std::vector<std::string> offsets_;
 };
 
-// Parquet: the position is the index of the next row.
+// Parquet: the position is the index of the next row. Every file is read as the source's
+// columns (declared, or inferred from the first file: `inferred_from` names it).
 class ParquetReader : public FileReader {
  public:
   static arrow::Result<std::unique_ptr<FileReader>> Open(const std::string& path, const std::string& name,
-                                                         int64_t row, std::shared_ptr<arrow::Schema> schema) {
+                                                         int64_t row, std::shared_ptr<arrow::Schema> schema,
+                                                         std::string inferred_from) {
     auto reader = std::make_unique<ParquetReader>();
     reader->name_ = name;
     reader->row_ = row;
     reader->schema_ = std::move(schema);
+    reader->inferred_from_ = std::move(inferred_from);
     ARROW_ASSIGN_OR_RAISE(auto file, arrow::io::ReadableFile::Open(path));
     ARROW_ASSIGN_OR_RAISE(reader->reader_, parquet::arrow::OpenFile(file, arrow::default_memory_pool()));
     const int64_t total = reader->reader_->parquet_reader()->metadata()->num_rows();
@@ -216,11 +221,7 @@ class ParquetReader : public FileReader {
       SourceBatch batch;
       batch.partition = PartitionInfo{name_, std::to_string(row_)};
       row_ += n;
-      if (schema_) {
-        ARROW_ASSIGN_OR_RAISE(batch.records, Project(slice));
-      } else {
-        batch.records = slice;
-      }
+      ARROW_ASSIGN_OR_RAISE(batch.records, Project(slice));
       return std::optional<SourceBatch>(std::move(batch));
     }
   }
@@ -228,17 +229,38 @@ class ParquetReader : public FileReader {
   int64_t position() const override { return row_; }
 
  private:
-  // The declared columns, by name, cast where the file's type differs losslessly.
+  // Whether the file's type can be cast to the source's without changing a value: the
+  // widenings of the evolution table, or a timestamp in a finer unit (overflow is checked).
+  static bool Widens(const arrow::DataType& from, const arrow::DataType& to) {
+    if (schema::IsSafeWidening(from, to)) return true;
+    if (from.id() != arrow::Type::TIMESTAMP || to.id() != arrow::Type::TIMESTAMP) return false;
+    const auto& f = static_cast<const arrow::TimestampType&>(from);
+    const auto& t = static_cast<const arrow::TimestampType&>(to);
+    return f.unit() <= t.unit() && f.timezone().empty() == t.timezone().empty();
+  }
+
+  // The source's columns, by name (others are dropped), cast where the file's type widens
+  // to the source's; any other difference fails naming the file and the column.
   arrow::Result<std::shared_ptr<arrow::RecordBatch>> Project(const std::shared_ptr<arrow::RecordBatch>& batch) {
+    const std::string whose = inferred_from_.empty()
+                                  ? "the source declares"
+                                  : "the source's columns (inferred from " + inferred_from_ + ") have";
     std::vector<std::shared_ptr<arrow::Array>> columns;
     for (const auto& field : schema_->fields()) {
       auto column = batch->GetColumnByName(field->name());
-      if (!column) {
-        return ConfigError("file " + name_, "has no column '" + field->name() + "' that the source declares");
-      }
+      if (!column) return ConfigError("file " + name_, "has no column '" + field->name() + "' that " + whose);
       if (!column->type()->Equals(*field->type())) {
-        return ConfigError("file " + name_, "column '" + field->name() + "' is " + column->type()->ToString() +
-                                                 ", the source declares " + field->type()->ToString());
+        if (!Widens(*column->type(), *field->type())) {
+          return ConfigError("file " + name_, "column '" + field->name() + "' is " + column->type()->ToString() +
+                                                   ", " + whose + " " + field->type()->ToString());
+        }
+        auto cast = arrow::compute::Cast(*column, field->type(), arrow::compute::CastOptions::Safe(field->type()));
+        if (!cast.ok()) {
+          return ConfigError("file " + name_, "column '" + field->name() + "' (" + column->type()->ToString() +
+                                                   ") cannot become " + field->type()->ToString() + ": " +
+                                                   cast.status().message());
+        }
+        column = *cast;
       }
       if (!field->nullable() && column->null_count() > 0) {
         return arrow::Status::Invalid("file ", name_, ": column '", field->name(), "' is declared NOT NULL but holds nulls");
@@ -252,6 +274,7 @@ class ParquetReader : public FileReader {
   int64_t row_ = 0;
   int64_t skip_in_first_ = 0;
   std::shared_ptr<arrow::Schema> schema_;
+  std::string inferred_from_;
   std::unique_ptr<parquet::arrow::FileReader> reader_;
   std::unique_ptr<arrow::RecordBatchReader> batches_;
   std::shared_ptr<arrow::RecordBatch> pending_;
@@ -410,6 +433,7 @@ arrow::Result<std::shared_ptr<arrow::Schema>> FilesSource::ResolveSchema(const C
     ARROW_ASSIGN_OR_RAISE(auto reader, parquet::arrow::OpenFile(file, arrow::default_memory_pool()));
     std::shared_ptr<arrow::Schema> schema;
     ARROW_RETURN_NOT_OK(reader->GetSchema(&schema));
+    inferred_from_ = files[0];
     return schema->RemoveMetadata();
   }
   if (options_.format == "avro") {
@@ -504,8 +528,7 @@ arrow::Result<std::vector<std::string>> FilesSource::ListFiles() const {
 arrow::Status FilesSource::OpenReader(const std::string& name, int64_t position, const SourceCheckpoint* resume) {
   const std::string path = (fs::path(options_.directory) / name).string();
   if (options_.format == "parquet") {
-    ARROW_ASSIGN_OR_RAISE(reader_, ParquetReader::Open(path, name, position,
-                                                       config_.schema() && config_.schema()->num_fields() ? schema_ : nullptr));
+    ARROW_ASSIGN_OR_RAISE(reader_, ParquetReader::Open(path, name, position, schema_, inferred_from_));
   } else if (options_.format == "json") {
     reader_ = std::make_unique<JsonLinesReader>(path, name, position, options_.read_bytes, decoder_.get(), router_.get());
   } else if (options_.format == "csv") {

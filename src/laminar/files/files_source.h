@@ -82,6 +82,7 @@ class FilesSource : public SourceConnector {
   ConnectorConfig config_;
   FilesSourceOptions options_;
   std::shared_ptr<arrow::Schema> schema_;
+  std::string inferred_from_;  // the Parquet file the columns were taken from; empty when declared
   std::unique_ptr<dlq::ErrorRouter> router_;
   std::unique_ptr<serde::RecordDecoder> decoder_;  // text formats
   std::unique_ptr<sdk::TokenBucket> limiter_;        // rate.rows-per-second

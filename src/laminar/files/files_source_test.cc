@@ -1,7 +1,9 @@
 #include "laminar/files/files_source.h"
 
 #include <arrow/api.h>
+#include <arrow/io/file.h>
 #include <gtest/gtest.h>
+#include <parquet/arrow/writer.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -174,6 +176,88 @@ TEST_F(FilesSourceTest, RestoresTheOlderCheckpointForm) {
   auto expected = Range(102, 8);
   for (auto id : Range(200, 10)) expected.push_back(id);
   EXPECT_EQ(Poll(*source, 100, std::chrono::seconds(5)), expected);
+}
+
+void WriteParquet(const fs::path& path, const std::shared_ptr<arrow::RecordBatch>& batch) {
+  auto table = arrow::Table::FromRecordBatches({batch}).ValueOrDie();
+  auto out = arrow::io::FileOutputStream::Open(path.string()).ValueOrDie();
+  ASSERT_TRUE(parquet::arrow::WriteTable(*table, arrow::default_memory_pool(), out, 4).ok());
+  ASSERT_TRUE(out->Close().ok());
+}
+
+std::shared_ptr<arrow::Array> Ints(const std::shared_ptr<arrow::DataType>& type, int64_t from, int64_t n) {
+  auto builder = arrow::MakeBuilder(type).ValueOrDie();
+  for (int64_t i = from; i < from + n; ++i) {
+    EXPECT_TRUE(builder->AppendScalar(*arrow::MakeScalar(type, i).ValueOrDie()).ok());
+  }
+  return builder->Finish().ValueOrDie();
+}
+
+std::shared_ptr<arrow::Array> Strings(int64_t from, int64_t n) {
+  arrow::StringBuilder builder;
+  for (int64_t i = from; i < from + n; ++i) EXPECT_TRUE(builder.Append("v" + std::to_string(i)).ok());
+  return builder.Finish().ValueOrDie();
+}
+
+TEST_F(FilesSourceTest, LaterParquetFilesAreHeldToTheColumnsInferredFromTheFirst) {
+  auto schema = arrow::schema({arrow::field("id", arrow::int64()), arrow::field("v", arrow::utf8())});
+  WriteParquet(dir_ / "in" / "f0.parquet",
+               arrow::RecordBatch::Make(schema, 10, {Ints(arrow::int64(), 0, 10), Strings(0, 10)}));
+  // Columns in another order, a narrower id, and a column the first file did not have.
+  WriteParquet(
+      dir_ / "in" / "f1.parquet",
+      arrow::RecordBatch::Make(arrow::schema({arrow::field("extra", arrow::float64()), arrow::field("v", arrow::utf8()),
+                                              arrow::field("id", arrow::int32())}),
+                               10, {Ints(arrow::float64(), 0, 10), Strings(10, 10), Ints(arrow::int32(), 10, 10)}));
+  ConnectorConfig config("files", {{"path", (dir_ / "in").string()}, {"format", "parquet"}});
+  config.set_instance_name("input");
+  auto source = Make(config);
+  ASSERT_TRUE(source->Restore(SourceCheckpoint()).ok());
+  ASSERT_TRUE(source->schema()->Equals(*schema)) << source->schema()->ToString();
+  int64_t rows = 0;
+  while (!source->finished()) {
+    auto polled = source->PollBatch(7, std::chrono::milliseconds(10));
+    ASSERT_TRUE(polled.ok()) << polled.status().ToString();
+    if (!*polled) continue;
+    ASSERT_TRUE((*polled)->records->schema()->Equals(*schema)) << (*polled)->records->schema()->ToString();
+    ASSERT_TRUE((*polled)->records->column(0)->Equals(*Ints(arrow::int64(), rows, (*polled)->num_rows())));
+    ASSERT_TRUE((*polled)->records->column(1)->Equals(*Strings(rows, (*polled)->num_rows())));
+    rows += (*polled)->num_rows();
+  }
+  EXPECT_EQ(rows, 20);
+}
+
+TEST_F(FilesSourceTest, AParquetFileThatCannotHoldTheInferredColumnsFailsNamingFileAndColumn) {
+  auto schema = arrow::schema({arrow::field("id", arrow::int64()), arrow::field("v", arrow::utf8())});
+  WriteParquet(dir_ / "in" / "f0.parquet",
+               arrow::RecordBatch::Make(schema, 3, {Ints(arrow::int64(), 0, 3), Strings(0, 3)}));
+  const std::vector<std::pair<std::shared_ptr<arrow::RecordBatch>, std::string>> cases = {
+      {arrow::RecordBatch::Make(arrow::schema({arrow::field("id", arrow::int64()), arrow::field("v", arrow::int64())}),
+                                3, {Ints(arrow::int64(), 3, 3), Ints(arrow::int64(), 3, 3)}),
+       "f1.parquet: column 'v' is int64"},
+      {arrow::RecordBatch::Make(arrow::schema({arrow::field("id", arrow::int64())}), 3, {Ints(arrow::int64(), 3, 3)}),
+       "f1.parquet: has no column 'v'"},
+  };
+  for (const auto& [batch, message] : cases) {
+    SCOPED_TRACE(message);
+    WriteParquet(dir_ / "in" / "f1.parquet", batch);
+    ConnectorConfig config("files", {{"path", (dir_ / "in").string()}, {"format", "parquet"}});
+    config.set_instance_name("input");
+    auto source = Make(config);
+    ASSERT_TRUE(source->Restore(SourceCheckpoint()).ok());
+    arrow::Status failed;
+    int64_t rows = 0;
+    while (failed.ok() && !source->finished()) {
+      auto polled = source->PollBatch(100, std::chrono::milliseconds(10));
+      if (!polled.ok()) {
+        failed = polled.status();
+      } else if (*polled) {
+        rows += (*polled)->num_rows();
+      }
+    }
+    EXPECT_EQ(rows, 3);  // f0 only
+    EXPECT_NE(failed.message().find(message), std::string::npos) << failed.ToString();
+  }
 }
 
 }  // namespace
