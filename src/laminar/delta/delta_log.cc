@@ -374,8 +374,14 @@ void Snapshot::Apply(int64_t version, const CommitActions& actions) {
   if (actions.protocol) protocol_ = *actions.protocol;
   if (actions.metadata) metadata_ = *actions.metadata;
   for (const auto& t : actions.txns) txns_[t.app_id] = t;
-  for (const auto& r : actions.removes) files_.erase(r.path);
-  for (const auto& a : actions.adds) files_[a.path] = a;
+  for (const auto& r : actions.removes) {
+    files_.erase(r.path);
+    tombstones_[r.path] = r.deletion_timestamp;
+  }
+  for (const auto& a : actions.adds) {
+    files_[a.path] = a;
+    tombstones_.erase(a.path);
+  }
 }
 
 arrow::Status DeltaLog::CheckReadable(const ProtocolAction& protocol) {
@@ -419,7 +425,7 @@ arrow::Status DeltaLog::ReadCheckpoint(int64_t version, Snapshot* snapshot) {
   std::shared_ptr<arrow::Schema> schema;
   ARROW_RETURN_NOT_OK(reader->GetSchema(&schema));
   std::vector<int> wanted;
-  for (const char* column : {"txn", "add", "metaData", "protocol"}) {
+  for (const char* column : {"txn", "add", "remove", "metaData", "protocol"}) {
     const int index = schema->GetFieldIndex(column);
     if (index >= 0) wanted.push_back(index);
   }
@@ -599,6 +605,10 @@ arrow::Status DeltaLog::WriteCheckpoint(const Snapshot& snapshot) {
                                                      {"modificationTime", a.modification_time},
                                                      {"dataChange", false},
                                                      {"stats", a.stats.empty() ? json::value(nullptr) : json::value(a.stats)}}}});
+  }
+  for (const auto& [path, deleted_at] : snapshot.tombstones()) {
+    rows.push_back(json::object{
+        {"remove", json::object{{"path", path}, {"deletionTimestamp", deleted_at}, {"dataChange", false}}}});
   }
   const auto type = CheckpointType();
   ARROW_ASSIGN_OR_RAISE(auto array, arrow::json::ArrayFromJSONString(type, json::serialize(rows)));

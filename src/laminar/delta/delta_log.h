@@ -83,6 +83,9 @@ class Snapshot {
   // The last txn version of an application, if it ever committed.
   std::optional<int64_t> TxnVersion(const std::string& app_id) const;
   const std::map<std::string, TxnAction>& txns() const { return txns_; }
+  // Files removed from the table (path -> deletion time, ms); vacuum keeps them for the
+  // retention period so readers of older versions still find them.
+  const std::map<std::string, int64_t>& tombstones() const { return tombstones_; }
 
   // Applies one commit on top (version must be version() + 1).
   void Apply(int64_t version, const CommitActions& actions);
@@ -94,6 +97,7 @@ class Snapshot {
   MetadataAction metadata_;
   std::map<std::string, AddAction> files_;
   std::map<std::string, TxnAction> txns_;
+  std::map<std::string, int64_t> tombstones_;
 };
 
 class DeltaLog {

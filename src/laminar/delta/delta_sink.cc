@@ -26,6 +26,7 @@
 #include <variant>
 
 #include "laminar/core/changelog.h"
+#include "laminar/delta/delta_maintenance.h"
 #include "laminar/delta/delta_schema.h"
 #include "laminar/runtime/fault_points.h"
 
@@ -328,7 +329,9 @@ std::vector<ConfigKeySpec> DeltaSinkKeySpecs() {
       ConfigKeySpec::Unset("writer.id", ConfigType::kString,
                            "Delta txn application id (default: derived from the pipeline and sink names)."),
       ConfigKeySpec::Optional("compaction.enabled", ConfigType::kBool, "false",
-                              "Background compaction (not available yet: 'true' is refused)."),
+                              "Background compaction (bin-packing small files, dataChange=false) and vacuum."),
+      ConfigKeySpec::Optional("compaction.interval.ms", ConfigType::kInt, "300000",
+                              "How often the background compaction and vacuum run."),
       ConfigKeySpec::Unset("compaction.z-order.columns", ConfigType::kString, "Z-order columns for compaction."),
       ConfigKeySpec::Optional("compaction.min-files", ConfigType::kInt, "10", "Files in a partition before compaction."),
       ConfigKeySpec::Optional("vacuum.retention.hours", ConfigType::kInt, "168", "Retention for vacuum."),
@@ -387,15 +390,14 @@ arrow::Result<DeltaSinkOptions> DeltaSinkOptions::FromConfig(const ConnectorConf
   if (o.compression != "zstd" && o.compression != "snappy" && o.compression != "none") {
     return ConfigError(where, "option 'compression' = '" + o.compression + "' is not one of zstd, snappy, none");
   }
-  ARROW_ASSIGN_OR_RAISE(bool compaction, config.GetBool("compaction.enabled", false));
-  if (compaction) {
-    return ConfigError(where, "option 'compaction.enabled' = 'true': background compaction is not available yet");
+  ARROW_ASSIGN_OR_RAISE(o.compaction_enabled, config.GetBool("compaction.enabled", false));
+  ARROW_RETURN_NOT_OK(positive("compaction.min-files", &o.compaction_min_files));
+  ARROW_RETURN_NOT_OK(positive("compaction.interval.ms", &o.compaction_interval_ms));
+  ARROW_ASSIGN_OR_RAISE(o.vacuum_retention_hours, config.GetInt64("vacuum.retention.hours", o.vacuum_retention_hours));
+  if (o.vacuum_retention_hours < 0) return ConfigError(where, "option 'vacuum.retention.hours' must not be negative");
+  if (config.Get("compaction.z-order.columns")) {
+    return ConfigError(where, "option 'compaction.z-order.columns': Z-ordering is not supported; compaction bin-packs");
   }
-  int64_t ignored = 10;
-  ARROW_RETURN_NOT_OK(positive("compaction.min-files", &ignored));
-  ignored = 168;
-  ARROW_ASSIGN_OR_RAISE(ignored, config.GetInt64("vacuum.retention.hours", ignored));
-  if (ignored < 0) return ConfigError(where, "option 'vacuum.retention.hours' must not be negative");
   ARROW_ASSIGN_OR_RAISE(auto catalog, config.GetString("catalog.type", "none"));
   catalog = Lower(catalog);
   if (catalog == "glue") {
@@ -424,7 +426,47 @@ arrow::Result<DeltaSinkOptions> DeltaSinkOptions::FromConfig(const ConnectorConf
 }
 
 DeltaSink::DeltaSink() = default;
-DeltaSink::~DeltaSink() = default;
+DeltaSink::~DeltaSink() { StopMaintenance(); }
+
+void DeltaSink::StopMaintenance() {
+  {
+    std::lock_guard<std::mutex> lock(maintenance_mu_);
+    stop_maintenance_ = true;
+  }
+  maintenance_cv_.notify_all();
+  if (maintenance_.joinable()) maintenance_.join();
+}
+
+void DeltaSink::MaintenanceLoop() {
+  DeltaLog log(log_->location());
+  std::unique_lock<std::mutex> lock(maintenance_mu_);
+  while (!stop_maintenance_) {
+    maintenance_cv_.wait_for(lock, std::chrono::milliseconds(options_.compaction_interval_ms),
+                             [&] { return stop_maintenance_; });
+    if (stop_maintenance_) break;
+    if (!staged_.empty()) continue;  // an epoch waits for its commit: next time
+    CompactionOptions compaction;
+    compaction.target_file_size = options_.target_file_size;
+    compaction.min_files = options_.compaction_min_files;
+    compaction.compression = options_.compression;
+    auto compacted = Compact(log, compaction);
+    if (compacted.ok()) {
+      Count("delta.compaction_runs");
+      Count("delta.compaction_files_added", compacted->files_added);
+      Count("delta.compaction_files_removed", compacted->files_removed);
+    } else {
+      spdlog::warn("{}: compaction skipped: {}", where_, compacted.status().ToString());
+    }
+    VacuumOptions vacuum;
+    vacuum.retention_hours = options_.vacuum_retention_hours;
+    auto vacuumed = Vacuum(log, vacuum);
+    if (vacuumed.ok()) {
+      Count("delta.vacuum_files_deleted", vacuumed->files_deleted);
+    } else {
+      spdlog::warn("{}: vacuum skipped: {}", where_, vacuumed.status().ToString());
+    }
+  }
+}
 
 SinkCapabilities DeltaSink::capabilities() const {
   SinkCapabilities c;
@@ -468,8 +510,11 @@ arrow::Status DeltaSink::Open(const ConnectorConfig& config) {
                snapshot_->version(), options_.writer_id,
                snapshot_->TxnVersion(options_.writer_id) ? std::to_string(*snapshot_->TxnVersion(options_.writer_id))
                                                           : std::string("none"));
-  std::lock_guard<std::mutex> lock(metrics_mu_);
-  metrics_.AddCustom("delta.last_version", static_cast<double>(snapshot_->version()));
+  {
+    std::lock_guard<std::mutex> lock(metrics_mu_);
+    metrics_.AddCustom("delta.last_version", static_cast<double>(snapshot_->version()));
+  }
+  if (options_.compaction_enabled) maintenance_ = std::thread([this] { MaintenanceLoop(); });
   return arrow::Status::OK();
 }
 
@@ -1012,6 +1057,7 @@ arrow::Result<std::optional<CommitActions>> DeltaSink::ReadStagingRecord(uint64_
 
 arrow::Status DeltaSink::PreCommit(uint64_t epoch) {
   if (skipping_epoch_ && epoch == epoch_) return arrow::Status::OK();
+  std::lock_guard<std::mutex> maintenance(maintenance_mu_);
   if (options_.write_mode == WriteMode::kUpsert) ARROW_RETURN_NOT_OK(StageUpsert());
   ARROW_RETURN_NOT_OK(FinishAllFiles());
   CommitActions staged;
@@ -1114,6 +1160,7 @@ arrow::Status DeltaSink::CommitAdds(CommitActions staged, std::optional<uint64_t
 }
 
 arrow::Status DeltaSink::CommitEpoch(uint64_t epoch) {
+  std::lock_guard<std::mutex> maintenance(maintenance_mu_);
   auto committed = snapshot_->TxnVersion(options_.writer_id);
   CommitActions staged;
   auto it = staged_.find(epoch);
@@ -1172,6 +1219,7 @@ arrow::Status DeltaSink::DeleteOrphans(uint64_t from_epoch) {
 }
 
 arrow::Status DeltaSink::RollbackEpoch(uint64_t epoch) {
+  std::lock_guard<std::mutex> maintenance(maintenance_mu_);
   // Abandon open files and everything staged from `epoch` on.
   for (auto& [key, file] : open_files_) {
     (void)file->writer->Close();
@@ -1222,6 +1270,7 @@ arrow::Status DeltaSink::RollbackEpoch(uint64_t epoch) {
 
 arrow::Status DeltaSink::Flush() {
   if (options_.exactly_once) return arrow::Status::OK();  // epochs commit in CommitEpoch
+  std::lock_guard<std::mutex> maintenance(maintenance_mu_);
   if (options_.write_mode == WriteMode::kUpsert) ARROW_RETURN_NOT_OK(StageUpsert());
   ARROW_RETURN_NOT_OK(FinishAllFiles());
   CommitActions staged;
@@ -1244,6 +1293,7 @@ ConnectorMetrics DeltaSink::Metrics() const {
 }
 
 arrow::Status DeltaSink::Close() {
+  StopMaintenance();
   if (!options_.exactly_once && log_) {
     auto status = Flush();
     if (!status.ok()) spdlog::warn("{}: final flush failed: {}", where_, status.ToString());

@@ -17,9 +17,11 @@
 
 #include <arrow/record_batch.h>
 
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <thread>
 #include <optional>
 #include <string>
 #include <vector>
@@ -50,6 +52,10 @@ struct DeltaSinkOptions {
   std::string compression = "zstd";
   std::string writer_id;  // default: derived from the pipeline and sink names
   bool allow_unsafe_commit = false;  // object stores without conditional put
+  bool compaction_enabled = false;
+  int64_t compaction_min_files = 10;
+  int64_t compaction_interval_ms = 300000;
+  int64_t vacuum_retention_hours = 168;
 
   static arrow::Result<DeltaSinkOptions> FromConfig(const ConnectorConfig& config);
 };
@@ -98,6 +104,10 @@ class DeltaSink : public SinkConnector {
   arrow::Result<std::optional<CommitActions>> ReadStagingRecord(uint64_t epoch);
   arrow::Status DeleteOrphans(uint64_t from_epoch);
   void Count(const std::string& name, int64_t delta = 1);
+  // Background compaction + vacuum, every compaction.interval.ms, never while an epoch is
+  // staged and not yet committed (its upsert rewrites name the files it replaces).
+  void MaintenanceLoop();
+  void StopMaintenance();
 
   DeltaSinkOptions options_;
   std::string where_;
@@ -117,6 +127,10 @@ class DeltaSink : public SinkConnector {
   int64_t first_write_ms_ = 0;                                    // at-least-once buffer age
   mutable std::mutex metrics_mu_;
   ConnectorMetrics metrics_;
+  std::mutex maintenance_mu_;  // held by pre-commit/commit/rollback and by a maintenance run
+  std::condition_variable maintenance_cv_;
+  bool stop_maintenance_ = false;
+  std::thread maintenance_;
 };
 
 }  // namespace laminar::delta

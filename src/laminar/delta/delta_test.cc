@@ -12,6 +12,7 @@
 #include <fstream>
 
 #include "laminar/delta/delta_log.h"
+#include "laminar/delta/delta_maintenance.h"
 #include "laminar/delta/delta_schema.h"
 #include "laminar/delta/delta_sink.h"
 #include "laminar/delta/delta_source.h"
@@ -587,6 +588,53 @@ TEST_F(DeltaSourceTest, Conformance) {
   under.config = ConnectorConfig("delta-lake", {{"table.path", dir_.string()}, {"starting.version", "1"}});
   under.batch_rows = 100;
   testing::CheckSourceConformance(under);
+}
+
+
+TEST_F(DeltaSourceTest, CompactionKeepsRowsAndIsInvisibleToTheChangeFeedVacuumHonoursRetention) {
+  auto sink = Open({{"partition.columns", "region"}});
+  for (uint64_t e = 1; e <= 12; ++e) Commit(*sink, e, Orders(static_cast<int64_t>(e) * 10, 10));
+  auto changes = OpenSource({{"startup.mode", "changes"}, {"poll.interval.ms", "10"}});
+  const size_t before = Load()->files().size();
+  storage::TableLocation location;
+  location.fs = std::make_shared<arrow::fs::LocalFileSystem>();
+  location.root = dir_.string();
+  location.local = true;
+  DeltaLog log(location);
+  CompactionOptions options;
+  options.min_files = 10;
+  auto compacted = Compact(log, options);
+  ASSERT_TRUE(compacted.ok()) << compacted.status().ToString();
+  EXPECT_GT(compacted->files_removed, 0);
+  auto after = Load();
+  EXPECT_LT(after->files().size(), before);
+  std::vector<int64_t> ids;
+  for (const auto& b : ReadVisible()) {
+    auto column = std::static_pointer_cast<arrow::Int64Array>(b->GetColumnByName("id"));
+    for (int64_t i = 0; i < column->length(); ++i) ids.push_back(column->Value(i));
+  }
+  std::sort(ids.begin(), ids.end());
+  EXPECT_EQ(ids, Range(10, 120)) << "compaction keeps every row once";
+  EXPECT_TRUE(Poll(*changes, 1).empty()) << "dataChange=false: no rows for the change feed";
+  // Appends after the compaction still commit (the sink reads the compaction's commit).
+  Commit(*sink, 13, Orders(1000, 5));
+  EXPECT_EQ(Poll(*changes, 5).size(), 5u);
+
+  VacuumOptions too_short;
+  too_short.retention_hours = 1;
+  auto refused = Vacuum(log, too_short);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("retention"), std::string::npos);
+  VacuumOptions keep_week;
+  ASSERT_TRUE(Vacuum(log, keep_week).ok());
+  EXPECT_EQ(Vacuum(log, keep_week)->files_deleted, 0) << "removed files are younger than the retention";
+  VacuumOptions now;
+  now.retention_hours = 0;
+  now.enforce_retention_check = false;
+  auto vacuumed = Vacuum(log, now);
+  ASSERT_TRUE(vacuumed.ok());
+  EXPECT_EQ(vacuumed->files_deleted, compacted->files_removed);
+  EXPECT_EQ(VisibleRows(), 125);
 }
 
 }  // namespace

@@ -1,0 +1,199 @@
+#include "laminar/delta/delta_maintenance.h"
+
+#include <arrow/api.h>
+#include <arrow/filesystem/filesystem.h>
+#include <parquet/arrow/reader.h>
+#include <parquet/arrow/writer.h>
+#include <parquet/properties.h>
+
+#include <boost/json.hpp>
+
+#include <chrono>
+#include <random>
+#include <regex>
+
+namespace laminar::delta {
+
+namespace json = boost::json;
+
+namespace {
+
+int64_t NowMillis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string RandomHex() {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  char buf[20];
+  std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(rng()));
+  return buf;
+}
+
+// "interval 7 days", "interval 168 hours" -> hours; nullopt when unparsable.
+std::optional<int64_t> RetentionHours(const std::string& text) {
+  static const std::regex kInterval(R"(\s*interval\s+(\d+)\s+(day|days|hour|hours|minute|minutes)\s*)",
+                                    std::regex::icase);
+  std::smatch m;
+  if (!std::regex_match(text, m, kInterval)) return std::nullopt;
+  const int64_t n = std::stoll(m[1]);
+  const std::string unit = m[2];
+  if (unit[0] == 'd' || unit[0] == 'D') return n * 24;
+  if (unit[0] == 'h' || unit[0] == 'H') return n;
+  return n / 60;
+}
+
+}  // namespace
+
+arrow::Result<CompactionResult> Compact(DeltaLog& log, const CompactionOptions& options) {
+  CompactionResult result;
+  ARROW_ASSIGN_OR_RAISE(auto loaded, log.Load());
+  if (!loaded) return result;
+  Snapshot snapshot = std::move(*loaded);
+  const auto& location = log.location();
+  // Small files by partition.
+  std::map<PartitionValues, std::vector<AddAction>> small;
+  for (const auto& [path, add] : snapshot.files()) {
+    if (add.size < options.target_file_size / 2) small[add.partition_values].push_back(add);
+  }
+  CommitActions commit;
+  const int64_t now = NowMillis();
+  std::vector<std::string> written;
+  for (auto& [partition, files] : small) {
+    if (static_cast<int64_t>(files.size()) < options.min_files) continue;
+    // Bin-pack in path order: a new file ends when its inputs reach the target size.
+    size_t start = 0;
+    while (start < files.size()) {
+      size_t end = start;
+      int64_t bytes = 0;
+      while (end < files.size() && (end == start || bytes + files[end].size <= options.target_file_size)) {
+        bytes += files[end].size;
+        ++end;
+      }
+      if (end - start < 2) {
+        start = end;
+        continue;
+      }
+      std::vector<std::shared_ptr<arrow::Table>> tables;
+      for (size_t i = start; i < end; ++i) {
+        ARROW_ASSIGN_OR_RAISE(auto input, location.fs->OpenInputFile(location.Join(DecodePath(files[i].path))));
+        ARROW_ASSIGN_OR_RAISE(auto reader, parquet::arrow::OpenFile(input, arrow::default_memory_pool()));
+        ARROW_ASSIGN_OR_RAISE(auto table, reader->ReadTable());
+        tables.push_back(std::move(table));
+      }
+      arrow::ConcatenateTablesOptions concat;
+      concat.unify_schemas = true;
+      ARROW_ASSIGN_OR_RAISE(auto merged, arrow::ConcatenateTables(tables, concat));
+      // Same directory as the inputs.
+      const std::string first = DecodePath(files[start].path);
+      const auto slash = first.rfind('/');
+      const std::string dir = slash == std::string::npos ? "" : first.substr(0, slash + 1);
+      const std::string relative = dir + "part-compacted-" + RandomHex() + "." + options.compression + ".parquet";
+      {
+        ARROW_ASSIGN_OR_RAISE(auto out, location.fs->OpenOutputStream(location.Join(relative)));
+        auto properties = parquet::WriterProperties::Builder()
+                              .compression(options.compression == "snappy" ? arrow::Compression::SNAPPY
+                                           : options.compression == "none" ? arrow::Compression::UNCOMPRESSED
+                                                                            : arrow::Compression::ZSTD)
+                              ->build();
+        ARROW_RETURN_NOT_OK(
+            parquet::arrow::WriteTable(*merged, arrow::default_memory_pool(), out, 128 * 1024, properties));
+        ARROW_RETURN_NOT_OK(out->Close());
+      }
+      written.push_back(relative);
+      ARROW_ASSIGN_OR_RAISE(auto info, location.fs->GetFileInfo(location.Join(relative)));
+      AddAction add;
+      add.path = EncodePath(relative);
+      add.partition_values = partition;
+      add.size = info.size();
+      add.modification_time = now;
+      add.data_change = false;
+      add.stats = json::serialize(json::object{{"numRecords", merged->num_rows()}});
+      commit.adds.push_back(std::move(add));
+      for (size_t i = start; i < end; ++i) {
+        commit.removes.push_back(RemoveAction{files[i].path, now, false, files[i].partition_values, files[i].size});
+      }
+      start = end;
+    }
+  }
+  if (commit.adds.empty()) return result;
+  commit.commit_info_json = json::serialize(json::object{
+      {"commitInfo", json::object{{"timestamp", now},
+                                  {"operation", "OPTIMIZE"},
+                                  {"operationParameters", json::object{{"targetSize", options.target_file_size}}},
+                                  {"engineInfo", "laminar-connectors"},
+                                  {"isBlindAppend", false}}}});
+  auto give_up = [&](const std::string& why) -> arrow::Result<CompactionResult> {
+    for (const auto& path : written) (void)location.fs->DeleteFile(location.Join(path));
+    return arrow::Status::Cancelled("compaction abandoned: ", why);
+  };
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    const int64_t version = snapshot.version() + 1;
+    ARROW_ASSIGN_OR_RAISE(bool created, log.PutCommitIfAbsent(version, SerializeCommit(commit)));
+    if (created) {
+      result.version = version;
+      result.files_added = static_cast<int64_t>(commit.adds.size());
+      result.files_removed = static_cast<int64_t>(commit.removes.size());
+      return result;
+    }
+    ARROW_RETURN_NOT_OK(log.Update(&snapshot).status());
+    for (const auto& r : commit.removes) {
+      if (!snapshot.files().count(r.path)) return give_up("file " + r.path + " was removed concurrently");
+    }
+  }
+  return give_up("too many concurrent commits");
+}
+
+arrow::Result<VacuumResult> Vacuum(DeltaLog& log, const VacuumOptions& options) {
+  VacuumResult result;
+  ARROW_ASSIGN_OR_RAISE(auto loaded, log.Load());
+  if (!loaded) return result;
+  const Snapshot& snapshot = *loaded;
+  int64_t table_minimum = 168;
+  auto configured = snapshot.metadata().configuration.find("delta.deletedFileRetentionDuration");
+  if (configured != snapshot.metadata().configuration.end()) {
+    if (auto hours = RetentionHours(configured->second)) table_minimum = *hours;
+  }
+  if (options.enforce_retention_check && options.retention_hours < table_minimum) {
+    return arrow::Status::Invalid("vacuum retention of ", options.retention_hours, " hours is below the table's ",
+                                  table_minimum, " hours (delta.deletedFileRetentionDuration): readers of older "
+                                  "versions could lose files; disable the retention check to force it");
+  }
+  const auto& location = log.location();
+  const int64_t cutoff = NowMillis() - options.retention_hours * 3600 * 1000;
+  arrow::fs::FileSelector selector;
+  selector.base_dir = location.root;
+  selector.recursive = true;
+  ARROW_ASSIGN_OR_RAISE(auto infos, location.fs->GetFileInfo(selector));
+  for (const auto& info : infos) {
+    if (info.type() != arrow::fs::FileType::File) continue;
+    const std::string relative = info.path().substr(location.root.size() + 1);
+    // Hidden files and directories (_delta_log, _laminar staging, .crc) are not data.
+    bool hidden = false;
+    size_t begin = 0;
+    while (begin < relative.size()) {
+      if (relative[begin] == '_' || relative[begin] == '.') {
+        // Hive partition directories may start with '_' only as "_x=..": keep those.
+        const auto slash = relative.find('/', begin);
+        const std::string segment = relative.substr(begin, slash == std::string::npos ? std::string::npos : slash - begin);
+        if (segment.find('=') == std::string::npos) hidden = true;
+      }
+      const auto slash = relative.find('/', begin);
+      if (slash == std::string::npos) break;
+      begin = slash + 1;
+    }
+    if (hidden) continue;
+    const std::string encoded = EncodePath(relative);
+    if (snapshot.files().count(encoded)) continue;
+    auto tombstone = snapshot.tombstones().find(encoded);
+    if (tombstone != snapshot.tombstones().end() && tombstone->second > cutoff) continue;
+    const int64_t mtime =
+        std::chrono::duration_cast<std::chrono::milliseconds>(info.mtime().time_since_epoch()).count();
+    if (mtime > cutoff) continue;  // maybe a writer's uncommitted file
+    if (!options.dry_run) ARROW_RETURN_NOT_OK(location.fs->DeleteFile(info.path()));
+    ++result.files_deleted;
+  }
+  return result;
+}
+
+}  // namespace laminar::delta
