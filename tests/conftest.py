@@ -1,10 +1,14 @@
-"""Shared fixtures for the Python suites: where the laminar-connect binary is."""
+"""Shared fixtures for the Python suites: where the laminar-connect binary is, which
+connectors it has, and the storage emulators (service_fixtures.py)."""
 import os
 import pathlib
+import re
+import subprocess
 
 import pytest
 
 from kafka_fixtures import kafka_broker, schema_registry  # noqa: F401  (fixtures)
+from service_fixtures import azurite, gcs_server, s3_server  # noqa: F401  (fixtures)
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -28,3 +32,11 @@ def avro_tool() -> str:
     if not binary or not os.access(binary, os.X_OK):
         pytest.fail("avro_tool not found; build the avro_tool target or set AVRO_TOOL")
     return binary
+
+
+@pytest.fixture(scope="session")
+def laminar_connectors(laminar_connect) -> set:
+    """{("source", name), ("sink", name), ...} as `laminar-connect connectors` lists them."""
+    result = subprocess.run([laminar_connect, "connectors"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return {(m.group(1), m.group(2)) for m in re.finditer(r"^(source|sink) (\S+)", result.stdout, re.M)}
