@@ -2,6 +2,10 @@
 
 #include <arrow/api.h>
 
+#include <cstring>
+#include <span>
+#include <unordered_map>
+
 #include "laminar/core/changelog.h"
 #include "laminar/core/status.h"
 #include "laminar/serde/json/mismatch_counter_internal.h"
@@ -17,9 +21,59 @@ using json_internal::RowDecoder;
 constexpr const char* kSourceTsColumn = "_source_ts_ms";
 constexpr const char* kSourceTableColumn = "_source_table";
 
+// The encoding a Debezium or Kafka Connect semantic type name stands for; kDefault for
+// names without one (the value is then decoded by the column's type alone).
+json_internal::ValueEncoding EncodingOf(std::string_view name, simdjson::dom::element field) {
+  using json_internal::ValueEncoding;
+  using K = ValueEncoding::Kind;
+  using U = arrow::TimeUnit;
+  struct Known {
+    std::string_view name;
+    K kind;
+    U::type unit;
+  };
+  static constexpr Known kKnown[] = {
+      {"io.debezium.time.Timestamp", K::kEpoch, U::MILLI},
+      {"io.debezium.time.MicroTimestamp", K::kEpoch, U::MICRO},
+      {"io.debezium.time.NanoTimestamp", K::kEpoch, U::NANO},
+      {"io.debezium.time.ZonedTimestamp", K::kIsoTimestamp, U::MICRO},
+      {"io.debezium.time.Date", K::kEpochDays, U::SECOND},
+      {"io.debezium.time.Time", K::kTimeOfDay, U::MILLI},
+      {"io.debezium.time.MicroTime", K::kTimeOfDay, U::MICRO},
+      {"io.debezium.time.NanoTime", K::kTimeOfDay, U::NANO},
+      {"org.apache.kafka.connect.data.Timestamp", K::kEpoch, U::MILLI},
+      {"org.apache.kafka.connect.data.Date", K::kEpochDays, U::SECOND},
+      {"org.apache.kafka.connect.data.Time", K::kTimeOfDay, U::MILLI},
+      {"org.apache.kafka.connect.data.Decimal", K::kUnscaledDecimal, U::SECOND},
+  };
+  ValueEncoding out;
+  for (const auto& known : kKnown) {
+    if (known.name != name) continue;
+    out.kind = known.kind;
+    out.unit = known.unit;
+    out.name = std::string(name);
+  }
+  if (out.kind == K::kUnscaledDecimal) {
+    // Connect writes parameters as strings ("scale": "2"); accept a number too.
+    simdjson::dom::element scale;
+    std::string_view text;
+    int64_t number = 0;
+    if (!field["parameters"]["scale"].get(scale)) {
+      if (!scale.get_string().get(text)) {
+        number = ParseInt64(std::string(text)).ValueOr(0);
+      } else if (scale.get_int64().get(number)) {
+        number = 0;
+      }
+    }
+    out.scale = static_cast<int32_t>(number);
+  }
+  return out;
+}
+
 // What one event says, with before/after copied out so that they can be parsed again.
 struct Envelope {
   bool tombstone = false;
+  bool has_schema = false;  // a non-null `schema` block came with the event
   char op = 0;
   bool has_before = false, has_after = false;
   std::string before, after;
@@ -27,7 +81,7 @@ struct Envelope {
   std::optional<std::string> source_table;
 
   void Clear() {
-    tombstone = has_before = has_after = false;
+    tombstone = has_schema = has_before = has_after = false;
     op = 0;
     before.clear();
     after.clear();
@@ -38,11 +92,15 @@ struct Envelope {
 
 class DebeziumDecoder final : public RecordDecoder, public json_internal::MismatchCounter {
  public:
-  DebeziumDecoder(std::shared_ptr<arrow::Schema> schema, std::unique_ptr<RowDecoder> rows, bool metadata)
-      : schema_(std::move(schema)), rows_(std::move(rows)), metadata_(metadata) {}
+  DebeziumDecoder(std::shared_ptr<arrow::Schema> schema, const arrow::FieldVector& declared,
+                  std::unique_ptr<RowDecoder> rows, bool metadata)
+      : schema_(std::move(schema)), rows_(std::move(rows)), metadata_(metadata) {
+    for (size_t i = 0; i < declared.size(); ++i) columns_.emplace(declared[i]->name(), i);
+  }
 
   const std::shared_ptr<arrow::Schema>& schema() const override { return schema_; }
   int64_t type_mismatches() const override { return rows_->type_mismatches(); }
+  int64_t truncates() const { return truncates_; }
 
   arrow::Result<DecodedBatch> Decode(std::span<const RawRecord> records) override {
     DecodedBatch out;
@@ -132,7 +190,19 @@ class DebeziumDecoder final : public RecordDecoder, public json_internal::Mismat
       if (auto code = std::move(field_result).get(field)) return Malformed(code, error);
       std::string_view key;
       if (auto code = field.unescaped_key().get(key)) return Malformed(code, error);
-      if (top && key == "payload") {
+      if (top && key == "schema") {
+        od::json_type type;
+        if (auto code = field.value().type().get(type)) return Malformed(code, error);
+        if (type == od::json_type::null) continue;
+        std::string_view raw;
+        if (auto code = simdjson::to_json_string(field.value()).get(raw)) return Malformed(code, error);
+        envelope_.has_schema = true;
+        // A topic's events carry the same block again and again: read it when it changes.
+        if (raw != schema_text_) {
+          schema_text_.assign(raw);
+          ReadSchema();
+        }
+      } else if (top && key == "payload") {
         od::json_type type;
         if (auto code = field.value().type().get(type)) return Malformed(code, error);
         if (type == od::json_type::null) {
@@ -178,12 +248,37 @@ class DebeziumDecoder final : public RecordDecoder, public json_internal::Mismat
     return true;
   }
 
+  // The semantic type names of the `before` and `after` fields in the schema block, as an
+  // encoding per declared column (kDefault for the columns it does not name).
+  void ReadSchema() {
+    before_encodings_.assign(columns_.size(), {});
+    after_encodings_.assign(columns_.size(), {});
+    simdjson::dom::element root;
+    simdjson::dom::array parts;
+    if (schema_parser_.parse(schema_text_).get(root) || root["fields"].get_array().get(parts)) return;
+    for (simdjson::dom::element part : parts) {
+      std::string_view name;
+      simdjson::dom::array fields;
+      if (part["field"].get_string().get(name) || part["fields"].get_array().get(fields)) continue;
+      auto* encodings = name == "before" ? &before_encodings_ : name == "after" ? &after_encodings_ : nullptr;
+      if (!encodings) continue;
+      for (simdjson::dom::element field : fields) {
+        std::string_view column, semantic;
+        if (field["field"].get_string().get(column) || field["name"].get_string().get(semantic)) continue;
+        auto it = columns_.find(std::string(column));
+        if (it != columns_.end()) (*encodings)[it->second] = EncodingOf(semantic, field);
+      }
+    }
+  }
+
   bool AppendRow(const std::string& text, const char* part, RowKind kind, std::string* error) {
     od::document doc;
     od::object object;
     if (auto code = row_parser_.Iterate(text).get(doc)) return Malformed(code, error);
     if (auto code = doc.get_object().get(object)) return Malformed(code, error);
-    if (!rows_->AppendObject(object, error)) {
+    std::span<const json_internal::ValueEncoding> encodings;
+    if (envelope_.has_schema) encodings = std::strcmp(part, "before") == 0 ? before_encodings_ : after_encodings_;
+    if (!rows_->AppendObject(object, error, encodings)) {
       *error = std::string("in '") + part + "': " + *error;
       return false;
     }
@@ -227,7 +322,7 @@ class DebeziumDecoder final : public RecordDecoder, public json_internal::Mismat
           return false;
         }
         return AppendRow(e.before, "before", RowKind::kDelete, error);
-      case 't': *error = "truncate events are not supported"; return false;
+      case 't': ++truncates_; return true;  // no row: a changelog cannot say "every row"
       default: *error = std::string("unknown Debezium op '") + e.op + "'"; return false;
     }
     *error = std::string("op '") + e.op + "' without 'after'";
@@ -240,6 +335,11 @@ class DebeziumDecoder final : public RecordDecoder, public json_internal::Mismat
   json_internal::PaddedParser parser_;
   json_internal::PaddedParser row_parser_;
   Envelope envelope_;
+  std::unordered_map<std::string, size_t> columns_;  // declared column -> index
+  std::string schema_text_;                          // the last schema block read
+  simdjson::dom::parser schema_parser_;
+  std::vector<json_internal::ValueEncoding> before_encodings_, after_encodings_;
+  int64_t truncates_ = 0;
   std::vector<int8_t> ops_;
   std::vector<std::optional<int64_t>> source_ts_;
   std::vector<std::optional<std::string>> source_table_;
@@ -285,7 +385,13 @@ arrow::Result<std::unique_ptr<RecordDecoder>> MakeDebeziumDecoder(const Connecto
     fields.push_back(arrow::field(kSourceTableColumn, arrow::utf8()));
   }
   fields.push_back(ChangelogField());
-  return std::unique_ptr<RecordDecoder>(new DebeziumDecoder(arrow::schema(fields), std::move(rows), metadata));
+  return std::unique_ptr<RecordDecoder>(
+      new DebeziumDecoder(arrow::schema(fields), declared, std::move(rows), metadata));
+}
+
+int64_t DebeziumTruncateCount(const RecordDecoder& decoder) {
+  const auto* debezium = dynamic_cast<const DebeziumDecoder*>(&decoder);
+  return debezium ? debezium->truncates() : 0;
 }
 
 }  // namespace laminar::serde

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <optional>
 #include <unordered_map>
 
 #include "laminar/core/status.h"
@@ -265,6 +266,25 @@ arrow::Result<std::shared_ptr<arrow::ArrayData>> FinishColumn(Column& c) {
   return arrow::ArrayData::Make(c.type, length, std::move(buffers), std::move(children), nulls);
 }
 
+// `value` counted in `from` units as a count of `to` units: exact when `to` is as fine or
+// finer, else floored (toward the past, as timestamp text is); nullopt on overflow.
+std::optional<int64_t> ConvertUnit(int64_t value, arrow::TimeUnit::type from, arrow::TimeUnit::type to) {
+  static constexpr int64_t kPerSecond[] = {1, 1000, 1000000, 1000000000};
+  const int64_t f = kPerSecond[static_cast<int>(from)], t = kPerSecond[static_cast<int>(to)];
+  if (t >= f) {
+    int64_t out = 0;
+    if (__builtin_mul_overflow(value, t / f, &out)) return std::nullopt;
+    return out;
+  }
+  const int64_t ratio = f / t;
+  return value >= 0 ? value / ratio : -((-(value + 1)) / ratio) - 1;
+}
+
+int64_t UnitsPerDay(arrow::TimeUnit::type unit) {
+  static constexpr int64_t kPerSecond[] = {1, 1000, 1000000, 1000000000};
+  return 86400 * kPerSecond[static_cast<int>(unit)];
+}
+
 std::string_view TrimRight(std::string_view s) {
   while (!s.empty() && (s.back() == ' ' || s.back() == '\n' || s.back() == '\r' || s.back() == '\t')) s.remove_suffix(1);
   return s;
@@ -406,8 +426,9 @@ arrow::Result<arrow::ArrayVector> RowDecoder::Finish() {
   return out;
 }
 
-bool RowDecoder::AppendObject(od::object& object, std::string* error) {
+bool RowDecoder::AppendObject(od::object& object, std::string* error, std::span<const ValueEncoding> encodings) {
   error_ = error;
+  encodings_ = encodings.size() == root_->children.size() ? encodings : std::span<const ValueEncoding>();
   if (!AppendStructFields(*root_, object)) {
     for (auto& child : root_->children) TruncateColumn(child, rows_);
     return false;
@@ -473,7 +494,12 @@ bool RowDecoder::AppendStructFields(Column& c, od::object& object) {
     if (c.seen[static_cast<size_t>(idx)]) TruncateColumn(child, child.length - 1);  // repeated key: last wins
     c.seen[static_cast<size_t>(idx)] = 1;
     hint = idx + 1;
-    if (!AppendValue(child, field.value())) return false;
+    if (&c == root_.get() && !encodings_.empty() &&
+        encodings_[static_cast<size_t>(idx)].kind != ValueEncoding::Kind::kDefault) {
+      if (!AppendEncoded(child, field.value(), encodings_[static_cast<size_t>(idx)])) return false;
+    } else if (!AppendValue(child, field.value())) {
+      return false;
+    }
   }
   for (size_t i = 0; i < c.children.size(); ++i) {
     if (c.seen[i]) continue;
@@ -758,6 +784,99 @@ bool RowDecoder::AppendValue(Column& c, od::value value) {
     }
   }
   return Mismatch(c, value, type, nullptr);
+}
+
+
+bool RowDecoder::AppendEncoded(Column& c, od::value value, const ValueEncoding& e) {
+  using K = ValueEncoding::Kind;
+  od::json_type type;
+  if (auto code = value.type().get(type)) return Malformed(code);
+  if (type == od::json_type::null) return AppendValue(c, value);
+  const std::string why = e.name;
+  switch (e.kind) {
+    case K::kDefault: break;
+    case K::kEpoch:
+    case K::kEpochDays:
+    case K::kTimeOfDay: {
+      const bool temporal = c.kind == Kind::kTimestamp || c.kind == Kind::kDate32 || c.kind == Kind::kTime64;
+      if (!temporal) break;  // BIGINT and the like take the number as it is
+      int64_t v = 0;
+      if (type != od::json_type::number || value.get_int64().get(v)) {
+        return Mismatch(c, value, type, (why + " holds an integer").c_str());
+      }
+      std::optional<int64_t> out;
+      if (e.kind == K::kEpoch && c.kind == Kind::kTimestamp) {
+        out = ConvertUnit(v, e.unit, c.unit);
+      } else if (e.kind == K::kEpochDays && c.kind == Kind::kTimestamp) {
+        out = ConvertUnit(v, arrow::TimeUnit::SECOND, c.unit);
+        if (out && __builtin_mul_overflow(*out, 86400, &*out)) out.reset();
+      } else if (e.kind == K::kEpochDays && c.kind == Kind::kDate32) {
+        if (v >= INT32_MIN && v <= INT32_MAX) return c.AppendFixed<int32_t>(static_cast<int32_t>(v)), true;
+      } else if (e.kind == K::kTimeOfDay && c.kind == Kind::kTime64) {
+        out = ConvertUnit(v, e.unit, c.unit);
+        if (out && (*out < 0 || *out >= UnitsPerDay(c.unit))) out.reset();
+      } else {
+        return Mismatch(c, value, type, (why + " cannot become " + c.sql).c_str());
+      }
+      if (!out) return Mismatch(c, value, type, (why + ", out of range").c_str());
+      c.AppendFixed<int64_t>(*out);
+      return true;
+    }
+    case K::kIsoTimestamp: {
+      if (c.kind != Kind::kTimestamp) break;
+      std::string_view s;
+      if (type != od::json_type::string || value.get_string().get(s)) {
+        return Mismatch(c, value, type, (why + " holds ISO-8601 text").c_str());
+      }
+      auto instant = text::ParseIsoTimestamp(s);
+      if (!instant) return Mismatch(c, value, type, (why + " holds ISO-8601 text").c_str());
+      auto v = text::InstantToUnit(*instant, c.unit);
+      if (!v) return Mismatch(c, value, type, (why + ", out of range").c_str());
+      c.AppendFixed<int64_t>(*v);
+      return true;
+    }
+    case K::kUnscaledDecimal: {
+      if (c.kind != Kind::kDecimal && c.kind != Kind::kFloat32 && c.kind != Kind::kFloat64 &&
+          c.kind != Kind::kString) {
+        return Mismatch(c, value, type, (why + " cannot become " + c.sql).c_str());
+      }
+      std::string_view s;
+      scratch_.clear();
+      if (type != od::json_type::string || value.get_string().get(s) || !text::DecodeBase64(s, &scratch_) ||
+          scratch_.empty()) {
+        return Mismatch(c, value, type, (why + " holds base64 bytes").c_str());
+      }
+      if (scratch_.size() > 16) return Mismatch(c, value, type, (why + ", out of range").c_str());
+      auto unscaled = arrow::Decimal128::FromBigEndian(reinterpret_cast<const uint8_t*>(scratch_.data()),
+                                                       static_cast<int32_t>(scratch_.size()));
+      if (!unscaled.ok()) return Mismatch(c, value, type, (why + ", out of range").c_str());
+      if (c.kind == Kind::kString) {
+        c.AppendBytes(unscaled->ToString(e.scale));
+        return true;
+      }
+      if (c.kind != Kind::kDecimal) {
+        const double d = unscaled->ToDouble(e.scale);
+        if (c.kind == Kind::kFloat64) {
+          c.AppendFixed<double>(d);
+        } else {
+          c.AppendFixed<float>(static_cast<float>(d));
+        }
+        return true;
+      }
+      auto rescaled = unscaled->Rescale(e.scale, c.scale);
+      if (!rescaled.ok()) return Mismatch(c, value, type, "more fractional digits than the column's scale");
+      if (!rescaled->FitsInPrecision(c.precision)) return Mismatch(c, value, type, "more digits than the precision");
+      uint8_t bytes[16];
+      rescaled->ToBytes(bytes);
+      const size_t at = c.values.size();
+      c.values.resize(at + 16);
+      std::memcpy(c.values.data() + at, bytes, 16);
+      c.validity.push_back(1);
+      ++c.length;
+      return true;
+    }
+  }
+  return AppendValue(c, value);
 }
 
 }  // namespace laminar::serde::json_internal

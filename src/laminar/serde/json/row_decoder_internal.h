@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,6 +37,26 @@ struct DecodeOptions {
 std::vector<ConfigKeySpec> DecodeOptionKeySpecs();
 arrow::Result<DecodeOptions> DecodeOptionsFromConfig(const ConnectorConfig& config);
 
+// How a producer encoded a top-level column's values, when it says so (the semantic type
+// names of a Debezium / Kafka Connect schema block). kDefault decodes by the column's type
+// alone. The others apply to the temporal or decimal columns they can fill exactly; a
+// column of another kind (BIGINT for a timestamp, say) takes the value as it is by its
+// own type, and a temporal column of the wrong kind is a type mismatch.
+struct ValueEncoding {
+  enum class Kind : uint8_t {
+    kDefault,
+    kEpoch,            // integer count of `unit` since the epoch -> TIMESTAMP (any unit)
+    kEpochDays,        // integer days since the epoch -> DATE, TIMESTAMP
+    kTimeOfDay,        // integer count of `unit` since midnight -> TIME
+    kIsoTimestamp,     // ISO-8601 text with offset, whatever format.timestamp_formats says -> TIMESTAMP
+    kUnscaledDecimal,  // base64 big-endian two's-complement unscaled value at `scale` -> DECIMAL, DOUBLE, VARCHAR
+  };
+  Kind kind = Kind::kDefault;
+  arrow::TimeUnit::type unit = arrow::TimeUnit::MILLI;
+  int32_t scale = 0;
+  std::string name;  // the producer's type name, for messages
+};
+
 struct Column;
 
 class RowDecoder {
@@ -48,8 +69,10 @@ class RowDecoder {
   // Makes room for about `rows` more rows.
   void Reserve(int64_t rows);
   // Appends the object as one row. On failure returns false, sets *error (naming the
-  // column and what was found) and leaves every column as it was.
-  bool AppendObject(simdjson::ondemand::object& object, std::string* error);
+  // column and what was found) and leaves every column as it was. `encodings`: empty, or
+  // one per top-level column (in the order given to Make).
+  bool AppendObject(simdjson::ondemand::object& object, std::string* error,
+                    std::span<const ValueEncoding> encodings = {});
   int64_t rows() const { return rows_; }
   // Drops the rows after the first `rows` (used to undo a row the caller rejects later).
   void Truncate(int64_t rows);
@@ -61,6 +84,7 @@ class RowDecoder {
  private:
   RowDecoder() = default;
   bool AppendValue(Column& column, simdjson::ondemand::value value);
+  bool AppendEncoded(Column& column, simdjson::ondemand::value value, const ValueEncoding& encoding);
   bool AppendStructFields(Column& column, simdjson::ondemand::object& object);
   bool Mismatch(Column& column, simdjson::ondemand::value& value, simdjson::ondemand::json_type type,
                 const char* why);
@@ -71,6 +95,8 @@ class RowDecoder {
   int64_t rows_ = 0;
   int64_t mismatches_ = 0;
   std::string* error_ = nullptr;
+  std::span<const ValueEncoding> encodings_;  // of the row being appended
+  std::string scratch_;                       // decoded decimal bytes
 };
 
 // One simdjson parser and one reused padded copy buffer.
