@@ -1,5 +1,7 @@
 #include "laminar/delta/delta_log.h"
 
+#include "laminar/storage/s3_put_if_absent.h"
+
 #include <arrow/api.h>
 #include <arrow/io/file.h>
 #include <arrow/json/from_string.h>
@@ -566,8 +568,11 @@ arrow::Result<bool> DeltaLog::PutCommitIfAbsent(int64_t version, const std::stri
     SyncDirectory(dir);
     return true;
   }
-  // Object stores: Arrow's filesystems offer no conditional put, so this is a check then
-  // write; the sink only takes this path when the user accepted it (see the sink's docs).
+  if (location_.provider == storage::Provider::kS3) {
+    return storage::S3PutIfAbsent(location_.options, target, contents);
+  }
+  // Other object stores: Arrow's filesystems offer no conditional put, so this is a check
+  // then write; the sink only takes this path when the user accepted it (see its docs).
   ARROW_ASSIGN_OR_RAISE(auto info, location_.fs->GetFileInfo(target));
   if (info.type() != arrow::fs::FileType::NotFound) return false;
   ARROW_RETURN_NOT_OK(WriteWhole(location_, target, contents));

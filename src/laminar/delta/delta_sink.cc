@@ -420,8 +420,10 @@ arrow::Result<DeltaSinkOptions> DeltaSinkOptions::FromConfig(const ConnectorConf
     o.writer_id = "laminar:" + (config.pipeline_name().empty() ? std::string("pipeline") : config.pipeline_name()) +
                   ":" + (config.instance_name().empty() ? std::string("delta-lake") : config.instance_name());
   }
-  auto unsafe = o.storage.options.find("aws_s3_allow_unsafe_rename");
-  o.allow_unsafe_commit = unsafe != o.storage.options.end() && Lower(unsafe->second) == "true";
+  for (const char* key : {"allow_unsafe_commit", "aws_s3_allow_unsafe_rename"}) {
+    auto unsafe = o.storage.options.find(key);
+    if (unsafe != o.storage.options.end() && Lower(unsafe->second) == "true") o.allow_unsafe_commit = true;
+  }
   return o;
 }
 
@@ -497,11 +499,10 @@ arrow::Status DeltaSink::Open(const ConnectorConfig& config) {
   ARROW_ASSIGN_OR_RAISE(options_, DeltaSinkOptions::FromConfig(config));
   if (!config.schema()) return ConfigError(where_, "the sink's input schema is unknown");
   ARROW_ASSIGN_OR_RAISE(auto location, storage::OpenLocation(options_.storage));
-  if (!location.local && !options_.allow_unsafe_commit) {
+  if (!location.local && location.provider != storage::Provider::kS3 && !options_.allow_unsafe_commit) {
     return ConfigError(where_, std::string("commits to ") + storage::ProviderName(options_.storage.provider) +
-                                   " need a put-if-absent primitive that Arrow's filesystems do not offer; "
-                                   "set 'storage.aws_s3_allow_unsafe_rename' = 'true' to accept that two "
-                                   "concurrent writers could overwrite each other's commit");
+                                   " have no put-if-absent here yet; set 'storage.allow_unsafe_commit' = 'true' "
+                                   "to accept that two concurrent writers could overwrite each other's commit");
   }
   log_ = std::make_unique<DeltaLog>(std::move(location));
   writer_tag_ = Hex8(StableHash(options_.writer_id));

@@ -163,6 +163,8 @@ std::string StorageOptions::DisplayRedacted() const {
 
 arrow::Result<TableLocation> OpenLocation(const StorageOptions& options) {
   TableLocation out;
+  out.provider = options.provider;
+  out.options = options.options;
   switch (options.provider) {
     case Provider::kLocal: {
       std::string path = options.location;
@@ -179,6 +181,12 @@ arrow::Result<TableLocation> OpenLocation(const StorageOptions& options) {
     case Provider::kS3: {
 #ifdef LAMINAR_HAVE_ARROW_S3
       ARROW_RETURN_NOT_OK(arrow::fs::EnsureS3Initialized());
+      static const bool finalize_registered = [] {
+        // Arrow wants S3 shut down before static destruction; connectors are gone by then.
+        std::atexit([] { (void)arrow::fs::FinalizeS3(); });
+        return true;
+      }();
+      (void)finalize_registered;
       const auto& o = options.options;
       arrow::fs::S3Options s3 = Option(o, "aws_access_key_id").empty()
                                     ? arrow::fs::S3Options::Defaults()

@@ -41,6 +41,8 @@ struct TableLocation {
   std::shared_ptr<arrow::fs::FileSystem> fs;
   std::string root;  // no trailing '/'
   bool local = false;
+  Provider provider = Provider::kLocal;
+  std::map<std::string, std::string> options;  // for requests Arrow cannot make (conditional puts)
   std::string Join(const std::string& relative) const { return root + "/" + relative; }
 };
 
