@@ -132,9 +132,14 @@ def test_delta_sink_exactly_once_under_sigkill(laminar_connect, delta_sink, refe
 # Upsert: a changelog (trailing `_op`: 0 +I, 1 -U, 2 +U, 3 -D) through the files source.
 
 KEYS = 5_000
+# More events than ROWS: the upsert sink's epochs take longer than datagen's (files are
+# rewritten), so the fault-point runs use up more of the input before their 2nd checkpoint.
+UPSERT_EVENTS = 150_000
+# A small read.bytes keeps each poll (and so the rate limiter's wait inside it) short, so
+# checkpoints come every ~200 ms as with datagen.
 UPSERT_DDL = """
 CREATE SOURCE changes (id BIGINT NOT NULL, name VARCHAR, amount DOUBLE, _op TINYINT NOT NULL)
-  FROM FILES (path = {input}, format = 'json', 'rate.rows-per-second' = '{rate}');
+  FROM FILES (path = {input}, format = 'json', 'rate.rows-per-second' = '{rate}', 'read.bytes' = '16384');
 CREATE SINK lake FROM changes INTO DELTA_LAKE (
   {delta}
 );
@@ -165,7 +170,7 @@ def changelog(events: int, seed=99):
 
 
 def test_delta_upsert_exactly_once_under_sigkill(laminar_connect, delta_sink, tmp_path):
-    rows, final = changelog(ROWS)
+    rows, final = changelog(UPSERT_EVENTS)
     source = tmp_path / "in"
     source.mkdir()
     with open(source / "changes.jsonl", "w") as f:
