@@ -23,15 +23,15 @@ std::vector<ConfigKeySpec> CsvKeySpecs() {
                            "quotes inside quoted fields are doubled (RFC 4180)."),
       ConfigKeySpec::Unset("format.has_header", ConfigType::kBool,
                            "First row is a header (skipped; columns are matched by position). Default: "
-                           "true for files, false for message sources (one row per message), where "
-                           "only the very first message of the stream could be a header."),
+                           "true for files; message sources (one row per message) reject true, since "
+                           "after a restart the first message they see is a data row."),
       ConfigKeySpec::Optional("format.null_string", ConfigType::kString, "",
                               "An unquoted field equal to this is NULL. A quoted field is never NULL: "
                               "\"\" is an empty string."),
       ConfigKeySpec::Unset("format.comment", ConfigType::kString,
                            "Lines starting with this byte are skipped. Default: none."),
       ConfigKeySpec::Optional("format.skip_rows", ConfigType::kUInt, "0",
-                              "Data rows skipped after the header, once per stream."),
+                              "Data rows skipped after the header, once per file; message sources reject it."),
       ConfigKeySpec::Optional("format.timestamp_format", ConfigType::kString, "%Y-%m-%d %H:%M:%S%.f",
                               "Pattern for timestamp columns (%Y %m %d %H %M %S %f %.f %z %:z %T %F %s); "
                               "ISO-8601 is accepted as a fallback. Without an offset the value is UTC."),
@@ -115,11 +115,7 @@ namespace {
 class CsvMessageDecoder : public RecordDecoder {
  public:
   CsvMessageDecoder(CsvOptions options, std::unique_ptr<CsvRowBuilder> rows)
-      : options_(std::move(options)),
-        tokenizer_(options_.dialect),
-        rows_(std::move(rows)),
-        header_pending_(options_.has_header.value_or(false)),
-        rows_to_skip_(options_.skip_rows) {}
+      : options_(std::move(options)), tokenizer_(options_.dialect), rows_(std::move(rows)) {}
 
   const std::shared_ptr<arrow::Schema>& schema() const override { return rows_->schema(); }
 
@@ -142,14 +138,6 @@ class CsvMessageDecoder : public RecordDecoder {
         scan = CsvScan::kBlank;  // an empty message is one empty field: null by default
       }
       if (scan == CsvScan::kEnd || (scan == CsvScan::kBlank && !single_column)) continue;
-      if (header_pending_) {
-        header_pending_ = false;
-        continue;
-      }
-      if (rows_to_skip_ > 0) {
-        --rows_to_skip_;
-        continue;
-      }
       if (!tokenizer_.error().empty()) {
         out.errors.push_back(RecordError{i, record.Position() + ": " + tokenizer_.error()});
         continue;
@@ -187,8 +175,6 @@ class CsvMessageDecoder : public RecordDecoder {
   CsvTokenizer tokenizer_;
   CsvTokenizer rest_tokenizer_{options_.dialect};
   std::unique_ptr<CsvRowBuilder> rows_;
-  bool header_pending_;
-  int64_t rows_to_skip_;
   int64_t skipped_ = 0;
 };
 
@@ -366,6 +352,18 @@ class CsvEncoder : public RecordEncoder {
 arrow::Result<std::unique_ptr<RecordDecoder>> MakeCsvDecoder(const ConnectorConfig& config,
                                                              std::shared_ptr<arrow::Schema> schema) {
   ARROW_ASSIGN_OR_RAISE(auto options, CsvOptions::FromConfig(config));
+  // A header or rows to skip would be counted in memory only: a source restored from its
+  // checkpoint makes a new decoder, which would take its first message, a data row, for
+  // the header. Files keep both: CsvStreamDecoder checkpoints whether they are behind it.
+  if (options.has_header.value_or(false)) {
+    return ConfigError(config.Where(), "option 'format.has_header' = 'true' is not supported for messages "
+                                       "(one row per message): after a restart the first message read would be "
+                                       "taken for the header; remove the header rows upstream");
+  }
+  if (options.skip_rows > 0) {
+    return ConfigError(config.Where(), "option 'format.skip_rows' is not supported for messages (one row per "
+                                       "message): the rows skipped would be skipped again after a restart");
+  }
   ARROW_ASSIGN_OR_RAISE(auto rows, CsvRowBuilder::Make(std::move(schema), options, config.Where()));
   return std::make_unique<CsvMessageDecoder>(std::move(options), std::move(rows));
 }

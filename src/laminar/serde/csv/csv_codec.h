@@ -19,10 +19,11 @@ namespace laminar::serde {
 std::vector<ConfigKeySpec> CsvKeySpecs();
 
 // Decodes one CSV row per RawRecord into `schema` (required: CSV carries no types).
-// State kept across calls: with format.has_header=true the very first record this decoder
-// ever sees is the header, and format.skip_rows rows after it are skipped; never per call.
-// A record holding more than one row is a record error. Nested columns, or a column of a
-// type CSV cannot hold, are a config error naming the column.
+// format.has_header=true and format.skip_rows > 0 are config errors naming the key: the
+// decoder would have to remember across restarts that the header is behind it, and only
+// the files source's CsvStreamDecoder checkpoints that. A record holding more than one
+// row is a record error. Nested columns, or a column of a type CSV cannot hold, are a
+// config error naming the column.
 arrow::Result<std::unique_ptr<RecordDecoder>> MakeCsvDecoder(const ConnectorConfig& config,
                                                              std::shared_ptr<arrow::Schema> schema);
 

@@ -577,17 +577,21 @@ TEST(CsvStreamTest, CheckpointInsideThePreambleRestartsIt) {
 
 // ---------------------------------------------------------------- message decoder
 
-TEST(CsvMessageTest, HeaderHandledOnceAcrossCalls) {
-  auto decoder = Decoder(IdNameSchema(), {{"format.has_header", "true"}});
-  auto first = DecodeMessages(*decoder, {"id,name", "1,a"});
-  EXPECT_EQ(first.batch->num_rows(), 1);
-  auto second = DecodeMessages(*decoder, {"2,b", "3,c"});
-  EXPECT_EQ(second.batch->num_rows(), 2);  // no row eaten as a header in later calls
-  auto third = DecodeMessages(*decoder, {"4,d"});
-  EXPECT_EQ(third.batch->num_rows(), 1);
-  // Default for messages: no header at all.
-  auto plain = Decoder(IdNameSchema());
-  EXPECT_EQ(DecodeMessages(*plain, {"1,a"}).batch->num_rows(), 1);
+TEST(CsvMessageTest, HeaderAndSkipRowsAreRejectedForMessages) {
+  // A header or skipped rows would be counted in memory only: after a restart the new
+  // decoder would take the first message it sees (a data row) for the header.
+  for (const auto& [key, value] :
+       std::vector<std::pair<std::string, std::string>>{{"format.has_header", "true"}, {"format.skip_rows", "1"}}) {
+    auto made = MakeCsvDecoder(Config({{key, value}}), IdNameSchema());
+    ASSERT_FALSE(made.ok()) << key;
+    EXPECT_NE(made.status().message().find("option '" + key + "'"), std::string::npos) << made.status().ToString();
+    // Files keep both: the stream decoder checkpoints whether the header is behind it.
+    EXPECT_TRUE(CsvStreamDecoder::Make(Config({{key, value}}), IdNameSchema()).ok()) << key;
+  }
+  // Their defaults and explicit off are fine: no header at all.
+  auto plain = Decoder(IdNameSchema(), {{"format.has_header", "false"}, {"format.skip_rows", "0"}});
+  EXPECT_EQ(DecodeMessages(*plain, {"id,name", "1,a"}).errors.size(), 1u);  // "id" is not a BIGINT
+  EXPECT_EQ(DecodeMessages(*Decoder(IdNameSchema()), {"1,a"}).batch->num_rows(), 1);
 }
 
 TEST(CsvMessageTest, RowsErrorsTombstonesAndTrailingNewline) {

@@ -22,7 +22,8 @@ enum class FieldCountMismatch {
 struct CsvOptions {
   CsvDialect dialect;
   // Unset: true for a stream of file bytes (CsvStreamDecoder), false for message-per-record
-  // decoding and encoding, where a restart would otherwise eat a data row as a "header".
+  // decoding (where true is rejected: a restart would eat a data row as a "header") and
+  // encoding.
   std::optional<bool> has_header;
   std::string null_string;  // an UNQUOTED field equal to this is null; "" by default
   int64_t skip_rows = 0;    // data rows skipped after the header, once per stream
