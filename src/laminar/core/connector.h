@@ -101,6 +101,20 @@ class SourceConnector {
   // acknowledge upstream (commit Kafka offsets, confirm an LSN). Idempotent.
   virtual arrow::Status OnCheckpointCommitted(uint64_t /*epoch*/) { return arrow::Status::OK(); }
 
+  // Bounded replay, for a sink that lost an epoch already decided (its CommitEpoch returned
+  // kEpochLost: a Kafka transaction the broker aborted when the process died). The runtime
+  // calls SetReplayEnd(end) and then Restore(start), where start and end are checkpoints
+  // this source produced at the epoch's two boundaries; PollBatch must then return exactly
+  // the rows between them (in any batching) and nothing after `end`, and ReplayReachedEnd()
+  // turns true once every row up to `end` was returned. SetReplayEnd(nullopt) leaves replay
+  // mode; the runtime then calls Restore(end). Only sources that re-read the same rows for
+  // the same positions can do this; the default says NotImplemented, and a pipeline that
+  // needs a replay from such a source stops with an error naming it.
+  virtual arrow::Status SetReplayEnd(const std::optional<SourceCheckpoint>& /*end*/) {
+    return arrow::Status::NotImplemented("this source cannot replay a bounded range of its input");
+  }
+  virtual bool ReplayReachedEnd() const { return false; }
+
   // Health and Metrics are the exceptions to the one-caller rule: the metrics thread calls
   // them while the connector runs, so they must be thread-safe and must not block.
   virtual HealthStatus Health() const { return HealthStatus::Healthy(); }
@@ -138,7 +152,12 @@ class SinkConnector {
   // Phase two: make the epoch visible. Called only after the manifest that decides the
   // epoch is durable, and again after a restart if the sink may not have finished it, so
   // it must be idempotent: committing an epoch already committed is a no-op. A failure
-  // may have committed the epoch or not; the runtime retries.
+  // may have committed the epoch or not; the runtime retries. The one exception is a
+  // kEpochLost error (EpochLostError): the sink knows the epoch is not committed and its
+  // staged output is gone for good (Kafka aborts the open transaction of a producer that
+  // died, and cannot re-commit it). After a restart the runtime then replays the epoch's
+  // input into this sink alone (BeginEpoch, WriteBatch..., PreCommit, CommitEpoch with the
+  // same epoch number); during a run it stops, and the next start replays.
   virtual arrow::Status CommitEpoch(uint64_t /*epoch*/) { return arrow::Status::OK(); }
 
   // Discards everything staged for `epoch` (and any later epoch). Idempotent; called for

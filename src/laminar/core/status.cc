@@ -12,6 +12,7 @@ const char* ErrorKindName(ErrorKind kind) {
     case ErrorKind::kNeedsAbort: return "needs-abort";
     case ErrorKind::kFenced: return "fenced";
     case ErrorKind::kConfig: return "config";
+    case ErrorKind::kEpochLost: return "epoch-lost";
   }
   return "unknown";
 }
@@ -30,6 +31,7 @@ arrow::Status MakeError(ErrorKind kind, std::string origin, std::string message,
     case ErrorKind::kNeedsAbort: code = arrow::StatusCode::Cancelled; break;
     case ErrorKind::kFenced: code = arrow::StatusCode::AlreadyExists; break;
     case ErrorKind::kConfig: code = arrow::StatusCode::Invalid; break;
+    case ErrorKind::kEpochLost: code = arrow::StatusCode::IOError; break;
   }
   return arrow::Status(code, std::move(message),
                        std::make_shared<ConnectorErrorDetail>(kind, std::move(origin), native_code));

@@ -17,6 +17,8 @@ enum class ErrorKind {
   kNeedsAbort,  // the current epoch/transaction must be rolled back, then work can go on
   kFenced,      // another instance owns this resource now; stop without committing
   kConfig,      // bad user input (config key, DDL): exit code 2
+  kEpochLost,   // a sink cannot finish a decided epoch: its staged output is gone (a Kafka
+                // transaction the broker aborted); the runtime replays the epoch into it
 };
 
 const char* ErrorKindName(ErrorKind kind);
@@ -54,6 +56,11 @@ inline arrow::Status FatalError(std::string origin, std::string message, int nat
 }
 inline arrow::Status NeedsAbortError(std::string origin, std::string message, int native_code = 0) {
   return MakeError(ErrorKind::kNeedsAbort, std::move(origin), std::move(message), native_code);
+}
+// SinkConnector::CommitEpoch: the epoch's staged output no longer exists and cannot be
+// committed; only a replay of the epoch's input can produce it again.
+inline arrow::Status EpochLostError(std::string origin, std::string message, int native_code = 0) {
+  return MakeError(ErrorKind::kEpochLost, std::move(origin), std::move(message), native_code);
 }
 // A user-input error: names what is wrong and where. `where` is e.g. "source 'orders'".
 arrow::Status ConfigError(const std::string& where, const std::string& message);

@@ -209,7 +209,10 @@ arrow::Result<std::optional<SourceBatch>> DatagenSource::PollBatch(int64_t max_r
   if (finished()) return std::nullopt;
   int64_t want = max_records > 0 ? max_records : kDefaultBatchRows;
   if (row_limit_) want = std::min(want, *row_limit_ - next_row_);
-  if (rows_per_second_ > 0) {
+  if (replay_end_) {
+    want = std::min(want, *replay_end_ - next_row_);
+    if (want <= 0) return std::nullopt;
+  } else if (rows_per_second_ > 0) {
     want = WaitForDueRows(want, timeout);
     if (want == 0) return std::nullopt;
   }
@@ -232,6 +235,24 @@ SourceCheckpoint DatagenSource::Checkpoint() const {
   checkpoint.SetOffset("row", std::to_string(next_row_));
   checkpoint.SetMetadata("connector", "datagen");
   return checkpoint;
+}
+
+arrow::Status DatagenSource::SetReplayEnd(const std::optional<SourceCheckpoint>& end) {
+  if (!end) {
+    replay_end_.reset();
+    pace_start_.reset();
+    return arrow::Status::OK();
+  }
+  int64_t row = 0;
+  if (auto text = end->GetOffset("row")) {
+    auto parsed = ParseInt64(*text);
+    if (!parsed.ok() || *parsed < 0) {
+      return FatalError("datagen", where_ + ": replay end row='" + *text + "' is not a non-negative row index");
+    }
+    row = *parsed;
+  }
+  replay_end_ = row;
+  return arrow::Status::OK();
 }
 
 arrow::Status DatagenSource::Restore(const SourceCheckpoint& checkpoint) {

@@ -71,6 +71,10 @@ class DatagenSource : public SourceConnector {
   // Empty: row 0. A row that is not a non-negative integer, or lies beyond the last row of
   // a bounded source, is a fatal error naming the value. Pacing restarts from here.
   arrow::Status Restore(const SourceCheckpoint& checkpoint) override;
+  // Every row is a function of its index, so a replay is exact: rows up to end's "row",
+  // unpaced.
+  arrow::Status SetReplayEnd(const std::optional<SourceCheckpoint>& end) override;
+  bool ReplayReachedEnd() const override { return replay_end_ && next_row_ >= *replay_end_; }
 
   ConnectorMetrics Metrics() const override {
     std::lock_guard<std::mutex> lock(metrics_mu_);
@@ -105,6 +109,7 @@ class DatagenSource : public SourceConnector {
   int64_t rows_per_second_ = 0;
   std::optional<int64_t> row_limit_;
   int64_t next_row_ = 0;
+  std::optional<int64_t> replay_end_;  // replay mode: the row index to stop at
 
   // Pacing anchor: at pace_start_ the rows before pace_base_row_ were due. Set by the first
   // poll after Open or Restore, so time spent before that never turns into a burst.

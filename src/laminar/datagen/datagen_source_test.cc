@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <numeric>
 #include <set>
 #include <thread>
 
@@ -224,6 +225,32 @@ TEST(DatagenSourceTest, SequenceRunsFromStartToEndThenFinishes) {
   ASSERT_TRUE(after.ok());
   EXPECT_FALSE(after->has_value());
   EXPECT_EQ(source->Checkpoint().GetOffset("row"), "10");
+}
+
+// Replay of a lost epoch: exactly the rows between two checkpoints, unpaced, then nothing.
+TEST(DatagenSourceTest, ReplayReturnsExactlyTheRowsBetweenTwoCheckpoints) {
+  auto source = MustMakeSource({{"fields.id.kind", "sequence"}, {"rows-per-second", "10"}}, SmallSchema());
+  ASSERT_TRUE(source->SetReplayEnd(RowCheckpoint("250")).ok());
+  ASSERT_TRUE(source->Restore(RowCheckpoint("100")).ok());
+  std::vector<int64_t> ids;
+  const auto started = std::chrono::steady_clock::now();
+  while (!source->ReplayReachedEnd()) {
+    auto batch = source->PollBatch(64, milliseconds(100));
+    ASSERT_TRUE(batch.ok() && batch->has_value());
+    const auto& column = static_cast<const arrow::Int64Array&>(*(*batch)->records->column(0));
+    for (int64_t i = 0; i < column.length(); ++i) ids.push_back(column.Value(i));
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(2));  // 10 rows/s does not pace it
+  std::vector<int64_t> expected(150);
+  std::iota(expected.begin(), expected.end(), 100);
+  EXPECT_EQ(ids, expected);
+  auto after = source->PollBatch(64, milliseconds(0));
+  ASSERT_TRUE(after.ok());
+  EXPECT_FALSE(after->has_value());
+  ASSERT_TRUE(source->SetReplayEnd(std::nullopt).ok());
+  EXPECT_FALSE(source->ReplayReachedEnd());
+  ASSERT_TRUE(source->Restore(RowCheckpoint("250")).ok());
+  EXPECT_EQ(source->Checkpoint().GetOffset("row"), "250");
 }
 
 TEST(DatagenSourceTest, NegativeSequenceOnNarrowType) {

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "laminar/runtime/fault_points.h"
 
 namespace laminar::runtime {
@@ -23,6 +25,7 @@ const char* PhaseName(Phase phase) {
     case Phase::kPersisting: return "Persisting";
     case Phase::kCommitting: return "Committing";
     case Phase::kRollingBack: return "RollingBack";
+    case Phase::kReplaying: return "Replaying";
     case Phase::kStopped: return "Stopped";
     case Phase::kFailed: return "Failed";
   }
@@ -33,7 +36,8 @@ bool IsValidTransition(Phase from, Phase to) {
   if (to == Phase::kFailed) return from != Phase::kStopped;
   switch (from) {
     case Phase::kCreated: return to == Phase::kRecovering;
-    case Phase::kRecovering: return to == Phase::kRunning;
+    case Phase::kRecovering: return to == Phase::kRunning || to == Phase::kReplaying;
+    case Phase::kReplaying: return to == Phase::kRunning;
     case Phase::kRunning: return to == Phase::kSnapshotting || to == Phase::kRollingBack || to == Phase::kStopped;
     case Phase::kSnapshotting: return to == Phase::kPreCommitting || to == Phase::kRollingBack;
     case Phase::kPreCommitting: return to == Phase::kPersisting || to == Phase::kRollingBack;
@@ -101,6 +105,10 @@ arrow::Status CheckpointCoordinator::CommitDecided(const std::string& sink_name,
     if (attempt > 0) options_.sleep(policy.DelayForAttempt(attempt, sdk::DefaultUnitRandom()));
     last = sink->CommitEpoch(epoch);
     if (last.ok()) return last;
+    if (KindOf(last) == ErrorKind::kEpochLost) {
+      // Retrying cannot bring the output back; only a replay can (see Recover).
+      return last.WithMessage("sink '", sink_name, "': decided epoch ", epoch, " is lost: ", last.message());
+    }
     spdlog::warn("sink '{}': commit of epoch {} failed (attempt {} of {}): {}", sink_name, epoch, attempt + 1,
                  policy.max_retries + 1, last.ToString());
   }
@@ -137,7 +145,9 @@ arrow::Status CheckpointCoordinator::Recover() {
     return status;
   }
   bool statuses_changed = false;
-  for (auto& sink : sinks_) {
+  std::vector<size_t> lost;
+  for (size_t i = 0; i < sinks_.size(); ++i) {
+    auto& sink = sinks_[i];
     if (!sink.exactly_once) continue;
     if (last_manifest_) {
       auto it = last_manifest_->sinks.find(sink.name);
@@ -145,12 +155,17 @@ arrow::Status CheckpointCoordinator::Recover() {
         // Decided but maybe not visible: roll forward (never back: the sources have moved on).
         spdlog::info("sink '{}': finishing decided epoch {}", sink.name, it->second.epoch);
         if (auto status = CommitDecided(sink.name, sink.connector, it->second.epoch); !status.ok()) {
-          MarkFailed();
-          return status;
+          if (KindOf(status) != ErrorKind::kEpochLost || it->second.epoch != decided) {
+            MarkFailed();
+            return status;
+          }
+          spdlog::warn("{}; replaying the epoch's input into it", status.message());
+          lost.push_back(i);
+        } else {
+          it->second.status = SinkCommitStatus::kCommitted;
+          it->second.message.clear();
+          statuses_changed = true;
         }
-        it->second.status = SinkCommitStatus::kCommitted;
-        it->second.message.clear();
-        statuses_changed = true;
       }
     }
     // Output of the undecided epoch a dead process was writing.
@@ -165,6 +180,17 @@ arrow::Status CheckpointCoordinator::Recover() {
       spdlog::warn("could not record commit statuses after recovery: {}", status.ToString());
     }
   }
+  if (!lost.empty()) {
+    if (auto status = StartReplay(decided, lost); !status.ok()) {
+      MarkFailed();
+      return status;
+    }
+    return TransitionTo(Phase::kReplaying);
+  }
+  return FinishRecovery(decided);
+}
+
+arrow::Status CheckpointCoordinator::FinishRecovery(uint64_t decided) {
   epoch_.store(decided + 1);
   if (last_manifest_) {
     for (auto& source : sources_) {
@@ -176,6 +202,98 @@ arrow::Status CheckpointCoordinator::Recover() {
     return status;
   }
   return TransitionTo(Phase::kRunning);
+}
+
+arrow::Status CheckpointCoordinator::StartReplay(uint64_t epoch, const std::vector<size_t>& lost_sinks) {
+  replay_sink_indices_ = lost_sinks;
+  replay_sink_names_.clear();
+  replay_source_names_.clear();
+  for (size_t index : lost_sinks) {
+    const auto& sink = sinks_[index];
+    replay_sink_names_.push_back(sink.name);
+    if (std::find(replay_source_names_.begin(), replay_source_names_.end(), sink.source) ==
+        replay_source_names_.end()) {
+      replay_source_names_.push_back(sink.source);
+    }
+  }
+  const std::string why = "sink '" + replay_sink_names_.front() + "' lost decided epoch " + std::to_string(epoch);
+  for (auto& source : sources_) {
+    if (std::find(replay_source_names_.begin(), replay_source_names_.end(), source.name) ==
+        replay_source_names_.end()) {
+      continue;
+    }
+    auto start = last_manifest_->epoch_start.find(source.name);
+    if (start == last_manifest_->epoch_start.end()) {
+      return FatalError("runtime", why + ", and checkpoint " + std::to_string(last_manifest_->checkpoint_id) +
+                                       " does not record where source '" + source.name +
+                                       "' stood when that epoch began (it predates epoch replay), so it "
+                                       "cannot be replayed");
+    }
+    SourceCheckpoint end;
+    if (auto it = last_manifest_->source_offsets.find(source.name); it != last_manifest_->source_offsets.end()) {
+      end = it->second;
+    }
+    if (auto status = source.connector->SetReplayEnd(end); !status.ok()) {
+      return FatalError("runtime", why + ", and its source '" + source.name +
+                                       "' cannot replay that epoch: " + status.ToString());
+    }
+    if (auto status = source.connector->Restore(start->second); !status.ok()) {
+      return FatalError("runtime", why + ", and its source '" + source.name + "' cannot go back to " +
+                                       start->second.ToJson() + ": " + status.ToString());
+    }
+    spdlog::info("replaying epoch {} of source '{}' from {} to {}", epoch, source.name, start->second.ToJson(),
+                 end.ToJson());
+  }
+  epoch_.store(epoch);
+  for (size_t index : replay_sink_indices_) {
+    auto& sink = sinks_[index];
+    if (auto status = sink.connector->BeginEpoch(epoch); !status.ok()) {
+      return FatalError("runtime", "sink '" + sink.name + "': begin of replayed epoch " + std::to_string(epoch) +
+                                       ": " + status.ToString());
+    }
+  }
+  return arrow::Status::OK();
+}
+
+arrow::Status CheckpointCoordinator::FinishReplay() {
+  if (phase_.load() != Phase::kReplaying) return arrow::Status::Invalid("checkpoint coordinator: no replay pending");
+  const uint64_t epoch = epoch_.load();
+  auto fail = [&](const arrow::Status& status) {
+    MarkFailed();
+    return FatalError("runtime", "replay of epoch " + std::to_string(epoch) + " failed (the next start replays it "
+                                 "again): " + status.ToString());
+  };
+  for (size_t index : replay_sink_indices_) {
+    auto& sink = sinks_[index];
+    if (auto status = sink.connector->PreCommit(epoch); !status.ok()) {
+      return fail(status.WithMessage("sink '", sink.name, "': pre-commit: ", status.message()));
+    }
+  }
+  FaultPoint("replay.after_pre_commit");
+  for (size_t index : replay_sink_indices_) {
+    auto& sink = sinks_[index];
+    if (auto status = CommitDecided(sink.name, sink.connector, epoch); !status.ok()) return fail(status);
+    last_manifest_->sinks[sink.name].status = SinkCommitStatus::kCommitted;
+    last_manifest_->sinks[sink.name].message.clear();
+    spdlog::info("sink '{}': replayed epoch {} committed", sink.name, epoch);
+  }
+  FaultPoint("replay.after_commit");
+  if (auto status = store_->Save(*last_manifest_); !status.ok()) {
+    spdlog::warn("could not record commit statuses after the replay: {}", status.ToString());
+  }
+  for (auto& source : sources_) {
+    if (std::find(replay_source_names_.begin(), replay_source_names_.end(), source.name) ==
+        replay_source_names_.end()) {
+      continue;
+    }
+    if (auto status = source.connector->SetReplayEnd(std::nullopt); !status.ok()) return fail(status);
+  }
+  if (auto status = RewindSources(); !status.ok()) return fail(status);
+  replay_sink_indices_.clear();
+  replay_sink_names_.clear();
+  replay_source_names_.clear();
+  // Phase kReplaying -> kRunning happens in FinishRecovery.
+  return FinishRecovery(epoch);
 }
 
 arrow::Status CheckpointCoordinator::FailBeforeDecision(const arrow::Status& cause) {
@@ -200,6 +318,14 @@ arrow::Status CheckpointCoordinator::Checkpoint() {
     SourceCheckpoint checkpoint = source.connector->Checkpoint();
     checkpoint.set_epoch(epoch);
     manifest.source_offsets.emplace(source.name, std::move(checkpoint));
+    // The epoch began where the last decision left the source (every rewind goes there).
+    SourceCheckpoint start;
+    if (last_manifest_) {
+      if (auto it = last_manifest_->source_offsets.find(source.name); it != last_manifest_->source_offsets.end()) {
+        start = it->second;
+      }
+    }
+    manifest.epoch_start.emplace(source.name, std::move(start));
   }
 
   ARROW_RETURN_NOT_OK(TransitionTo(Phase::kPreCommitting));
@@ -226,6 +352,9 @@ arrow::Status CheckpointCoordinator::Checkpoint() {
   for (auto& sink : sinks_) {
     if (!sink.exactly_once) continue;
     if (auto status = CommitDecided(sink.name, sink.connector, epoch); !status.ok()) {
+      if (KindOf(status) == ErrorKind::kEpochLost) {
+        status = FatalError("runtime", status.message() + "; the next start replays the epoch into it");
+      }
       last_manifest_->sinks[sink.name].status = SinkCommitStatus::kFailed;
       last_manifest_->sinks[sink.name].message = status.message();
       (void)store_->Save(*last_manifest_);

@@ -29,6 +29,7 @@ enum class Phase {
   kPersisting,     // writing the manifest: the commit decision
   kCommitting,     // decision durable, making output visible
   kRollingBack,    // undecided epoch failed: discard output, rewind sources
+  kReplaying,      // recovery: re-producing a decided epoch that a sink lost (Pipeline drives it)
   kStopped,
   kFailed,
 };
@@ -46,6 +47,7 @@ struct SinkHandle {
   std::string name;
   SinkConnector* connector = nullptr;
   bool exactly_once = false;
+  std::string source;  // the source whose batches it receives (replays rewind only those)
 };
 
 struct CoordinatorOptions {
@@ -65,7 +67,24 @@ class CheckpointCoordinator {
   // exactly-once sink that may not have finished it; discards output staged for the next
   // epoch; begins that epoch. No manifest: fresh start at epoch 1. Any failure is returned
   // (fatal): start-up stops, it never falls back to a fresh start.
+  //
+  // A sink whose re-commit says kEpochLost (the decided epoch's output is gone) is not a
+  // failure: the coordinator sets up a replay of that epoch and returns OK in phase
+  // kReplaying (replay_pending()). The sources that feed the lost sinks are put in replay
+  // mode (SetReplayEnd(decided offsets), Restore(epoch start)), the lost sinks begin the
+  // epoch again, and the caller must poll those sources until ReplayReachedEnd(), write
+  // their batches to replay_sinks() only, then call FinishReplay().
   arrow::Status Recover();
+
+  bool replay_pending() const { return phase_.load() == Phase::kReplaying; }
+  // Names of the sinks being replayed into; valid while replay_pending().
+  const std::vector<std::string>& replay_sinks() const { return replay_sink_names_; }
+  // Sources to poll for the replay (those feeding a replayed sink).
+  const std::vector<std::string>& replay_sources() const { return replay_source_names_; }
+  // Pre-commits and commits the replayed epoch on the lost sinks, records them Committed,
+  // leaves replay mode, restores every source to the decided checkpoint, acknowledges it
+  // and begins the next epoch. A failure is fatal: the next start replays again.
+  arrow::Status FinishReplay();
 
   // Runs one checkpoint at a consistent cut: snapshot sources, pre-commit, persist the
   // decision, commit, acknowledge sources, begin the next epoch.
@@ -96,6 +115,8 @@ class CheckpointCoordinator {
   arrow::Status BeginEpochOnSinks();
   arrow::Status RewindSources();
   arrow::Status CommitDecided(const std::string& sink_name, SinkConnector* sink, uint64_t epoch);
+  arrow::Status StartReplay(uint64_t epoch, const std::vector<size_t>& lost_sinks);
+  arrow::Status FinishRecovery(uint64_t decided);
   arrow::Status FailBeforeDecision(const arrow::Status& cause);
 
   CoordinatorOptions options_;
@@ -103,6 +124,9 @@ class CheckpointCoordinator {
   std::vector<SourceHandle> sources_;
   std::vector<SinkHandle> sinks_;
   std::optional<Manifest> last_manifest_;
+  std::vector<size_t> replay_sink_indices_;
+  std::vector<std::string> replay_sink_names_;
+  std::vector<std::string> replay_source_names_;
   std::atomic<uint64_t> epoch_{0};
   std::atomic<Phase> phase_{Phase::kCreated};
   std::atomic<int64_t> completed_{0};

@@ -38,6 +38,9 @@ std::string Manifest::ToJson() const {
   boost::json::object sources;
   for (const auto& [name, cp] : source_offsets) sources[name] = CheckpointToJsonValue(cp);
   out["source_offsets"] = std::move(sources);
+  boost::json::object starts;
+  for (const auto& [name, cp] : epoch_start) starts[name] = CheckpointToJsonValue(cp);
+  out["epoch_start"] = std::move(starts);
   boost::json::object sink_states;
   for (const auto& [name, state] : sinks) {
     boost::json::object s;
@@ -73,6 +76,16 @@ arrow::Result<Manifest> Manifest::FromJson(const std::string& json) {
     auto parsed = CheckpointFromJsonValue(cp);
     if (!parsed.ok()) return parsed.status().WithMessage("source '", std::string(name), "': ", parsed.status().message());
     m.source_offsets.emplace(std::string(name), std::move(*parsed));
+  }
+  if (auto it = object.find("epoch_start"); it != object.end()) {
+    if (!it->value().is_object()) return arrow::Status::Invalid("field 'epoch_start' must be an object");
+    for (const auto& [name, cp] : it->value().as_object()) {
+      auto parsed = CheckpointFromJsonValue(cp);
+      if (!parsed.ok()) {
+        return parsed.status().WithMessage("epoch start of source '", std::string(name), "': ", parsed.status().message());
+      }
+      m.epoch_start.emplace(std::string(name), std::move(*parsed));
+    }
   }
   ARROW_ASSIGN_OR_RAISE(auto sinks, RequireField(object, "sinks"));
   if (!sinks->is_object()) return arrow::Status::Invalid("field 'sinks' must be an object");

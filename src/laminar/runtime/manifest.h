@@ -34,6 +34,10 @@ struct Manifest {
   int64_t timestamp_ms = 0;
   std::string pipeline;        // pipeline name, to catch a directory reused by another pipeline
   std::map<std::string, SourceCheckpoint> source_offsets;
+  // Where each source stood when the epoch began (the previous manifest's offsets; empty
+  // for the configured start), so that an epoch a sink lost can be replayed. Absent in
+  // manifests written before replay existed ("epoch_start" is optional in the JSON).
+  std::map<std::string, SourceCheckpoint> epoch_start;
   std::map<std::string, SinkState> sinks;  // exactly-once sinks only
 
   std::string ToJson() const;

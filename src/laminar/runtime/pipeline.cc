@@ -213,6 +213,69 @@ arrow::Status Pipeline::WriteToSinks(const QueueItem& item) {
   return arrow::Status::OK();
 }
 
+// Recovery found a decided epoch that a sink lost: poll the sources that feed it on this
+// thread (no poll thread runs yet) until each reaches the epoch's end, write their batches
+// to the lost sinks only (the others committed the epoch already), then let the
+// coordinator commit it and rewind every source to the decision.
+arrow::Status Pipeline::ReplayLostEpoch(const std::atomic<bool>& stop_requested) {
+  const auto& sink_names = coordinator_->replay_sinks();
+  const uint64_t epoch = coordinator_->current_epoch();
+  auto replayed = [&](const SinkSlot& sink) {
+    return std::find(sink_names.begin(), sink_names.end(), sink.name) != sink_names.end();
+  };
+  for (size_t index = 0; index < sources_.size(); ++index) {
+    SourceSlot& slot = *sources_[index];
+    const auto& names = coordinator_->replay_sources();
+    if (std::find(names.begin(), names.end(), slot.name) == names.end()) continue;
+    int64_t rows = 0;
+    auto last_progress = std::chrono::steady_clock::now();
+    while (!slot.connector->ReplayReachedEnd()) {
+      if (stop_requested.load()) {
+        return arrow::Status::Cancelled("stopped while replaying epoch ", epoch, "; the next start replays it");
+      }
+      std::optional<SourceBatch> batch;
+      ARROW_RETURN_NOT_OK(sdk::WithRetry(
+          options_.poll_retry,
+          [&] {
+            auto result = slot.connector->PollBatch(options_.max_batch_rows, options_.poll_timeout);
+            if (!result.ok()) return result.status();
+            batch = std::move(*result);
+            return arrow::Status::OK();
+          },
+          [&](int attempt, const arrow::Status& error) {
+            slot.errors.fetch_add(1);
+            spdlog::warn("source '{}': poll failed while replaying (attempt {}): {}", slot.name, attempt + 1,
+                         error.ToString());
+          }));
+      const auto now = std::chrono::steady_clock::now();
+      if (batch && (batch->num_rows() > 0 || batch->dead_letters)) {
+        last_progress = now;
+        rows += batch->num_rows();
+        for (auto& sink : sinks_) {
+          if (sink->source_index != index || !replayed(*sink)) continue;
+          const auto& data = sink->dead_letters ? batch->dead_letters : batch->records;
+          if (!data || data->num_rows() == 0) continue;
+          ARROW_RETURN_NOT_OK(WriteToSink(*sink, data));
+          if (!sink->dead_letters) rows_out_.fetch_add(data->num_rows());
+        }
+        continue;
+      }
+      if (slot.connector->finished() && !slot.connector->ReplayReachedEnd()) {
+        return FatalError("runtime", "source '" + slot.name + "' ended before reaching the end of epoch " +
+                                         std::to_string(epoch) + ", which it must replay");
+      }
+      if (now - last_progress > options_.replay_stall_timeout) {
+        return FatalError("runtime", "replay of epoch " + std::to_string(epoch) + ": source '" + slot.name +
+                                         "' returned nothing for " +
+                                         std::to_string(options_.replay_stall_timeout.count()) +
+                                         " ms before reaching the epoch's end (its input may be gone)");
+      }
+    }
+    spdlog::info("source '{}': replayed {} rows of epoch {}", slot.name, rows, epoch);
+  }
+  return coordinator_->FinishReplay();
+}
+
 // With the cut held: roll the epoch back, rewind, and let the sources go again.
 arrow::Status Pipeline::HandleEpochFailure(const arrow::Status& cause) {
   rolled_back_.fetch_add(1);
@@ -265,7 +328,7 @@ arrow::Status Pipeline::Run(const std::atomic<bool>& stop_requested) {
       return ConfigError("sink '" + sink->name + "'", "reads from unknown source '" + sink->from + "'");
     }
     sink->source_index = static_cast<size_t>(it - sources_.begin());
-    sink_handles.push_back({sink->name, sink->connector.get(), sink->exactly_once});
+    sink_handles.push_back({sink->name, sink->connector.get(), sink->exactly_once, sink->from});
   }
   CoordinatorOptions coordinator_options;
   coordinator_options.pipeline_name = options_.name;
@@ -276,6 +339,13 @@ arrow::Status Pipeline::Run(const std::atomic<bool>& stop_requested) {
   if (auto status = coordinator_->Recover(); !status.ok()) {
     CloseAll();
     return status;
+  }
+  if (coordinator_->replay_pending()) {
+    if (auto status = ReplayLostEpoch(stop_requested); !status.ok()) {
+      coordinator_->MarkFailed();
+      CloseAll();
+      return status;
+    }
   }
   StartSources();
   auto last_checkpoint = std::chrono::steady_clock::now();

@@ -34,6 +34,9 @@ struct PipelineOptions {
   sdk::RetryPolicy commit_retry = sdk::RetryPolicy::Exponential(5, std::chrono::milliseconds(100));
   // A failed epoch is rolled back and replayed; this many failures in a row stop the pipeline.
   int max_consecutive_epoch_failures = 3;
+  // Replay of a lost decided epoch (see CheckpointCoordinator::Recover): a source that
+  // returns nothing for this long before reaching the epoch's end fails the start.
+  std::chrono::milliseconds replay_stall_timeout{60000};
 };
 
 struct ConnectorStats {
@@ -109,6 +112,7 @@ class Pipeline {
   arrow::Status WriteToSinks(const QueueItem& item);
   arrow::Status WriteToSink(SinkSlot& sink, const std::shared_ptr<arrow::RecordBatch>& batch);
   arrow::Status CheckpointAtCut();
+  arrow::Status ReplayLostEpoch(const std::atomic<bool>& stop_requested);
   arrow::Status HandleEpochFailure(const arrow::Status& cause);
   void CloseAll();
 

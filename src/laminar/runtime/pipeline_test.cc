@@ -396,6 +396,124 @@ TEST_F(PipelineProtocolTest, StopRequestTakesAFinalCheckpoint) {
   EXPECT_EQ(store->Visible(), Range(stats.rows_out));
 }
 
+// A sink that loses a decided epoch (Kafka: the restarted producer's init_transactions
+// aborts the dead one's transaction) gets the epoch replayed, bounded at the decided
+// positions, while a sink that committed it receives nothing twice.
+TEST_F(PipelineProtocolTest, LostDecidedEpochIsReplayedIntoTheLosingSinkOnly) {
+  using laminar::testing::FencingSink;
+  for (const std::string point : {"checkpoint.after_persist", "checkpoint.after_first_sink_commit"}) {
+    for (int hit : {1, 4}) {
+      SCOPED_TRACE(point + " hit " + std::to_string(hit));
+      std::filesystem::remove_all(dir_);
+      auto staging = std::make_shared<StagingStore>();
+      auto fencing = std::make_shared<StagingStore>();
+      int hits = 0;
+      SetFaultHandler([&](const std::string& name) {
+        if (name == point && ++hits == hit) throw SimulatedCrash{name};
+      });
+      {
+        Pipeline pipeline(Options(), Store());
+        pipeline.AddSource("seq", "test", Seq(3000, 100));
+        // The staging sink commits first, so after_first_sink_commit leaves only the fencing one pending.
+        pipeline.AddSink("s", "test", "seq", std::make_unique<StagingSink>(staging));
+        pipeline.AddSink("k", "test", "seq", std::make_unique<FencingSink>(fencing));
+        EXPECT_THROW((void)pipeline.Run(stop_), SimulatedCrash);
+      }
+      SetFaultHandler({});
+      auto decided = LocalManifestStore::Open(dir_.string()).ValueOrDie()->LoadLatest().ValueOrDie();
+      ASSERT_TRUE(decided.has_value());
+      const uint64_t lost_epoch = decided->epoch;
+      const auto before = fencing->Visible().size();
+
+      Pipeline restarted(Options(), Store());
+      restarted.AddSource("seq", "test", Seq(3000, 100));
+      restarted.AddSink("s", "test", "seq", std::make_unique<StagingSink>(staging));
+      restarted.AddSink("k", "test", "seq", std::make_unique<FencingSink>(fencing));
+      auto status = restarted.Run(stop_);
+      ASSERT_TRUE(status.ok()) << status.ToString();
+      EXPECT_EQ(Sorted(staging->Visible()), Range(3000));
+      EXPECT_EQ(Sorted(fencing->Visible()), Range(3000));
+      // The restart found the epoch lost and produced it again under the same number.
+      auto calls = fencing->Calls();
+      auto fence = std::find(calls.rbegin(), calls.rend(), "fence").base();
+      const std::string e = std::to_string(lost_epoch);
+      ASSERT_GE(std::distance(fence, calls.end()), 4);
+      EXPECT_EQ(*fence, "commit " + e);
+      EXPECT_EQ(*(fence + 1), "rollback " + std::to_string(lost_epoch + 1));
+      EXPECT_EQ(*(fence + 2), "begin " + e);
+      auto replay_commit = std::find(fence + 1, calls.end(), "commit " + e);
+      ASSERT_NE(replay_commit, calls.end());
+      EXPECT_GT(fencing->Visible().size(), before);
+      // The manifest records the replayed sink as committed.
+      auto after = LocalManifestStore::Open(dir_.string()).ValueOrDie()->LoadLatest().ValueOrDie();
+      ASSERT_TRUE(after.has_value());
+      EXPECT_EQ(after->sinks.at("k").status, SinkCommitStatus::kCommitted);
+    }
+  }
+}
+
+// A crash inside the replay leaves the epoch lost again; the next start replays it again.
+TEST_F(PipelineProtocolTest, CrashDuringReplayIsReplayedAgain) {
+  using laminar::testing::FencingSink;
+  auto fencing = std::make_shared<StagingStore>();
+  auto run = [&](const std::string& point, int hit) {
+    int hits = 0;
+    SetFaultHandler([&, point, hit](const std::string& name) {
+      if (name == point && ++hits == hit) throw SimulatedCrash{name};
+    });
+    Pipeline pipeline(Options(), Store());
+    pipeline.AddSource("seq", "test", Seq(3000, 100));
+    pipeline.AddSink("k", "test", "seq", std::make_unique<FencingSink>(fencing));
+    arrow::Status status;
+    bool crashed = false;
+    try {
+      status = pipeline.Run(stop_);
+    } catch (const SimulatedCrash&) {
+      crashed = true;
+    }
+    SetFaultHandler({});
+    return std::make_pair(crashed, status);
+  };
+  EXPECT_TRUE(run("checkpoint.after_persist", 3).first);
+  EXPECT_TRUE(run("replay.after_pre_commit", 1).first);
+  EXPECT_TRUE(run("replay.after_commit", 1).first);  // committed, but not recorded
+  auto [crashed, status] = run("", 0);
+  EXPECT_FALSE(crashed);
+  ASSERT_TRUE(status.ok()) << status.ToString();
+  EXPECT_EQ(Sorted(fencing->Visible()), Range(3000));
+}
+
+// A source that cannot replay: the start fails naming it, instead of losing the epoch.
+TEST_F(PipelineProtocolTest, LostEpochFromSourceWithoutReplayFailsNamingIt) {
+  using laminar::testing::FencingSink;
+  class NoReplaySource : public SequenceSource {
+   public:
+    NoReplaySource() : SequenceSource(3000, 100, std::chrono::milliseconds(1)) {}
+    arrow::Status SetReplayEnd(const std::optional<SourceCheckpoint>&) override {
+      return arrow::Status::NotImplemented("no replay here");
+    }
+  };
+  auto fencing = std::make_shared<StagingStore>();
+  int hits = 0;
+  SetFaultHandler([&](const std::string& name) {
+    if (name == "checkpoint.after_persist" && ++hits == 2) throw SimulatedCrash{name};
+  });
+  {
+    Pipeline pipeline(Options(), Store());
+    pipeline.AddSource("seq", "test", std::make_unique<NoReplaySource>());
+    pipeline.AddSink("k", "test", "seq", std::make_unique<FencingSink>(fencing));
+    EXPECT_THROW((void)pipeline.Run(stop_), SimulatedCrash);
+  }
+  SetFaultHandler({});
+  Pipeline restarted(Options(), Store());
+  restarted.AddSource("seq", "test", std::make_unique<NoReplaySource>());
+  restarted.AddSink("k", "test", "seq", std::make_unique<FencingSink>(fencing));
+  auto status = restarted.Run(stop_);
+  ASSERT_FALSE(status.ok());
+  EXPECT_NE(status.message().find("source 'seq' cannot replay"), std::string::npos) << status.ToString();
+  EXPECT_NE(status.message().find("sink 'k' lost decided epoch 2"), std::string::npos) << status.ToString();
+}
+
 TEST(CheckpointCoordinatorTest, TransitionTable) {
   EXPECT_TRUE(IsValidTransition(Phase::kCreated, Phase::kRecovering));
   EXPECT_FALSE(IsValidTransition(Phase::kCreated, Phase::kRunning));
@@ -404,6 +522,9 @@ TEST(CheckpointCoordinatorTest, TransitionTable) {
   EXPECT_FALSE(IsValidTransition(Phase::kRunning, Phase::kCommitting));      // no commit without a decision
   EXPECT_FALSE(IsValidTransition(Phase::kStopped, Phase::kRunning));
   EXPECT_TRUE(IsValidTransition(Phase::kRunning, Phase::kFailed));
+  EXPECT_TRUE(IsValidTransition(Phase::kRecovering, Phase::kReplaying));
+  EXPECT_TRUE(IsValidTransition(Phase::kReplaying, Phase::kRunning));
+  EXPECT_FALSE(IsValidTransition(Phase::kRunning, Phase::kReplaying));
 }
 
 }  // namespace

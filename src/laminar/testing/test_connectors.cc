@@ -19,8 +19,10 @@ arrow::Result<std::optional<SourceBatch>> SequenceSource::PollBatch(int64_t max_
   ++poll_calls_;
   if (auto it = poll_failures_.find(poll_calls_); it != poll_failures_.end()) return it->second;
   if (next_ >= total_rows_) return std::optional<SourceBatch>();
+  const int64_t end = replay_end_ ? std::min(*replay_end_, total_rows_) : total_rows_;
+  if (next_ >= end) return std::optional<SourceBatch>();
   if (poll_delay_.count() > 0) std::this_thread::sleep_for(poll_delay_);
-  const int64_t n = std::min({batch_rows_, max_records, total_rows_ - next_});
+  const int64_t n = std::min({batch_rows_, max_records, end - next_});
   arrow::Int64Builder builder;
   ARROW_RETURN_NOT_OK(builder.Reserve(n));
   for (int64_t i = 0; i < n; ++i) builder.UnsafeAppend(next_ + i);
@@ -48,6 +50,16 @@ arrow::Status SequenceSource::Restore(const SourceCheckpoint& checkpoint) {
   int64_t value = std::stoll(*offset);
   if (value < 0 || value > total_rows_) return arrow::Status::Invalid("position ", value, " is unreachable");
   next_ = value;
+  return arrow::Status::OK();
+}
+
+arrow::Status SequenceSource::SetReplayEnd(const std::optional<SourceCheckpoint>& end) {
+  if (!end) {
+    replay_end_.reset();
+    return arrow::Status::OK();
+  }
+  auto offset = end->GetOffset("next");
+  replay_end_ = offset ? std::stoll(*offset) : 0;
   return arrow::Status::OK();
 }
 
@@ -128,6 +140,77 @@ arrow::Status StagingSink::RollbackEpoch(uint64_t epoch) {
   for (auto it = store_->prepared.lower_bound(epoch); it != store_->prepared.end();) it = store_->prepared.erase(it);
   in_epoch_ = false;
   return arrow::Status::OK();
+}
+
+FencingSink::FencingSink(std::shared_ptr<StagingStore> store) : store_(std::move(store)) {
+  std::lock_guard<std::mutex> lock(store_->mu);
+  store_->calls.push_back("fence");
+  store_->staged.clear();
+  store_->prepared.clear();
+}
+
+arrow::Status FencingSink::BeginEpoch(uint64_t epoch) {
+  std::lock_guard<std::mutex> lock(store_->mu);
+  store_->calls.push_back("begin " + std::to_string(epoch));
+  epoch_ = epoch;
+  in_epoch_ = true;
+  prepared_.erase(epoch);
+  store_->staged.erase(epoch);
+  return arrow::Status::OK();
+}
+
+arrow::Result<WriteResult> FencingSink::WriteBatch(const std::shared_ptr<arrow::RecordBatch>& batch) {
+  std::lock_guard<std::mutex> lock(store_->mu);
+  if (!in_epoch_) return arrow::Status::Invalid("write before begin_epoch");
+  store_->calls.push_back("write " + std::to_string(epoch_));
+  auto ids = std::static_pointer_cast<arrow::Int64Array>(batch->column(0));
+  auto& staged = store_->staged[epoch_];
+  for (int64_t i = 0; i < ids->length(); ++i) staged.push_back(ids->Value(i));
+  return WriteResult{batch->num_rows(), batch->num_rows() * 8};
+}
+
+arrow::Status FencingSink::PreCommit(uint64_t epoch) {
+  std::lock_guard<std::mutex> lock(store_->mu);
+  store_->calls.push_back("pre_commit " + std::to_string(epoch));
+  if (epoch != epoch_ || !in_epoch_) return arrow::Status::Invalid("pre_commit of epoch ", epoch, " not begun");
+  auto& prepared = prepared_[epoch];
+  auto& staged = store_->staged[epoch];
+  prepared.insert(prepared.end(), staged.begin(), staged.end());
+  store_->prepared[epoch] = prepared;
+  store_->staged.erase(epoch);
+  return arrow::Status::OK();
+}
+
+arrow::Status FencingSink::CommitEpoch(uint64_t epoch) {
+  std::lock_guard<std::mutex> lock(store_->mu);
+  store_->calls.push_back("commit " + std::to_string(epoch));
+  if (store_->committed_epochs.count(epoch)) return arrow::Status::OK();
+  auto it = prepared_.find(epoch);
+  if (it == prepared_.end()) {
+    return EpochLostError("test", "epoch " + std::to_string(epoch) + " was aborted by the fencing of its producer");
+  }
+  store_->visible.insert(store_->visible.end(), it->second.begin(), it->second.end());
+  store_->committed_epochs.insert(epoch);
+  store_->prepared.erase(epoch);
+  prepared_.erase(it);
+  in_epoch_ = false;
+  return arrow::Status::OK();
+}
+
+arrow::Status FencingSink::RollbackEpoch(uint64_t epoch) {
+  std::lock_guard<std::mutex> lock(store_->mu);
+  store_->calls.push_back("rollback " + std::to_string(epoch));
+  for (auto it = prepared_.lower_bound(epoch); it != prepared_.end();) it = prepared_.erase(it);
+  for (auto it = store_->staged.lower_bound(epoch); it != store_->staged.end();) it = store_->staged.erase(it);
+  for (auto it = store_->prepared.lower_bound(epoch); it != store_->prepared.end();) it = store_->prepared.erase(it);
+  in_epoch_ = false;
+  return arrow::Status::OK();
+}
+
+arrow::Result<std::optional<uint64_t>> FencingSink::LastCommittedEpoch() {
+  std::lock_guard<std::mutex> lock(store_->mu);
+  if (store_->committed_epochs.empty()) return std::optional<uint64_t>();
+  return std::optional<uint64_t>(*store_->committed_epochs.rbegin());
 }
 
 }  // namespace laminar::testing

@@ -6,6 +6,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <mutex>
 #include <set>
 #include <string>
@@ -32,6 +33,8 @@ class SequenceSource : public SourceConnector {
   SourceCheckpoint Checkpoint() const override;
   arrow::Status Restore(const SourceCheckpoint& checkpoint) override;
   arrow::Status OnCheckpointCommitted(uint64_t epoch) override;
+  arrow::Status SetReplayEnd(const std::optional<SourceCheckpoint>& end) override;
+  bool ReplayReachedEnd() const override { return replay_end_ && next_ >= *replay_end_; }
   arrow::Status Close() override { return arrow::Status::OK(); }
 
   int64_t next() const { return next_; }
@@ -44,6 +47,7 @@ class SequenceSource : public SourceConnector {
   int64_t batch_rows_;
   std::chrono::milliseconds poll_delay_;
   int64_t next_ = 0;
+  std::optional<int64_t> replay_end_;
   int poll_calls_ = 0;
   int restores_ = 0;
   std::map<int, arrow::Status> poll_failures_;
@@ -92,6 +96,34 @@ class StagingSink : public SinkConnector {
   int commit_failures_left_ = 0;
   std::map<int, arrow::Status> write_failures_;
   std::map<int, arrow::Status> pre_commit_failures_;
+};
+
+// A sink like Kafka's transactional producer: an epoch pre-committed by one instance is
+// aborted when the next instance starts (init_transactions fences the dead producer), so a
+// restarted pipeline cannot commit it and CommitEpoch answers kEpochLost; the runtime must
+// replay the epoch. Shares StagingStore with StagingSink for the visible rows.
+class FencingSink : public SinkConnector {
+ public:
+  // Constructing an instance is the restart: it discards what earlier instances prepared.
+  explicit FencingSink(std::shared_ptr<StagingStore> store);
+
+  arrow::Status Open(const ConnectorConfig&) override { return arrow::Status::OK(); }
+  SinkCapabilities capabilities() const override {
+    return SinkCapabilities().WithExactlyOnce().WithTwoPhaseCommit();
+  }
+  arrow::Status BeginEpoch(uint64_t epoch) override;
+  arrow::Result<WriteResult> WriteBatch(const std::shared_ptr<arrow::RecordBatch>& batch) override;
+  arrow::Status PreCommit(uint64_t epoch) override;
+  arrow::Status CommitEpoch(uint64_t epoch) override;
+  arrow::Status RollbackEpoch(uint64_t epoch) override;
+  arrow::Result<std::optional<uint64_t>> LastCommittedEpoch() override;
+  arrow::Status Close() override { return arrow::Status::OK(); }
+
+ private:
+  std::shared_ptr<StagingStore> store_;
+  uint64_t epoch_ = 0;
+  bool in_epoch_ = false;
+  std::map<uint64_t, std::vector<int64_t>> prepared_;  // this instance's prepared epochs
 };
 
 }  // namespace laminar::testing
