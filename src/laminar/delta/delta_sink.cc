@@ -601,26 +601,10 @@ arrow::Status DeltaSink::CreateOrCheckTable(const std::shared_ptr<arrow::Schema>
     arrow::FieldVector evolved = table_schema->fields();
     for (const auto& f : *added) evolved.push_back(f);
     ARROW_ASSIGN_OR_RAISE(auto delta_schema, ToDeltaSchema(*arrow::schema(evolved)));
-    CommitActions evolve;
     MetadataAction metadata = snapshot_->metadata();
     metadata.schema_string = delta_schema.schema_string;
-    evolve.metadata = metadata;
-    evolve.commit_info_json = json::serialize(json::object{
-        {"commitInfo", json::object{{"timestamp", NowMillis()},
-                                    {"operation", "ADD COLUMNS"},
-                                    {"operationParameters", json::object{{"columns", names}}},
-                                    {"engineInfo", "laminar-connectors"}}}});
-    // A schema change is its own commit before any data (readers of older versions keep
-    // the old schema); it carries no txn, so a replay does not depend on it.
-    while (true) {
-      ARROW_ASSIGN_OR_RAISE(bool ok, log_->PutCommitIfAbsent(snapshot_->version() + 1, SerializeCommit(evolve)));
-      if (ok) {
-        snapshot_->Apply(snapshot_->version() + 1, evolve);
-        break;
-      }
-      ARROW_RETURN_NOT_OK(log_->Update(&*snapshot_).status());
-    }
-    spdlog::info("{}: added column(s) {} to {}", where_, names, log_->location().root);
+    pending_metadata_ = metadata;
+    spdlog::info("{}: column(s) {} will be added to {} with the first commit", where_, names, log_->location().root);
   }
   std::vector<std::string> table_partitions = snapshot_->metadata().partition_columns;
   if (!options_.partition_columns.empty() && options_.partition_columns != table_partitions) {
@@ -1064,6 +1048,7 @@ arrow::Status DeltaSink::PreCommit(uint64_t epoch) {
   CommitActions staged;
   staged.adds = std::move(finished_);
   staged.removes = std::move(rewritten_);
+  if (!staged.adds.empty()) staged.metadata = pending_metadata_;
   finished_.clear();
   rewritten_.clear();
   ARROW_RETURN_NOT_OK(WriteStagingRecord(epoch, staged));
@@ -1084,6 +1069,18 @@ arrow::Status DeltaSink::CommitAdds(CommitActions staged, std::optional<uint64_t
     CommitActions commit;
     commit.adds = adds;
     commit.removes = staged.removes;
+    if (staged.metadata) {
+      // Additive evolution, in the same version as the data. A concurrent schema change
+      // must still leave our columns compatible.
+      ARROW_ASSIGN_OR_RAISE(auto table_schema, FromDeltaSchemaString(snapshot_->metadata().schema_string));
+      auto fits = CompareWithTable(*table_schema, *layout_->storage);
+      if (!fits.ok()) return FatalError(where_, "table schema changed concurrently: " + fits.status().message());
+      if (!fits->empty()) {
+        commit.metadata = *staged.metadata;
+        commit.metadata->id = snapshot_->metadata().id;
+        commit.metadata->partition_columns = snapshot_->metadata().partition_columns;
+      }
+    }
     std::string mode = options_.write_mode == WriteMode::kUpsert ? "Merge" : "Append";
     for (const auto& r : staged.removes) {
       if (!snapshot_->files().count(r.path)) {
@@ -1124,6 +1121,7 @@ arrow::Status DeltaSink::CommitAdds(CommitActions staged, std::optional<uint64_t
     if (created) {
       runtime::FaultPoint("delta.commit.after_log_write");
       snapshot_->Apply(version, commit);
+      if (commit.metadata) pending_metadata_.reset();
       Count("delta.commits");
       {
         std::lock_guard<std::mutex> lock(metrics_mu_);
@@ -1149,7 +1147,7 @@ arrow::Status DeltaSink::CommitAdds(CommitActions staged, std::optional<uint64_t
     if (snapshot_->metadata().schema_string != metadata_before) {
       ARROW_ASSIGN_OR_RAISE(auto table_schema, FromDeltaSchemaString(snapshot_->metadata().schema_string));
       auto fits = CompareWithTable(*table_schema, *layout_->storage);
-      if (!fits.ok() || !fits->empty()) {
+      if (!fits.ok() || (!fits->empty() && !staged.metadata)) {
         return FatalError(where_, "table " + log_->location().root + " changed its schema concurrently; the staged "
                                   "files no longer fit it");
       }
@@ -1186,8 +1184,12 @@ arrow::Status DeltaSink::CommitEpoch(uint64_t epoch) {
                                    options_.write_mode == WriteMode::kUpsert ? "MERGE" : "STREAMING UPDATE"));
   }
   staged_.erase(epoch);
-  auto status = log_->location().fs->DeleteFile(StagingRecordPath(epoch));
-  (void)status;  // absent already: fine
+  // The record goes once the txn covers the epoch. An epoch that changed nothing makes no
+  // version, so its (empty) record stays as the proof that it is done: a restart that
+  // re-commits it finds the record instead of nothing. The previous epoch's is no longer needed.
+  auto covered = snapshot_->TxnVersion(options_.writer_id);
+  if (covered && *covered >= static_cast<int64_t>(epoch)) (void)log_->location().fs->DeleteFile(StagingRecordPath(epoch));
+  if (epoch > 0) (void)log_->location().fs->DeleteFile(StagingRecordPath(epoch - 1));
   return arrow::Status::OK();
 }
 
@@ -1254,7 +1256,9 @@ arrow::Status DeltaSink::RollbackEpoch(uint64_t epoch) {
     for (const auto& info : records) {
       unsigned long long e = 0;
       const std::string name = info.path().substr(info.path().rfind('/') + 1);
-      if (std::sscanf(name.c_str(), "epoch-%llu.json", &e) == 1 && e >= epoch) {
+      // Records of later epochs are undecided; earlier ones are committed (recovery commits
+      // the decided epoch before this rollback), so all of them go.
+      if (std::sscanf(name.c_str(), "epoch-%llu.json", &e) == 1) {
         ARROW_RETURN_NOT_OK(location.fs->DeleteFile(info.path()));
       }
     }
@@ -1277,6 +1281,7 @@ arrow::Status DeltaSink::Flush() {
   CommitActions staged;
   staged.adds = std::move(finished_);
   staged.removes = std::move(rewritten_);
+  if (!staged.adds.empty()) staged.metadata = pending_metadata_;
   finished_.clear();
   rewritten_.clear();
   first_write_ms_ = 0;

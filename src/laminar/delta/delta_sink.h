@@ -113,6 +113,9 @@ class DeltaSink : public SinkConnector {
   std::string where_;
   std::unique_ptr<DeltaLog> log_;
   std::optional<Snapshot> snapshot_;
+  // Schema evolution waits for the first data commit, so the new columns and their data
+  // arrive in one version.
+  std::optional<MetadataAction> pending_metadata_;
   std::unique_ptr<Layout> layout_;
   std::string writer_tag_;  // 8 hex digits of writer.id, in file names
   uint64_t epoch_ = 0;

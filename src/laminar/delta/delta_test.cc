@@ -288,6 +288,26 @@ TEST_F(DeltaSinkTest, DecidedEpochIsCommittedByTheNextProcessAndOrphansGo) {
   EXPECT_FALSE(fs::exists(dir_ / "_laminar" / "" / "epoch-1.json"));
 }
 
+TEST_F(DeltaSinkTest, EmptyEpochCommittedTwiceAfterACrashIsFine) {
+  {
+    auto sink = Open();
+    ASSERT_TRUE(sink->BeginEpoch(1).ok());
+    ASSERT_TRUE(sink->WriteBatch(Orders(0, 10)).ok());
+    ASSERT_TRUE(sink->PreCommit(1).ok());
+    ASSERT_TRUE(sink->CommitEpoch(1).ok());
+    ASSERT_TRUE(sink->BeginEpoch(2).ok());  // nothing written
+    ASSERT_TRUE(sink->PreCommit(2).ok());
+    ASSERT_TRUE(sink->CommitEpoch(2).ok());
+  }
+  // Crash before the runtime recorded the commit: recovery commits epoch 2 again.
+  auto sink = Open();
+  auto status = sink->CommitEpoch(2);
+  EXPECT_TRUE(status.ok()) << status.ToString();
+  ASSERT_TRUE(sink->RollbackEpoch(3).ok());
+  EXPECT_EQ(Load()->version(), 1);
+  EXPECT_EQ(VisibleRows(), 10);
+}
+
 TEST_F(DeltaSinkTest, PartitionsRollingAndCheckpoints) {
   auto sink = Open({{"partition.columns", "region"}, {"checkpoint.interval", "2"}, {"target.file.size", "2000"}});
   for (uint64_t epoch = 1; epoch <= 4; ++epoch) {
@@ -329,6 +349,14 @@ TEST_F(DeltaSinkTest, SchemaChecksAndEvolution) {
   config.Set("schema.evolution", "true");
   DeltaSink evolving;
   ASSERT_TRUE(evolving.Open(config).ok());
+  EXPECT_EQ(Load()->version(), 0) << "no schema-only commit";
+  auto rows = Orders(0, 3);
+  rows = rows->AddColumn(4, wider->field(4), arrow::MakeArrayOfNull(arrow::utf8(), 3).ValueOrDie()).ValueOrDie();
+  ASSERT_TRUE(evolving.BeginEpoch(1).ok());
+  ASSERT_TRUE(evolving.WriteBatch(rows).ok());
+  ASSERT_TRUE(evolving.PreCommit(1).ok());
+  ASSERT_TRUE(evolving.CommitEpoch(1).ok());
+  EXPECT_EQ(Load()->version(), 1) << "columns and data in one version";
   auto schema = FromDeltaSchemaString(Load()->metadata().schema_string).ValueOrDie();
   EXPECT_EQ(schema->GetFieldIndex("note"), 4);
   auto retyped = arrow::schema({arrow::field("id", arrow::utf8(), false)});

@@ -107,7 +107,11 @@ arrow::Result<std::unique_ptr<RecordDecoder>> MakeJsonDecoder(const ConnectorCon
     return ConfigError(config.Where(), "format 'json' needs declared columns");
   }
   ARROW_ASSIGN_OR_RAISE(auto options, json_internal::DecodeOptionsFromConfig(config));
+  const bool collect = options.unknown_fields == json_internal::UnknownFields::kCollect;
   ARROW_ASSIGN_OR_RAISE(auto rows, RowDecoder::Make(schema->fields(), std::move(options), config.Where()));
+  if (collect) {
+    ARROW_ASSIGN_OR_RAISE(schema, schema->AddField(schema->num_fields(), RowDecoder::ExtraField()));
+  }
   return std::unique_ptr<RecordDecoder>(new JsonDecoder(std::move(schema), std::move(rows)));
 }
 

@@ -13,6 +13,7 @@
 
 #include "laminar/files/json_lines.h"
 #include "laminar/serde/json/json_writer.h"
+#include "laminar/serde/json/jsonb.h"
 #include "laminar/serde/json/text_values_internal.h"
 
 namespace laminar::serde {
@@ -411,6 +412,26 @@ TEST(JsonDecoder, UnknownFields) {
   EXPECT_EQ(OneError(schema, R"({"a":1,"b":"x"})", {{"format.unknown_fields", "reject"}}), "unknown field 'b'");
   EXPECT_EQ(OneError(schema, R"({"a":1,"s":{"x":1,"y":2}})", {{"format.unknown_fields", "reject"}}),
             "unknown field 's.y'");
+}
+
+TEST(JsonDecoder, UnknownFieldsCollectedAsJsonb) {
+  auto schema = arrow::schema({arrow::field("a", arrow::int64())});
+  auto d = DecodeAll(schema, {R"({"a":1,"b":"x","c":{"d":[1,2.5,null]},"e\u0041":true})", R"({"a":2})",
+                              R"({"z":1,"a":3})"},
+                     {{"format.unknown_fields", "collect"}});
+  ASSERT_TRUE(d.batch.errors.empty());
+  const auto& out = *d.batch.batch;
+  ASSERT_EQ(out.num_columns(), 2);
+  EXPECT_EQ(out.schema()->field(1)->name(), "_extra");
+  EXPECT_EQ(out.schema()->field(1)->metadata()->Get("laminar.type").ValueOrDie(), "jsonb");
+  auto extra = std::static_pointer_cast<arrow::BinaryArray>(out.column(1));
+  EXPECT_TRUE(extra->IsNull(1)) << "no unknown field: null";
+  EXPECT_EQ(jsonb::ToJsonText(extra->GetView(0)).ValueOrDie(), R"({"b":"x","c":{"d":[1,2.5,null]},"eA":true})");
+  EXPECT_EQ(jsonb::ToJsonText(extra->GetView(2)).ValueOrDie(), R"({"z":1})");
+  EXPECT_TRUE(out.column(0)->Equals(*A(arrow::int64(), "[1,2,3]")));
+  // The DDL cannot declare _extra itself when collecting.
+  ConnectorConfig config("test", {{"format.unknown_fields", "collect"}});
+  EXPECT_FALSE(MakeJsonDecoder(config, arrow::schema({arrow::field("_extra", arrow::utf8())})).ok());
 }
 
 TEST(JsonDecoder, TypeMismatchNullCountsAndKeepsTheRow) {

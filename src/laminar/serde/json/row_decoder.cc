@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "laminar/core/status.h"
+#include "laminar/serde/json/jsonb.h"
 
 namespace laminar::serde::json_internal {
 
@@ -302,8 +303,9 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
 
 std::vector<ConfigKeySpec> DecodeOptionKeySpecs() {
   return {
-      ConfigKeySpec::Enum("format.unknown_fields", {"ignore", "reject"}, "ignore",
-                          "JSON fields that are not columns: ignore them, or reject the record"),
+      ConfigKeySpec::Enum("format.unknown_fields", {"ignore", "reject", "collect"}, "ignore",
+                          "JSON fields that are not columns: ignore them, reject the record, or collect them as "
+                          "one JSONB object into the extra column _extra"),
       ConfigKeySpec::Enum("format.type_mismatch", {"error", "null"}, "error",
                           "a value that cannot become its column's type: a record error (on.error decides), "
                           "or null (counted)"),
@@ -324,7 +326,8 @@ arrow::Result<DecodeOptions> DecodeOptionsFromConfig(const ConnectorConfig& conf
   if (auto v = config.Get("format.unknown_fields")) {
     if (*v == "ignore") options.unknown_fields = UnknownFields::kIgnore;
     else if (*v == "reject") options.unknown_fields = UnknownFields::kReject;
-    else return bad("format.unknown_fields", *v, "ignore or reject");
+    else if (*v == "collect") options.unknown_fields = UnknownFields::kCollect;
+    else return bad("format.unknown_fields", *v, "ignore, reject or collect");
   }
   if (auto v = config.Get("format.type_mismatch")) {
     if (*v == "error") options.type_mismatch = TypeMismatch::kError;
@@ -400,18 +403,35 @@ arrow::Result<std::unique_ptr<RowDecoder>> RowDecoder::Make(const arrow::FieldVe
     ARROW_RETURN_NOT_OK(BuildColumn(*fields[i], fields[i]->name(), where, &out->root_->children[i]));
   }
   ARROW_RETURN_NOT_OK(IndexColumn(out->root_.get(), where));
+  if (out->options_.unknown_fields == UnknownFields::kCollect) {
+    for (const auto& field : fields) {
+      if (field->name() == kExtraColumn) {
+        return ConfigError(where, std::string("format.unknown_fields 'collect' adds the column '") + kExtraColumn +
+                                      "', which the DDL declares already");
+      }
+    }
+    out->extra_ = std::make_unique<Column>();
+    ARROW_RETURN_NOT_OK(BuildColumn(*ExtraField(), kExtraColumn, where, out->extra_.get()));
+  }
   return out;
+}
+
+std::shared_ptr<arrow::Field> RowDecoder::ExtraField() {
+  return arrow::field(kExtraColumn, arrow::binary(), /*nullable=*/true,
+                      arrow::key_value_metadata({"laminar.type"}, {"jsonb"}));
 }
 
 RowDecoder::~RowDecoder() = default;
 
 void RowDecoder::Reserve(int64_t rows) {
   for (auto& child : root_->children) ReserveColumn(child, rows);
+  if (extra_) ReserveColumn(*extra_, rows);
 }
 
 void RowDecoder::Truncate(int64_t rows) {
   if (rows > rows_) return;
   for (auto& child : root_->children) TruncateColumn(child, rows);
+  if (extra_) TruncateColumn(*extra_, rows);
   rows_ = rows;
 }
 
@@ -422,6 +442,10 @@ arrow::Result<arrow::ArrayVector> RowDecoder::Finish() {
     ARROW_ASSIGN_OR_RAISE(auto data, FinishColumn(child));
     out.push_back(arrow::MakeArray(data));
   }
+  if (extra_) {
+    ARROW_ASSIGN_OR_RAISE(auto data, FinishColumn(*extra_));
+    out.push_back(arrow::MakeArray(data));
+  }
   rows_ = 0;
   return out;
 }
@@ -429,9 +453,24 @@ arrow::Result<arrow::ArrayVector> RowDecoder::Finish() {
 bool RowDecoder::AppendObject(od::object& object, std::string* error, std::span<const ValueEncoding> encodings) {
   error_ = error;
   encodings_ = encodings.size() == root_->children.size() ? encodings : std::span<const ValueEncoding>();
+  collected_.clear();
   if (!AppendStructFields(*root_, object)) {
     for (auto& child : root_->children) TruncateColumn(child, rows_);
     return false;
+  }
+  if (extra_) {
+    if (collected_.empty()) {
+      AppendNull(*extra_);
+    } else {
+      collected_ += '}';
+      std::string bytes;
+      if (auto status = jsonb_.EncodeText(collected_, &bytes); !status.ok()) {
+        for (auto& child : root_->children) TruncateColumn(child, rows_);
+        *error_ = "unknown fields cannot be kept as JSONB: " + status.message();
+        return false;
+      }
+      extra_->AppendBytes(bytes);
+    }
   }
   ++rows_;
   return true;
@@ -487,6 +526,17 @@ bool RowDecoder::AppendStructFields(Column& c, od::object& object) {
       if (options_.unknown_fields == UnknownFields::kReject) {
         *error_ = "unknown field '" + (c.path.empty() ? "" : c.path + ".") + text::Truncated(key) + "'";
         return false;
+      }
+      if (extra_ && &c == root_.get()) {
+        // The key as written (escapes included) and the value's JSON text, in order.
+        std::string_view value_text;
+        if (auto code = simdjson::to_json_string(field.value()).get(value_text)) return Malformed(code);
+        collected_ += collected_.empty() ? "{\"" : ",\"";
+        const char* raw_end = begin;
+        while (*raw_end != '"') raw_end += *raw_end == '\\' ? 2 : 1;
+        collected_.append(begin, static_cast<size_t>(raw_end - begin));
+        collected_ += "\":";
+        collected_.append(TrimRight(value_text));
       }
       continue;
     }

@@ -19,11 +19,16 @@
 #include <vector>
 
 #include "laminar/core/config.h"
+#include "laminar/serde/json/jsonb.h"
 #include "laminar/serde/json/text_values_internal.h"
 
 namespace laminar::serde::json_internal {
 
-enum class UnknownFields { kIgnore, kReject };
+// kCollect: top-level fields that are not columns go, as one JSONB object, into the extra
+// column `_extra` (binary, tagged laminar.type=jsonb); null when a record has none.
+enum class UnknownFields { kIgnore, kReject, kCollect };
+
+inline constexpr const char* kExtraColumn = "_extra";
 enum class TypeMismatch { kError, kNull };
 
 struct DecodeOptions {
@@ -76,7 +81,9 @@ class RowDecoder {
   int64_t rows() const { return rows_; }
   // Drops the rows after the first `rows` (used to undo a row the caller rejects later).
   void Truncate(int64_t rows);
-  // The columns built so far; starts over with 0 rows.
+  // The field of the extra column (kCollect), appended after the declared columns.
+  static std::shared_ptr<arrow::Field> ExtraField();
+  // The columns built so far (plus `_extra` under kCollect); starts over with 0 rows.
   arrow::Result<arrow::ArrayVector> Finish();
   // Values turned into nulls under TypeMismatch::kNull, since Make.
   int64_t type_mismatches() const { return mismatches_; }
@@ -91,6 +98,9 @@ class RowDecoder {
   bool Malformed(simdjson::error_code code);
 
   std::unique_ptr<Column> root_;
+  std::unique_ptr<Column> extra_;  // kCollect only
+  std::string collected_;          // the record's unknown fields as JSON object text
+  jsonb::Encoder jsonb_;
   DecodeOptions options_;
   int64_t rows_ = 0;
   int64_t mismatches_ = 0;
