@@ -11,6 +11,9 @@
 #include <filesystem>
 #include <iostream>
 
+#ifdef LAMINAR_WITH_DELTA_LAKE
+#include "laminar/storage/storage_options.h"
+#endif
 #include "laminar/builtin_connectors.h"
 #include "laminar/ddl/ddl.h"
 #include "laminar/ddl/types.h"
@@ -75,7 +78,7 @@ void PrintConnectors(const laminar::ConnectorRegistry& registry) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int RunMain(int argc, char** argv) {
   CLI::App app{"laminar-connect: moves data between external systems with exactly-once delivery"};
   app.require_subcommand(1);
   std::string log_level = "info";
@@ -172,4 +175,13 @@ int main(int argc, char** argv) {
   spdlog::info("stopped cleanly: {} rows in, {} rows out, {} checkpoints, last committed epoch {}", stats.rows_in,
                stats.rows_out, stats.checkpoints_completed, stats.epoch - 1);
   return kExitOk;
+}
+
+int main(int argc, char** argv) {
+  const int code = RunMain(argc, argv);
+  // After every connector is gone: the AWS SDK must shut down before static destruction.
+#ifdef LAMINAR_WITH_DELTA_LAKE
+  laminar::storage::FinalizeCloudStorage();
+#endif
+  return code;
 }

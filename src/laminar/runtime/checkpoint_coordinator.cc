@@ -130,7 +130,27 @@ arrow::Status CheckpointCoordinator::Recover() {
     return FatalError("runtime", "checkpoint directory " + store_->Describe() + " belongs to pipeline '" +
                                      last_manifest_->pipeline + "', not '" + options_.pipeline_name + "'");
   }
-  const uint64_t decided = last_manifest_ ? last_manifest_->epoch : 0;
+  uint64_t decided = last_manifest_ ? last_manifest_->epoch : 0;
+  if (!last_manifest_) {
+    // No checkpoint, yet a sink may hold epochs of an earlier run of this pipeline (its
+    // checkpoint directory is new or was deleted). Number epochs after them: the sources
+    // start over, so this is new input, not a replay a sink may skip.
+    for (auto& sink : sinks_) {
+      if (!sink.exactly_once) continue;
+      auto last = sink.connector->LastCommittedEpoch();
+      if (!last.ok()) {
+        MarkFailed();
+        return FatalError("runtime", "sink '" + sink.name + "': cannot read its last committed epoch: " +
+                                         last.status().ToString());
+      }
+      if (*last && **last > decided) {
+        spdlog::warn("sink '{}' already holds epoch {} from an earlier run without a checkpoint here; "
+                     "epochs continue at {} (the sources start from their beginning)",
+                     sink.name, **last, **last + 1);
+        decided = **last;
+      }
+    }
+  }
   if (last_manifest_) {
     spdlog::info("recovering from checkpoint {} (epoch {})", last_manifest_->checkpoint_id, decided);
     for (auto& source : sources_) {

@@ -181,12 +181,7 @@ arrow::Result<TableLocation> OpenLocation(const StorageOptions& options) {
     case Provider::kS3: {
 #ifdef LAMINAR_HAVE_ARROW_S3
       ARROW_RETURN_NOT_OK(arrow::fs::EnsureS3Initialized());
-      static const bool finalize_registered = [] {
-        // Arrow wants S3 shut down before static destruction; connectors are gone by then.
-        std::atexit([] { (void)arrow::fs::FinalizeS3(); });
-        return true;
-      }();
-      (void)finalize_registered;
+
       const auto& o = options.options;
       arrow::fs::S3Options s3 = Option(o, "aws_access_key_id").empty()
                                     ? arrow::fs::S3Options::Defaults()
@@ -271,6 +266,12 @@ arrow::Result<TableLocation> OpenLocation(const StorageOptions& options) {
     }
   }
   return arrow::Status::Invalid("unknown storage provider");
+}
+
+void FinalizeCloudStorage() {
+#ifdef LAMINAR_HAVE_ARROW_S3
+  if (arrow::fs::IsS3Initialized()) (void)arrow::fs::FinalizeS3();
+#endif
 }
 
 }  // namespace laminar::storage

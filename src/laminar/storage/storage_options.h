@@ -48,4 +48,8 @@ struct TableLocation {
 
 arrow::Result<TableLocation> OpenLocation(const StorageOptions& options);
 
+// Shuts down cloud SDKs (Arrow's S3 needs it before static destruction). Call once, at the
+// end of main, after every filesystem is released. A no-op when none was used.
+void FinalizeCloudStorage();
+
 }  // namespace laminar::storage
