@@ -4,6 +4,7 @@
 
 #include <map>
 
+#include "laminar/dlq/dead_letter_sink.h"
 #include "laminar/dlq/error_router.h"
 
 namespace laminar::cli {
@@ -73,7 +74,10 @@ arrow::Result<std::unique_ptr<runtime::Pipeline>> BuildPipeline(const ddl::Scrip
       dlq_config.set_schema(dlq::DeadLetterSchema());
       ARROW_ASSIGN_OR_RAISE(auto dlq_sink, registry.CreateSink(dlq_config));
       ARROW_RETURN_NOT_OK(dlq_sink->Open(dlq_config));
-      pipeline->AddDeadLetterSink(dlq_config.instance_name(), "files", source.name, std::move(dlq_sink));
+      // Its failures fail the epoch (replayed, so no dead letter is lost); the wrapper counts
+      // them as dlq_write_failed and what it committed as dlq_written.
+      pipeline->AddDeadLetterSink(dlq_config.instance_name(), "files", source.name,
+                                  std::make_unique<dlq::DeadLetterSink>(std::move(dlq_sink)));
     }
   }
   for (const auto& sink : script.sinks) {

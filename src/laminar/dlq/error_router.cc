@@ -2,6 +2,7 @@
 
 #include <arrow/api.h>
 
+#include <algorithm>
 #include <chrono>
 
 namespace laminar::dlq {
@@ -74,8 +75,13 @@ ErrorRouter::ErrorRouter(std::string source_name, ErrorOptions options, sdk::Clo
 
 arrow::Result<std::shared_ptr<arrow::RecordBatch>> ErrorRouter::Route(const serde::DecodedBatch& decoded,
                                                                       std::span<const serde::RawRecord> records) {
-  counters_.decoded.fetch_add(decoded.batch ? decoded.batch->num_rows() : 0);
+  // Records, not rows: whatever is neither an error nor dropped on purpose was decoded.
+  const int64_t dropped = decoded.tombstones + decoded.skipped;
+  const int64_t bad = static_cast<int64_t>(decoded.errors.size());
+  counters_.decoded.fetch_add(std::max<int64_t>(0, static_cast<int64_t>(records.size()) - dropped - bad));
+  counters_.skipped.fetch_add(dropped);
   counters_.tombstones.fetch_add(decoded.tombstones);
+  counters_.errors.fetch_add(bad);
   if (decoded.errors.empty()) return nullptr;
   switch (options_.policy) {
     case ErrorPolicy::kFail: {

@@ -39,12 +39,25 @@ std::vector<ConfigKeySpec> ErrorKeySpecs();
 // bytes, maybe truncated), value_truncated, headers, timestamp_ms, dead_lettered_at_ms.
 std::shared_ptr<arrow::Schema> DeadLetterSchema();
 
+// Every record a source reads lands in exactly one of decoded, skipped, dead_lettered and
+// dlq_dropped, so that decoded + skipped + dead_lettered + dlq_dropped == records read.
+// Records, not rows: a Debezium update that yields two rows, or a Parquet file that yields
+// thousands, is one decoded record. A rolled-back epoch is read again and counted again:
+// the sum is over reads, replays included.
 struct ErrorCounters {
-  std::atomic<int64_t> decoded{0};         // rows produced
-  std::atomic<int64_t> skipped{0};         // bad records dropped by on.error=skip
-  std::atomic<int64_t> dead_lettered{0};   // bad records sent to the dead-letter sink
-  std::atomic<int64_t> dlq_dropped{0};     // bad records over the dead-letter rate, dropped
+  std::atomic<int64_t> decoded{0};        // records that yielded their row(s)
+  // Records dropped without an error of their own or by on.error=skip: tombstones, records
+  // a decoder drops by its options (CSV field_count_mismatch=skip, empty or comment-only
+  // CSV messages, Debezium truncates) and bad records under on.error=skip.
+  std::atomic<int64_t> skipped{0};
+  std::atomic<int64_t> dead_lettered{0};  // bad records sent to the dead-letter sink
+  std::atomic<int64_t> dlq_dropped{0};    // bad records over the dead-letter rate, dropped
+  // Breakdowns, not further terms of the sum: tombstones (in skipped), and bad records
+  // under any policy (in skipped, dead_lettered or dlq_dropped).
   std::atomic<int64_t> tombstones{0};
+  std::atomic<int64_t> errors{0};
+  // dlq_write_failed is counted by the dead-letter sink (DeadLetterSink below): a failed
+  // write fails the epoch, whose records are then read and counted here again.
 };
 
 class ErrorRouter {
@@ -54,11 +67,16 @@ class ErrorRouter {
   // Applies the policy to the errors of one decoded batch. `records` is what was decoded.
   // kFail: returns an error naming the first bad record's position and the problem.
   // Otherwise returns the dead-letter batch to attach to the SourceBatch (null when none).
+  // Counts every record of `records` once: tombstones and decoded.skipped as skipped, the
+  // errors by the policy, the rest as decoded.
   arrow::Result<std::shared_ptr<arrow::RecordBatch>> Route(const serde::DecodedBatch& decoded,
                                                            std::span<const serde::RawRecord> records);
 
-  // Rows a decoder produced outside Route (stream decoders that report errors themselves).
-  void CountDecoded(int64_t rows) { counters_.decoded.fetch_add(rows); }
+  // Records decoded outside Route (stream decoders that report errors themselves, and
+  // Parquet/Avro files where each row is a record).
+  void CountDecoded(int64_t records) { counters_.decoded.fetch_add(records); }
+  // Records dropped outside Route without an error (CSV field_count_mismatch=skip rows).
+  void CountSkipped(int64_t records) { counters_.skipped.fetch_add(records); }
 
   const ErrorOptions& options() const { return options_; }
   const ErrorCounters& counters() const { return counters_; }

@@ -350,7 +350,8 @@ class CsvReader : public FileReader {
         }
         ARROW_ASSIGN_OR_RAISE(batch.dead_letters, router_->Route(decoded, records));
       }
-      router_->CountDecoded(result.batch->num_rows());
+      router_->CountDecoded(result.batch->num_rows());  // one row per CSV record
+      router_->CountSkipped(result.skipped_rows);
       if (batch.records->num_rows() == 0 && !batch.dead_letters && !finished_) continue;
       return std::optional<SourceBatch>(std::move(batch));
     }
@@ -589,6 +590,9 @@ arrow::Result<std::optional<SourceBatch>> FilesSource::PollBatch(int64_t max_rec
     ARROW_ASSIGN_OR_RAISE(auto batch, reader_->Next(max_records));
     position_ = reader_->position();
     if (batch) {
+      // Parquet and Avro rows are records, decoded by the reader (a file that cannot be
+      // read fails the source: there is no record to dead-letter).
+      if (options_.format == "parquet" || options_.format == "avro") router_->CountDecoded(batch->num_rows());
       records_total_.fetch_add(static_cast<uint64_t>(batch->num_rows()));
       if (limiter_ && batch->num_rows() > 0) limiter_->Acquire(batch->num_rows());
       return batch;
@@ -674,7 +678,7 @@ ConnectorMetrics FilesSource::Metrics() const {
   metrics.records_total = records_total_.load();
   if (router_) {
     const auto& c = router_->counters();
-    metrics.errors_total = static_cast<uint64_t>(c.skipped + c.dead_lettered + c.dlq_dropped);
+    metrics.errors_total = static_cast<uint64_t>(c.errors);
     metrics.AddCustom("decoded", static_cast<double>(c.decoded));
     metrics.AddCustom("skipped", static_cast<double>(c.skipped));
     metrics.AddCustom("dead_lettered", static_cast<double>(c.dead_lettered));

@@ -260,5 +260,48 @@ TEST_F(FilesSourceTest, AParquetFileThatCannotHoldTheInferredColumnsFailsNamingF
   }
 }
 
+double Custom(const ConnectorMetrics& metrics, const std::string& name) {
+  for (const auto& [key, value] : metrics.custom) {
+    if (key == name) return value;
+  }
+  return -1;
+}
+
+// Good, bad and skipped CSV records through the files source: each record read is counted
+// once, as decoded, skipped, dead-lettered or dropped over the dead-letter rate.
+TEST_F(FilesSourceTest, CountersAddUpToTheRecordsRead) {
+  {
+    std::ofstream out(dir_ / "in" / "a.csv");
+    out << "id\n1\n2,extra\nx\n3\ny\nz\n4\n";
+  }
+  auto config = Config({{"format", "csv"},
+                        {"format.field_count_mismatch", "skip"},
+                        {"on.error", "dead_letter"},
+                        {"dead_letter.path", (dir_ / "dlq").string()},
+                        {"dead_letter.max-per-second", "2"}});
+  auto source = Make(config);
+  int64_t letters = 0;
+  std::vector<int64_t> ids;
+  while (!source->finished()) {
+    auto polled = source->PollBatch(1000, std::chrono::milliseconds(20));
+    ASSERT_TRUE(polled.ok()) << polled.status().ToString();
+    if (!*polled) continue;
+    if ((*polled)->dead_letters) letters += (*polled)->dead_letters->num_rows();
+    const auto& column = static_cast<const arrow::Int64Array&>(*(*polled)->records->column(0));
+    for (int64_t r = 0; r < column.length(); ++r) ids.push_back(column.Value(r));
+  }
+  EXPECT_EQ(ids, (std::vector<int64_t>{1, 3, 4}));
+  EXPECT_EQ(letters, 2);
+  const auto metrics = source->Metrics();
+  EXPECT_EQ(Custom(metrics, "decoded"), 3);
+  EXPECT_EQ(Custom(metrics, "skipped"), 1);
+  EXPECT_EQ(Custom(metrics, "dead_lettered"), 2);
+  EXPECT_EQ(Custom(metrics, "dlq_dropped"), 1);
+  EXPECT_EQ(metrics.errors_total, 3u);
+  EXPECT_EQ(Custom(metrics, "decoded") + Custom(metrics, "skipped") + Custom(metrics, "dead_lettered") +
+                Custom(metrics, "dlq_dropped"),
+            7);
+}
+
 }  // namespace
 }  // namespace laminar::files

@@ -50,6 +50,10 @@ struct DecodedBatch {
   std::shared_ptr<arrow::RecordBatch> batch;  // never null; may have 0 rows
   std::vector<RecordError> errors;            // in input order
   int64_t tombstones = 0;                     // records skipped as tombstones (not errors)
+  // Records that yielded no row by the format's rules, neither errors nor tombstones: an
+  // empty or comment-only CSV message, a CSV row dropped by field_count_mismatch=skip, a
+  // Debezium truncate event. Every other record that is not in `errors` yielded its row(s).
+  int64_t skipped = 0;
 };
 
 class RecordDecoder {

@@ -137,7 +137,10 @@ class CsvMessageDecoder : public RecordDecoder {
       if (empty_message && single_column) {
         scan = CsvScan::kBlank;  // an empty message is one empty field: null by default
       }
-      if (scan == CsvScan::kEnd || (scan == CsvScan::kBlank && !single_column)) continue;
+      if (scan == CsvScan::kEnd || (scan == CsvScan::kBlank && !single_column)) {
+        ++out.skipped;  // an empty or comment-only message holds no row
+        continue;
+      }
       if (!tokenizer_.error().empty()) {
         out.errors.push_back(RecordError{i, record.Position() + ": " + tokenizer_.error()});
         continue;
@@ -155,7 +158,7 @@ class CsvMessageDecoder : public RecordDecoder {
                                                         : std::span<const CsvField>(tokenizer_.fields()),
                                           &error));
       if (outcome == RowOutcome::kError) out.errors.push_back(RecordError{i, record.Position() + ": " + error});
-      if (outcome == RowOutcome::kSkipped) ++skipped_;
+      if (outcome == RowOutcome::kSkipped) ++out.skipped;  // field_count_mismatch=skip
     }
     ARROW_ASSIGN_OR_RAISE(out.batch, rows_->Flush());
     return out;
@@ -175,7 +178,6 @@ class CsvMessageDecoder : public RecordDecoder {
   CsvTokenizer tokenizer_;
   CsvTokenizer rest_tokenizer_{options_.dialect};
   std::unique_ptr<CsvRowBuilder> rows_;
-  int64_t skipped_ = 0;
 };
 
 class CsvEncoder : public RecordEncoder {

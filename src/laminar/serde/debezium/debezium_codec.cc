@@ -117,8 +117,10 @@ class DebeziumDecoder final : public RecordDecoder, public json_internal::Mismat
         out.errors.push_back(RecordError{i, std::move(error)});
       } else if (envelope_.tombstone) {
         ++out.tombstones;
-      } else if (!EmitRows(&error)) {
+      } else if (const int64_t truncates = truncates_; !EmitRows(&error)) {
         out.errors.push_back(RecordError{i, std::move(error)});
+      } else if (truncates_ != truncates) {
+        ++out.skipped;  // a truncate yields no row
       }
     }
     const int64_t n = rows_->rows();

@@ -12,7 +12,7 @@
 //   u (update)                     -> -U from `before`, then +U from `after`;
 //                                     +U alone when `before` is null or absent
 //   d (delete)                     -> -D from `before`
-//   t (truncate)                   -> no row; skipped and counted (DebeziumTruncateCount):
+//   t (truncate)                   -> no row; skipped (DecodedBatch::skipped, DebeziumTruncateCount):
 //                                     a changelog has no "delete every row", so a sink
 //                                     that must mirror truncates needs another path
 // A missing `after` for c/r/u or `before` for d, an unknown op, or a row that fails to
