@@ -428,7 +428,10 @@ arrow::Result<DeltaSinkOptions> DeltaSinkOptions::FromConfig(const ConnectorConf
 }
 
 DeltaSink::DeltaSink() = default;
-DeltaSink::~DeltaSink() { StopMaintenance(); }
+DeltaSink::~DeltaSink() {
+  StopMaintenance();
+  if (checkpoint_thread_.joinable()) checkpoint_thread_.join();
+}
 
 void DeltaSink::StopMaintenance() {
   {
@@ -1130,13 +1133,7 @@ arrow::Status DeltaSink::CommitAdds(CommitActions staged, std::optional<uint64_t
         }
         metrics_.lag = 0;
       }
-      if (version % options_.checkpoint_interval == 0) {
-        if (auto status = log_->WriteCheckpoint(*snapshot_); !status.ok()) {
-          spdlog::warn("{}: could not write the log checkpoint at version {}: {}", where_, version, status.ToString());
-        } else {
-          Count("delta.log_checkpoints");
-        }
-      }
+      if (version % options_.checkpoint_interval == 0) StartLogCheckpoint();
       return arrow::Status::OK();
     }
     // Another writer took this version: read what it wrote and try the next one. Appends
@@ -1156,6 +1153,24 @@ arrow::Status DeltaSink::CommitAdds(CommitActions staged, std::optional<uint64_t
       return arrow::Status::IOError(where_, ": cannot create log version ", version, " although none exists");
     }
   }
+}
+
+void DeltaSink::StartLogCheckpoint() {
+  // Off the commit path: a log checkpoint only speeds up later replays, so it is written by
+  // a thread of its own from a copy of the snapshot. One at a time: the previous one has
+  // had checkpoint.interval commits to finish, and is waited for if it has not.
+  if (checkpoint_thread_.joinable()) checkpoint_thread_.join();
+  checkpoint_running_.store(true);
+  checkpoint_thread_ = std::thread([this, snapshot = *snapshot_] {
+    DeltaLog log(log_->location());
+    if (auto status = log.WriteCheckpoint(snapshot); !status.ok()) {
+      spdlog::warn("{}: could not write the log checkpoint at version {}: {}", where_, snapshot.version(),
+                   status.ToString());
+    } else {
+      Count("delta.log_checkpoints");
+    }
+    checkpoint_running_.store(false);
+  });
 }
 
 arrow::Status DeltaSink::CommitEpoch(uint64_t epoch) {
@@ -1300,6 +1315,7 @@ ConnectorMetrics DeltaSink::Metrics() const {
 
 arrow::Status DeltaSink::Close() {
   StopMaintenance();
+  if (checkpoint_thread_.joinable()) checkpoint_thread_.join();
   if (!options_.exactly_once && log_) {
     auto status = Flush();
     if (!status.ok()) spdlog::warn("{}: final flush failed: {}", where_, status.ToString());

@@ -17,6 +17,7 @@
 
 #include <arrow/record_batch.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <map>
 #include <memory>
@@ -107,6 +108,7 @@ class DeltaSink : public SinkConnector {
   // Background compaction + vacuum, every compaction.interval.ms, never while an epoch is
   // staged and not yet committed (its upsert rewrites name the files it replaces).
   void MaintenanceLoop();
+  void StartLogCheckpoint();
   void StopMaintenance();
 
   DeltaSinkOptions options_;
@@ -134,6 +136,8 @@ class DeltaSink : public SinkConnector {
   std::condition_variable maintenance_cv_;
   bool stop_maintenance_ = false;
   std::thread maintenance_;
+  std::thread checkpoint_thread_;
+  std::atomic<bool> checkpoint_running_{false};
 };
 
 }  // namespace laminar::delta

@@ -318,6 +318,7 @@ TEST_F(DeltaSinkTest, PartitionsRollingAndCheckpoints) {
     ASSERT_TRUE(sink->PreCommit(epoch).ok());
     ASSERT_TRUE(sink->CommitEpoch(epoch).ok());
   }
+  ASSERT_TRUE(sink->Close().ok());  // log checkpoints are written in the background
   EXPECT_TRUE(fs::exists(dir_ / "_delta_log" / "00000000000000000004.checkpoint.parquet"));
   EXPECT_TRUE(fs::exists(dir_ / "_delta_log" / "_last_checkpoint"));
   EXPECT_TRUE(fs::is_directory(dir_ / "region=east"));
