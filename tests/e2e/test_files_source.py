@@ -306,3 +306,30 @@ def test_later_parquet_files_are_read_as_the_columns_inferred_from_the_first(lam
     code, log = run(laminar_connect, path, tmp_path / "cp")
     assert code != 0
     assert "file f2.parquet: column 'v' is int64, the source's columns (inferred from f0.parquet) have string" in log, log
+
+
+def test_debezium_files_into_files_sink(laminar_connect, tmp_path):
+    """Debezium change events as JSON lines -> changelog rows with `_op` (+I 0, -U 1, +U 2,
+    -D 3), schema+payload wrapped or bare; a truncate and a tombstone yield no row."""
+    (tmp_path / "in").mkdir()
+    events = [
+        {"op": "c", "after": {"id": 1, "name": "a"}},
+        {"schema": {"type": "struct"}, "payload": {"op": "u", "before": {"id": 1, "name": "a"},
+                                                   "after": {"id": 1, "name": "b"}}},
+        {"op": "t"},
+        None,
+        {"op": "r", "after": {"id": 2, "name": "c"}},
+        {"op": "d", "before": {"id": 1, "name": "b"}},
+    ]
+    (tmp_path / "in" / "cdc.jsonl").write_text("\n".join(json.dumps(e) for e in events) + "\n")
+    path = tmp_path / "cdc.sql"
+    path.write_text(f"""
+CREATE SOURCE cdc (id BIGINT NOT NULL, name VARCHAR) FROM FILES (path = '{tmp_path / "in"}', format = 'debezium');
+CREATE SINK out FROM cdc INTO FILES (path = '{tmp_path / "out"}');
+""")
+    code, log = run(laminar_connect, path, tmp_path / "cp")
+    assert code == 0, log
+    table = ds.dataset(str(tmp_path / "out"), format="parquet").to_table()
+    assert table.column_names == ["id", "name", "_op"]
+    rows = list(zip(table.column("id").to_pylist(), table.column("name").to_pylist(), table.column("_op").to_pylist()))
+    assert rows == [(1, "a", 0), (1, "a", 1), (1, "b", 2), (2, "c", 0), (1, "b", 3)]

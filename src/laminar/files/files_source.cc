@@ -5,6 +5,7 @@
 #include <arrow/io/file.h>
 #include <fnmatch.h>
 #include <parquet/arrow/reader.h>
+#include <parquet/statistics.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -17,6 +18,7 @@
 #include "laminar/schema/inference.h"
 #include "laminar/serde/codec.h"
 #include "laminar/serde/csv/csv_stream_decoder.h"
+#include "laminar/serde/parquet/parquet_codec.h"
 
 namespace laminar::files {
 
@@ -26,8 +28,9 @@ std::vector<ConfigKeySpec> FilesSourceKeySpecs() {
   std::vector<ConfigKeySpec> specs = {
       ConfigKeySpec::Required("path", ConfigType::kString,
                               "A directory (every visible file in it) or a glob on file names (/data/in/*.jsonl)."),
-      ConfigKeySpec::Enum("format", {"json", "csv", "avro", "parquet"}, "json",
-                          "json (JSON lines), csv, avro (object container files) or parquet."),
+      ConfigKeySpec::Enum("format", {"json", "csv", "avro", "parquet", "raw", "debezium"}, "json",
+                          "json (JSON lines), csv, avro (object container files), parquet, raw (one row per "
+                          "line) or debezium (JSON lines of Debezium change events, with the _op column)."),
       ConfigKeySpec::Optional("watch", ConfigType::kBool, "false",
                               "Keep following the directory for new files instead of ending after the last one."),
       ConfigKeySpec::Optional("poll.interval.ms", ConfigType::kInt, "1000", "How often to list the directory when watching."),
@@ -51,7 +54,9 @@ std::vector<ConfigKeySpec> FilesSourceKeySpecs() {
 
 void RegisterFilesSource(ConnectorRegistry& registry) {
   registry.RegisterSource(
-      ConnectorInfo{"files", "JSON lines, CSV, Avro or Parquet files from a directory, resumable at any record",
+      ConnectorInfo{"files",
+                    "JSON lines, CSV, Avro, Parquet, raw lines or Debezium events from a directory, resumable at "
+                    "any record",
                     FilesSourceKeySpecs()},
       [] { return std::make_unique<FilesSource>(); });
 }
@@ -73,6 +78,51 @@ arrow::Result<FilesSourceOptions> FilesSourceOptions::FromConfig(const Connector
     }
   }
   ARROW_ASSIGN_OR_RAISE(options.format, config.GetString("format", "json"));
+  // The format.* keys each file format honours; the others are errors naming the key
+  // (line formats: their decoder checks them).
+  auto only = [&](std::initializer_list<std::string_view> keys, const std::string& why) -> arrow::Status {
+    for (const auto& [key, value] : config.properties()) {
+      if (key.rfind("format.", 0) != 0) continue;
+      if (std::find(keys.begin(), keys.end(), key) != keys.end()) continue;
+      return ConfigError(config.Where(), "option '" + key + "' does not apply to " + options.format + " files" + why);
+    }
+    return arrow::Status::OK();
+  };
+  if (options.format == "parquet") {
+    ARROW_RETURN_NOT_OK(only({"format.row_groups", "format.predicate", "format.batch_size"},
+                             " (the source reads format.row_groups, format.predicate, format.batch_size)"));
+    if (auto text = config.Get("format.row_groups")) {
+      size_t start = 0;
+      while (start <= text->size()) {
+        size_t end = text->find(',', start);
+        if (end == std::string::npos) end = text->size();
+        auto index = ParseInt64(text->substr(start, end - start));
+        if (!index.ok() || *index < 0 || *index > INT32_MAX) {
+          return ConfigError(config.Where(), "option 'format.row_groups' = '" + *text + "' is not a list of indexes");
+        }
+        options.row_groups.push_back(static_cast<int>(*index));
+        start = end + 1;
+      }
+    }
+    if (auto text = config.Get("format.predicate")) {
+      auto parsed = serde::RowGroupPredicate::Parse(*text);
+      if (!parsed.ok()) return ConfigError(config.Where(), parsed.status().message());
+      options.predicate = *parsed;
+    }
+    ARROW_ASSIGN_OR_RAISE(options.batch_size, config.GetInt64("format.batch_size", options.batch_size));
+    if (options.batch_size <= 0) return ConfigError(config.Where(), "option 'format.batch_size' must be positive");
+  } else if (options.format == "avro") {
+    ARROW_RETURN_NOT_OK(only({"format.avro.reader.schema"},
+                             ": an object container file carries its writer schema (format.avro.reader.schema "
+                             "applies)"));
+    if (auto text = config.Get("format.avro.reader.schema")) {
+      auto parsed = serde::avro::AvroSchema::Parse(*text);
+      if (!parsed.ok()) {
+        return ConfigError(config.Where(), "option 'format.avro.reader.schema': " + parsed.status().message());
+      }
+      options.avro_reader_schema = *parsed;
+    }
+  }
   ARROW_ASSIGN_OR_RAISE(options.watch, config.GetBool("watch", false));
   ARROW_ASSIGN_OR_RAISE(auto interval, config.GetInt64("poll.interval.ms", 1000));
   if (interval <= 0) return ConfigError(config.Where(), "option 'poll.interval.ms' must be positive");
@@ -88,7 +138,8 @@ arrow::Result<FilesSourceOptions> FilesSourceOptions::FromConfig(const Connector
 
 namespace {
 
-// JSON lines: one record per line; the position is the byte offset of the next line.
+// Line formats (JSON lines, raw, Debezium): one record per line, decoded by the format's
+// RecordDecoder; the position is the byte offset of the next line.
 class JsonLinesReader : public FileReader {
  public:
   JsonLinesReader(std::string path, std::string name, int64_t offset, int64_t read_bytes, serde::RecordDecoder* decoder,
@@ -173,41 +224,76 @@ class ParquetReader : public FileReader {
  public:
   static arrow::Result<std::unique_ptr<FileReader>> Open(const std::string& path, const std::string& name,
                                                          int64_t row, std::shared_ptr<arrow::Schema> schema,
-                                                         std::string inferred_from) {
+                                                         std::string inferred_from, const FilesSourceOptions& options) {
     auto reader = std::make_unique<ParquetReader>();
     reader->name_ = name;
     reader->row_ = row;
     reader->schema_ = std::move(schema);
     reader->inferred_from_ = std::move(inferred_from);
-    ARROW_ASSIGN_OR_RAISE(auto file, arrow::io::ReadableFile::Open(path));
-    ARROW_ASSIGN_OR_RAISE(reader->reader_, parquet::arrow::OpenFile(file, arrow::default_memory_pool()));
-    const int64_t total = reader->reader_->parquet_reader()->metadata()->num_rows();
+    parquet::ArrowReaderProperties properties;
+    properties.set_batch_size(options.batch_size);
+    parquet::arrow::FileReaderBuilder builder;
+    ARROW_RETURN_NOT_OK(builder.OpenFile(path));
+    builder.properties(properties);
+    ARROW_RETURN_NOT_OK(builder.Build(&reader->reader_));
+    const auto metadata = reader->reader_->parquet_reader()->metadata();
+    const int64_t total = metadata->num_rows();
     if (row > total) {
       return FatalError("files", "file " + name + " has " + std::to_string(total) + " rows; cannot resume at row " +
                                      std::to_string(row));
     }
-    // Skip whole row groups before the position, then rows inside the first one read.
-    int64_t skipped = 0;
-    std::vector<int> groups;
-    for (int g = 0; g < reader->reader_->num_row_groups(); ++g) {
-      const int64_t rows = reader->reader_->parquet_reader()->metadata()->RowGroup(g)->num_rows();
-      if (skipped + rows <= row) {
-        skipped += rows;
+    // The position is a row of the whole file. The groups to read: those format.row_groups
+    // names (all when unset) whose statistics do not rule out format.predicate, and of
+    // them the ones that end after the position; rows before it in the first are skipped.
+    int64_t start = 0;
+    for (int g = 0; g < metadata->num_row_groups(); ++g) {
+      const int64_t rows = metadata->RowGroup(g)->num_rows();
+      const int64_t group_start = start;
+      start += rows;
+      if (!options.row_groups.empty() &&
+          std::find(options.row_groups.begin(), options.row_groups.end(), g) == options.row_groups.end()) {
         continue;
       }
-      groups.push_back(g);
+      if (options.predicate && !options.predicate->MayMatch([&](const std::string& column) {
+            std::pair<std::shared_ptr<arrow::Scalar>, std::shared_ptr<arrow::Scalar>> result;
+            const int leaf = metadata->schema()->ColumnIndex(column);
+            if (leaf < 0) return result;
+            auto stats = metadata->RowGroup(g)->ColumnChunk(leaf)->statistics();
+            if (!stats || !stats->HasMinMax()) return result;
+            (void)parquet::arrow::StatisticsAsScalars(*stats, &result.first, &result.second);
+            return result;
+          })) {
+        continue;
+      }
+      if (group_start + rows <= row) continue;
+      reader->groups_.push_back(Group{g, group_start, rows});
     }
-    reader->skip_in_first_ = row - skipped;
-    ARROW_ASSIGN_OR_RAISE(reader->batches_, reader->reader_->GetRecordBatchReader(groups));
+    // Only the leaves of the source's columns are decoded (projection by name).
+    for (int leaf = 0; leaf < metadata->schema()->num_columns(); ++leaf) {
+      if (reader->schema_->GetFieldIndex(metadata->schema()->GetColumnRoot(leaf)->name()) >= 0) {
+        reader->leaves_.push_back(leaf);
+      }
+    }
     return reader;
   }
 
   arrow::Result<std::optional<SourceBatch>> Next(int64_t max_rows) override {
     while (true) {
       if (!pending_ || pending_offset_ >= pending_->num_rows()) {
-        ARROW_ASSIGN_OR_RAISE(pending_, batches_->Next());
+        pending_ = nullptr;
+        if (batches_) {
+          ARROW_ASSIGN_OR_RAISE(pending_, batches_->Next());
+        }
         pending_offset_ = 0;
-        if (!pending_) return std::optional<SourceBatch>();
+        if (!pending_) {
+          // One reader per row group, so that the position follows the groups skipped.
+          if (next_group_ >= groups_.size()) return std::optional<SourceBatch>();
+          const Group& group = groups_[next_group_++];
+          ARROW_ASSIGN_OR_RAISE(batches_, reader_->GetRecordBatchReader({group.index}, leaves_));
+          skip_in_first_ = std::max<int64_t>(0, row_ - group.start);
+          row_ = std::max(row_, group.start);
+          continue;
+        }
         if (skip_in_first_ > 0) {
           const int64_t skip = std::min(skip_in_first_, pending_->num_rows());
           pending_offset_ = skip;
@@ -270,11 +356,20 @@ class ParquetReader : public FileReader {
     return arrow::RecordBatch::Make(schema_, batch->num_rows(), columns);
   }
 
+  struct Group {
+    int index;
+    int64_t start;  // its first row's index in the file
+    int64_t rows;
+  };
+
   std::string name_;
   int64_t row_ = 0;
   int64_t skip_in_first_ = 0;
   std::shared_ptr<arrow::Schema> schema_;
   std::string inferred_from_;
+  std::vector<Group> groups_;  // to read, in file order
+  size_t next_group_ = 0;
+  std::vector<int> leaves_;    // Parquet leaf columns of the source's columns
   std::unique_ptr<parquet::arrow::FileReader> reader_;
   std::unique_ptr<arrow::RecordBatchReader> batches_;
   std::shared_ptr<arrow::RecordBatch> pending_;
@@ -382,13 +477,14 @@ class CsvReader : public FileReader {
 class AvroReader : public FileReader {
  public:
   static arrow::Result<std::unique_ptr<FileReader>> Open(const std::string& path, const std::string& name,
-                                                         std::shared_ptr<arrow::Schema> schema, int64_t row) {
+                                                         std::shared_ptr<arrow::Schema> schema, int64_t row,
+                                                         std::shared_ptr<const serde::avro::AvroSchema> reader_schema) {
     auto reader = std::make_unique<AvroReader>();
     reader->name_ = name;
     std::ifstream in(path, std::ios::binary);
     if (!in) return ErrnoError(errno, "open " + path);
     std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    auto table = serde::avro::ReadObjectContainer(bytes, std::move(schema));
+    auto table = serde::avro::ReadObjectContainer(bytes, std::move(schema), std::move(reader_schema));
     if (!table.ok()) return FatalError("files", "file " + name + ": " + table.status().message());
     ARROW_ASSIGN_OR_RAISE(reader->table_, (*table)->CombineChunksToBatch());
     if (row > reader->table_->num_rows()) {
@@ -438,6 +534,7 @@ arrow::Result<std::shared_ptr<arrow::Schema>> FilesSource::ResolveSchema(const C
     return schema->RemoveMetadata();
   }
   if (options_.format == "avro") {
+    if (options_.avro_reader_schema) return serde::avro::AvroToArrowSchema(*options_.avro_reader_schema);
     ARROW_ASSIGN_OR_RAISE(auto files, ListFiles());
     if (files.empty()) {
       return ConfigError(config.Where(), "declares no columns and there is no Avro file in '" + options_.directory +
@@ -446,8 +543,10 @@ arrow::Result<std::shared_ptr<arrow::Schema>> FilesSource::ResolveSchema(const C
     std::ifstream in((fs::path(options_.directory) / files[0]).string(), std::ios::binary);
     std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     ARROW_ASSIGN_OR_RAISE(auto ocf, serde::avro::OcfReader::Open(bytes));
-    return serde::avro::AvroToArrowSchema(*ocf->schema());
+    return serde::avro::AvroToArrowSchema(options_.avro_reader_schema ? *options_.avro_reader_schema : *ocf->schema());
   }
+  // raw: one value column; debezium: the decoder asks for declared columns.
+  if (options_.format == "raw" || options_.format == "debezium") return config.schema();
   // JSON lines and CSV: infer from the first file's opening rows (spec 10 §15.3 rules).
   ARROW_ASSIGN_OR_RAISE(auto files, ListFiles());
   if (files.empty()) {
@@ -502,10 +601,8 @@ arrow::Status FilesSource::Open(const ConnectorConfig& config) {
     return ConfigError(config.Where(), "option 'path': directory '" + options_.directory + "' does not exist");
   }
   ARROW_ASSIGN_OR_RAISE(schema_, ResolveSchema(config));
-  if (options_.format == "json") {
-    ConnectorConfig codec_config = config;
-    codec_config.Set("format", "json");
-    ARROW_ASSIGN_OR_RAISE(decoder_, serde::MakeDecoder(codec_config, schema_, "json"));
+  if (IsLineFormat()) {
+    ARROW_ASSIGN_OR_RAISE(decoder_, serde::MakeDecoder(config, schema_, options_.format));
     schema_ = decoder_->schema();
   }
   return arrow::Status::OK();
@@ -529,14 +626,14 @@ arrow::Result<std::vector<std::string>> FilesSource::ListFiles() const {
 arrow::Status FilesSource::OpenReader(const std::string& name, int64_t position, const SourceCheckpoint* resume) {
   const std::string path = (fs::path(options_.directory) / name).string();
   if (options_.format == "parquet") {
-    ARROW_ASSIGN_OR_RAISE(reader_, ParquetReader::Open(path, name, position, schema_, inferred_from_));
-  } else if (options_.format == "json") {
+    ARROW_ASSIGN_OR_RAISE(reader_, ParquetReader::Open(path, name, position, schema_, inferred_from_, options_));
+  } else if (IsLineFormat()) {
     reader_ = std::make_unique<JsonLinesReader>(path, name, position, options_.read_bytes, decoder_.get(), router_.get());
   } else if (options_.format == "csv") {
     ARROW_ASSIGN_OR_RAISE(reader_, CsvReader::Open(path, name, config_, schema_, position, resume, options_.read_bytes,
                                                    router_.get()));
   } else if (options_.format == "avro") {
-    ARROW_ASSIGN_OR_RAISE(reader_, AvroReader::Open(path, name, schema_, position));
+    ARROW_ASSIGN_OR_RAISE(reader_, AvroReader::Open(path, name, schema_, position, options_.avro_reader_schema));
   } else {
     return ConfigError(config_.Where(), "format '" + options_.format + "' is not readable by the files source yet");
   }

@@ -1,5 +1,5 @@
-// The `files` source: JSON lines, CSV, Avro object container files and Parquet from a
-// directory or glob, in file-name order; bounded (ends after the last file) or following
+// The `files` source: JSON lines, CSV, Avro object container files, Parquet, raw lines
+// and Debezium events (JSON lines) from a directory or glob, in file-name order; bounded (ends after the last file) or following
 // the directory for new files (`watch`). Its checkpoint is the file being read with its
 // position plus the names of the files already read, so a restore resumes at the exact
 // record and a new file is read once even when its name sorts before files already read.
@@ -18,7 +18,9 @@
 #include "laminar/core/registry.h"
 #include "laminar/dlq/error_router.h"
 #include "laminar/sdk/rate_limiter.h"
+#include "laminar/serde/avro/avro_schema.h"
 #include "laminar/serde/codec.h"
+#include "laminar/serde/parquet/parquet_codec.h"
 
 namespace laminar::files {
 
@@ -28,12 +30,18 @@ std::vector<ConfigKeySpec> FilesSourceKeySpecs();
 struct FilesSourceOptions {
   std::string directory;   // where files are listed
   std::string pattern;     // file-name glob inside it ("*" when path is a directory)
-  std::string format;      // json | csv | avro | parquet
+  std::string format;      // json | csv | avro | parquet | raw | debezium
   bool watch = false;
   std::chrono::milliseconds poll_interval{1000};
   double rows_per_second = 0;  // 0 = as fast as the files can be read
   int64_t read_bytes = 4 << 20;  // bytes read per poll for text formats
   int64_t remember_files = 10000;  // names of read files kept above the low-water mark
+  // parquet: format.row_groups (empty: all), format.predicate, format.batch_size.
+  std::vector<int> row_groups;
+  std::shared_ptr<serde::RowGroupPredicate> predicate;
+  int64_t batch_size = 8192;
+  // avro: format.avro.reader.schema (resolution against each file's writer schema).
+  std::shared_ptr<const serde::avro::AvroSchema> avro_reader_schema;
 
   static arrow::Result<FilesSourceOptions> FromConfig(const ConnectorConfig& config);
 };
@@ -78,6 +86,10 @@ class FilesSource : public SourceConnector {
   void ForgetOldest(const std::string& unread);
   arrow::Status OpenReader(const std::string& name, int64_t position, const SourceCheckpoint* resume);
   arrow::Result<std::shared_ptr<arrow::Schema>> ResolveSchema(const ConnectorConfig& config);
+  // json, raw, debezium: lines decoded one record each by a RecordDecoder.
+  bool IsLineFormat() const {
+    return options_.format == "json" || options_.format == "raw" || options_.format == "debezium";
+  }
 
   ConnectorConfig config_;
   FilesSourceOptions options_;

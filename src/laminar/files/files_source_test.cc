@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "laminar/serde/avro/object_container.h"
 #include "laminar/testing/conformance.h"
 
 namespace laminar::files {
@@ -301,6 +302,127 @@ TEST_F(FilesSourceTest, CountersAddUpToTheRecordsRead) {
   EXPECT_EQ(Custom(metrics, "decoded") + Custom(metrics, "skipped") + Custom(metrics, "dead_lettered") +
                 Custom(metrics, "dlq_dropped"),
             7);
+}
+
+// Every row of a source, with the largest batch seen; stops at the end or after `max_rows`.
+std::vector<int64_t> ReadIds(SourceConnector& source, int64_t* largest_batch, size_t max_rows = SIZE_MAX) {
+  std::vector<int64_t> ids;
+  while (!source.finished() && ids.size() < max_rows) {
+    auto polled = source.PollBatch(100, std::chrono::milliseconds(10));
+    EXPECT_TRUE(polled.ok()) << polled.status().ToString();
+    if (!polled.ok()) break;
+    if (!*polled) continue;
+    *largest_batch = std::max(*largest_batch, (*polled)->num_rows());
+    const auto& column = static_cast<const arrow::Int64Array&>(*(*polled)->records->GetColumnByName("id"));
+    for (int64_t r = 0; r < column.length(); ++r) ids.push_back(column.Value(r));
+  }
+  return ids;
+}
+
+// format.row_groups, format.predicate (row-group statistics) and format.batch_size apply
+// to Parquet files; the position stays a row of the file, so a restore after skipped
+// groups resumes at the right row.
+TEST_F(FilesSourceTest, ParquetRowGroupsPredicateAndBatchSize) {
+  auto schema = arrow::schema({arrow::field("id", arrow::int64()), arrow::field("v", arrow::utf8())});
+  // Row groups of 4 rows: [0,4) [4,8) [8,12) [12,16) [16,20).
+  WriteParquet(dir_ / "in" / "f0.parquet",
+               arrow::RecordBatch::Make(schema, 20, {Ints(arrow::int64(), 0, 20), Strings(0, 20)}));
+  ConnectorConfig config("files", {{"path", (dir_ / "in").string()},
+                                   {"format", "parquet"},
+                                   {"format.row_groups", "0,2,3,4"},
+                                   {"format.predicate", "id < '4' OR id >= '12'"},
+                                   {"format.batch_size", "3"}});
+  config.set_instance_name("input");
+  config.set_schema(arrow::schema({arrow::field("id", arrow::int64())}));  // projected
+  auto source = Make(config);
+  ASSERT_TRUE(source->Restore(SourceCheckpoint()).ok());
+  int64_t largest = 0;
+  const std::vector<int64_t> want = {0, 1, 2, 3, 12, 13, 14, 15, 16, 17, 18, 19};
+  EXPECT_EQ(ReadIds(*source, &largest), want);
+  EXPECT_EQ(largest, 3);
+
+  auto first = Make(config);
+  ASSERT_TRUE(first->Restore(SourceCheckpoint()).ok());
+  EXPECT_EQ(ReadIds(*first, &largest, 4), (std::vector<int64_t>{0, 1, 2, 3}));
+  const auto checkpoint = first->Checkpoint();
+  auto resumed = Make(config);
+  ASSERT_TRUE(resumed->Restore(checkpoint).ok());
+  EXPECT_EQ(ReadIds(*resumed, &largest), (std::vector<int64_t>{12, 13, 14, 15, 16, 17, 18, 19}));
+}
+
+TEST_F(FilesSourceTest, FormatKeysAFileFormatCannotUseAreConfigErrors) {
+  const std::vector<std::pair<std::map<std::string, std::string>, std::string>> cases = {
+      {{{"format", "parquet"}, {"format.compression", "zstd"}}, "option 'format.compression'"},
+      {{{"format", "parquet"}, {"format.predicate", "id >"}}, "option 'format.predicate'"},
+      {{{"format", "parquet"}, {"format.row_groups", "1,x"}}, "option 'format.row_groups'"},
+      {{{"format", "avro"}, {"format.avro.wire", "plain"}}, "option 'format.avro.wire'"},
+      {{{"format", "avro"}, {"format.avro.reader.schema", "{"}}, "option 'format.avro.reader.schema'"},
+      {{{"format", "json"}, {"format.batch_size", "10"}}, "option 'format.batch_size'"},
+  };
+  for (const auto& [props, needle] : cases) {
+    FilesSource source;
+    auto status = source.Open(Config(props));
+    EXPECT_FALSE(status.ok());
+    EXPECT_NE(status.message().find(needle), std::string::npos) << status.message();
+  }
+}
+
+// format.avro.reader.schema: each file's writer schema is resolved against it (a field the
+// writer lacks takes its default), and it gives the columns when none are declared.
+TEST_F(FilesSourceTest, AvroReaderSchemaResolvesEachFile) {
+  auto writer = serde::avro::AvroSchema::Parse(
+      R"({"type":"record","name":"r","fields":[{"name":"id","type":"long"}]})").ValueOrDie();
+  auto batch = arrow::RecordBatch::Make(arrow::schema({arrow::field("id", arrow::int64(), false)}), 3,
+                                        {Ints(arrow::int64(), 0, 3)});
+  auto bytes = serde::avro::WriteObjectContainer({batch}, writer, serde::avro::OcfCodec::kNull).ValueOrDie();
+  std::ofstream(dir_ / "in" / "a.avro", std::ios::binary) << bytes;
+  ConnectorConfig config(
+      "files", {{"path", (dir_ / "in").string()},
+                {"format", "avro"},
+                {"format.avro.reader.schema",
+                 R"({"type":"record","name":"r","fields":[{"name":"id","type":"long"},)"
+                 R"({"name":"tag","type":"string","default":"x"}]})"}});
+  config.set_instance_name("input");
+  auto source = Make(config);
+  ASSERT_TRUE(source->Restore(SourceCheckpoint()).ok());
+  ASSERT_EQ(source->schema()->num_fields(), 2) << source->schema()->ToString();
+  auto polled = source->PollBatch(100, std::chrono::milliseconds(10));
+  ASSERT_TRUE(polled.ok() && *polled) << polled.status().ToString();
+  ASSERT_EQ((*polled)->num_rows(), 3);
+  EXPECT_EQ((*polled)->records->GetColumnByName("tag")->GetScalar(2).ValueOrDie()->ToString(), "x");
+}
+
+TEST_F(FilesSourceTest, RawLines) {
+  std::ofstream(dir_ / "in" / "a.txt") << "first\nsecond line\n";
+  ConnectorConfig config("files", {{"path", (dir_ / "in").string()}, {"format", "raw"}});
+  config.set_instance_name("input");
+  auto source = Make(config);
+  ASSERT_TRUE(source->Restore(SourceCheckpoint()).ok());
+  auto polled = source->PollBatch(100, std::chrono::milliseconds(10));
+  ASSERT_TRUE(polled.ok() && *polled) << polled.status().ToString();
+  ASSERT_EQ((*polled)->num_rows(), 2);
+  EXPECT_EQ((*polled)->records->schema()->field(0)->name(), "value");
+  EXPECT_EQ(static_cast<const arrow::BinaryArray&>(*(*polled)->records->column(0)).GetView(1), "second line");
+}
+
+// Debezium events as JSON lines become changelog rows; counters count events.
+TEST_F(FilesSourceTest, DebeziumLinesBecomeChangelogRows) {
+  std::ofstream(dir_ / "in" / "a.jsonl") << R"({"op":"c","after":{"id":1}})" "\n"
+                                          << R"({"op":"u","before":{"id":1},"after":{"id":2}})" "\n"
+                                          << R"({"op":"t"})" "\n"
+                                          << R"({"op":"d","before":{"id":2}})" "\n";
+  auto source = Make(Config({{"format", "debezium"}}));
+  ASSERT_TRUE(source->Restore(SourceCheckpoint()).ok());
+  auto polled = source->PollBatch(100, std::chrono::milliseconds(10));
+  ASSERT_TRUE(polled.ok() && *polled) << polled.status().ToString();
+  const auto& batch = *(*polled)->records;
+  ASSERT_EQ(batch.num_rows(), 4);
+  EXPECT_EQ(batch.schema()->field(1)->name(), "_op");
+  const auto& ops = static_cast<const arrow::Int8Array&>(*batch.column(1));
+  EXPECT_EQ(std::vector<int8_t>(ops.raw_values(), ops.raw_values() + 4), (std::vector<int8_t>{0, 1, 2, 3}));
+  const auto metrics = source->Metrics();
+  EXPECT_EQ(Custom(metrics, "decoded"), 3);
+  EXPECT_EQ(Custom(metrics, "skipped"), 1);
 }
 
 }  // namespace
