@@ -10,6 +10,7 @@
 #include "laminar/core/status.h"
 #include "laminar/serde/json/mismatch_counter_internal.h"
 #include "laminar/serde/json/row_decoder_internal.h"
+#include "laminar/serde/json/text_values_internal.h"
 
 namespace laminar::serde {
 
@@ -20,6 +21,7 @@ using json_internal::RowDecoder;
 
 constexpr const char* kSourceTsColumn = "_source_ts_ms";
 constexpr const char* kSourceTableColumn = "_source_table";
+constexpr const char* kTsColumn = "_ts_ms";
 
 // The encoding a Debezium or Kafka Connect semantic type name stands for; kDefault for
 // names without one (the value is then decoded by the column's type alone).
@@ -79,6 +81,7 @@ struct Envelope {
   std::string before, after;
   std::optional<int64_t> source_ts_ms;
   std::optional<std::string> source_table;
+  std::optional<int64_t> ts_ms;  // the envelope's own ts_ms (when the connector processed the event)
 
   void Clear() {
     tombstone = has_schema = has_before = has_after = false;
@@ -87,14 +90,18 @@ struct Envelope {
     after.clear();
     source_ts_ms.reset();
     source_table.reset();
+    ts_ms.reset();
   }
 };
 
 class DebeziumDecoder final : public RecordDecoder, public json_internal::MismatchCounter {
  public:
+  // `declared`: the columns decoded from before/after. `ts_index`: where the declared
+  // `_ts_ms` column goes among them (-1: not declared).
   DebeziumDecoder(std::shared_ptr<arrow::Schema> schema, const arrow::FieldVector& declared,
-                  std::unique_ptr<RowDecoder> rows, bool metadata)
-      : schema_(std::move(schema)), rows_(std::move(rows)), metadata_(metadata) {
+                  std::unique_ptr<RowDecoder> rows, bool metadata, bool upsert, int ts_index)
+      : schema_(std::move(schema)), rows_(std::move(rows)), metadata_(metadata), upsert_(upsert),
+        ts_index_(ts_index) {
     for (size_t i = 0; i < declared.size(); ++i) columns_.emplace(declared[i]->name(), i);
   }
 
@@ -125,6 +132,24 @@ class DebeziumDecoder final : public RecordDecoder, public json_internal::Mismat
     }
     const int64_t n = rows_->rows();
     ARROW_ASSIGN_OR_RAISE(auto columns, rows_->Finish());
+    if (ts_index_ >= 0) {
+      const auto& type = schema_->field(ts_index_)->type();
+      auto builder = arrow::MakeBuilder(type).ValueOrDie();
+      auto& values = static_cast<arrow::NumericBuilder<arrow::Int64Type>&>(*builder);  // same layout as timestamps
+      ARROW_RETURN_NOT_OK(values.Reserve(n));
+      for (int64_t r = 0; r < n; ++r) {
+        const auto& t = ts_[static_cast<size_t>(r)];
+        if (t) {
+          values.UnsafeAppend(*t);
+        } else {
+          values.UnsafeAppendNull();
+        }
+      }
+      std::shared_ptr<arrow::Array> array;
+      ARROW_RETURN_NOT_OK(builder->Finish(&array));
+      columns.insert(columns.begin() + ts_index_, std::move(array));
+      ts_.clear();
+    }
     if (metadata_) {
       arrow::Int64Builder ts;
       arrow::StringBuilder table;
@@ -221,6 +246,9 @@ class DebeziumDecoder final : public RecordDecoder, public json_internal::Mismat
         if (!ReadPart(field.value(), "before", &envelope_.has_before, &envelope_.before, error)) return false;
       } else if (key == "after") {
         if (!ReadPart(field.value(), "after", &envelope_.has_after, &envelope_.after, error)) return false;
+      } else if (key == "ts_ms" && ts_index_ >= 0) {
+        int64_t ts = 0;
+        if (!field.value().get_int64().get(ts)) envelope_.ts_ms = ts;
       } else if (key == "op") {
         std::string_view op;
         if (field.value().get_string().get(op) || op.size() != 1) {
@@ -284,6 +312,25 @@ class DebeziumDecoder final : public RecordDecoder, public json_internal::Mismat
       *error = std::string("in '") + part + "': " + *error;
       return false;
     }
+    if (ts_index_ >= 0) {
+      std::optional<int64_t> ts;
+      if (envelope_.ts_ms) {
+        const auto& type = *schema_->field(ts_index_)->type();
+        ts = type.id() == arrow::Type::TIMESTAMP
+                 ? text::MillisToUnit(*envelope_.ts_ms, static_cast<const arrow::TimestampType&>(type).unit())
+                 : envelope_.ts_ms;
+        if (!ts) {
+          *error = std::string("'ts_ms' ") + std::to_string(*envelope_.ts_ms) + " overflows column '" + kTsColumn + "'";
+          rows_->Truncate(rows_->rows() - 1);
+          return false;
+        }
+      } else if (!schema_->field(ts_index_)->nullable()) {
+        *error = std::string("no 'ts_ms' for the NOT NULL column '") + kTsColumn + "'";
+        rows_->Truncate(rows_->rows() - 1);
+        return false;
+      }
+      ts_.push_back(ts);
+    }
     ops_.push_back(static_cast<int8_t>(kind));
     if (metadata_) {
       source_ts_.push_back(envelope_.source_ts_ms);
@@ -295,6 +342,7 @@ class DebeziumDecoder final : public RecordDecoder, public json_internal::Mismat
   void Undo(int64_t rows) {
     rows_->Truncate(rows);
     ops_.resize(static_cast<size_t>(rows));
+    if (ts_index_ >= 0) ts_.resize(static_cast<size_t>(rows));
     if (metadata_) {
       source_ts_.resize(static_cast<size_t>(rows));
       source_table_.resize(static_cast<size_t>(rows));
@@ -312,7 +360,8 @@ class DebeziumDecoder final : public RecordDecoder, public json_internal::Mismat
         return AppendRow(e.after, "after", RowKind::kInsert, error);
       case 'u':
         if (!e.has_after) break;
-        if (e.has_before && !AppendRow(e.before, "before", RowKind::kUpdateBefore, error)) return false;
+        // upsert: the after-image alone; a keyed sink replaces the row by its key.
+        if (e.has_before && !upsert_ && !AppendRow(e.before, "before", RowKind::kUpdateBefore, error)) return false;
         if (!AppendRow(e.after, "after", RowKind::kUpdateAfter, error)) {
           Undo(start);
           return false;
@@ -334,6 +383,8 @@ class DebeziumDecoder final : public RecordDecoder, public json_internal::Mismat
   std::shared_ptr<arrow::Schema> schema_;
   std::unique_ptr<RowDecoder> rows_;
   bool metadata_;
+  bool upsert_;
+  int ts_index_;
   json_internal::PaddedParser parser_;
   json_internal::PaddedParser row_parser_;
   Envelope envelope_;
@@ -343,6 +394,7 @@ class DebeziumDecoder final : public RecordDecoder, public json_internal::Mismat
   std::vector<json_internal::ValueEncoding> before_encodings_, after_encodings_;
   int64_t truncates_ = 0;
   std::vector<int8_t> ops_;
+  std::vector<std::optional<int64_t>> ts_;
   std::vector<std::optional<int64_t>> source_ts_;
   std::vector<std::optional<std::string>> source_table_;
 };
@@ -354,6 +406,9 @@ std::vector<ConfigKeySpec> DebeziumKeySpecs() {
   specs.push_back(ConfigKeySpec::Optional("format.debezium.include_metadata", ConfigType::kBool, "false",
                                           "add _source_ts_ms (source.ts_ms) and _source_table (source.table) "
                                           "before the _op column"));
+  specs.push_back(ConfigKeySpec::Enum("format.debezium.updates", {"retract", "upsert"}, "retract",
+                                      "retract: an update yields -U (before) then +U (after); upsert: +U (after) "
+                                      "alone, for sinks that replace rows by key"));
   return specs;
 }
 
@@ -370,8 +425,29 @@ arrow::Result<std::unique_ptr<RecordDecoder>> MakeDebeziumDecoder(const Connecto
     }
     metadata = *v == "true";
   }
+  const std::string updates = config.Get("format.debezium.updates").value_or("retract");
+  if (updates != "retract" && updates != "upsert") {
+    return ConfigError(config.Where(), "option 'format.debezium.updates' = '" + updates +
+                                           "' is not valid; expected retract or upsert");
+  }
   arrow::FieldVector declared = schema->fields();
   if (IsChangelogSchema(*schema)) declared.pop_back();
+  // A declared `_ts_ms` takes the envelope's ts_ms instead of a field of before/after.
+  int ts_index = -1;
+  arrow::FieldVector decoded;
+  for (size_t i = 0; i < declared.size(); ++i) {
+    const auto& field = declared[i];
+    if (field->name() != kTsColumn) {
+      decoded.push_back(field);
+      continue;
+    }
+    if (field->type()->id() != arrow::Type::INT64 && field->type()->id() != arrow::Type::TIMESTAMP) {
+      return ConfigError(config.Where(), std::string("format 'debezium': column '") + kTsColumn +
+                                             "' (the event's ts_ms) must be BIGINT or TIMESTAMP, not " +
+                                             field->type()->ToString());
+    }
+    ts_index = static_cast<int>(i);
+  }
   for (const auto& field : declared) {
     if (field->name() == kChangelogColumn || (metadata && (field->name() == kSourceTsColumn ||
                                                            field->name() == kSourceTableColumn))) {
@@ -380,7 +456,7 @@ arrow::Result<std::unique_ptr<RecordDecoder>> MakeDebeziumDecoder(const Connecto
     }
   }
   ARROW_ASSIGN_OR_RAISE(auto options, json_internal::DecodeOptionsFromConfig(config));
-  ARROW_ASSIGN_OR_RAISE(auto rows, RowDecoder::Make(declared, std::move(options), config.Where()));
+  ARROW_ASSIGN_OR_RAISE(auto rows, RowDecoder::Make(decoded, std::move(options), config.Where()));
   arrow::FieldVector fields = declared;
   if (metadata) {
     fields.push_back(arrow::field(kSourceTsColumn, arrow::int64()));
@@ -388,7 +464,7 @@ arrow::Result<std::unique_ptr<RecordDecoder>> MakeDebeziumDecoder(const Connecto
   }
   fields.push_back(ChangelogField());
   return std::unique_ptr<RecordDecoder>(
-      new DebeziumDecoder(arrow::schema(fields), declared, std::move(rows), metadata));
+      new DebeziumDecoder(arrow::schema(fields), decoded, std::move(rows), metadata, updates == "upsert", ts_index));
 }
 
 int64_t DebeziumTruncateCount(const RecordDecoder& decoder) {

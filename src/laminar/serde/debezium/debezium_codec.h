@@ -7,10 +7,14 @@
 // same format.* options). Output columns: the declared ones, then (with
 // format.debezium.include_metadata=true) `_source_ts_ms` BIGINT (source.ts_ms) and
 // `_source_table` VARCHAR (source.table), then the changelog column `_op`
-// (core/changelog.h):
+// (core/changelog.h). A declared column `_ts_ms` (BIGINT, or TIMESTAMP of any unit) takes
+// the envelope's own `ts_ms` (when Debezium processed the event; null when absent, a
+// record error for NOT NULL) instead of a field of before/after:
 //   c (create), r (snapshot read)  -> +I from `after`
 //   u (update)                     -> -U from `before`, then +U from `after`;
-//                                     +U alone when `before` is null or absent
+//                                     +U alone when `before` is null or absent, or
+//                                     with format.debezium.updates = 'upsert' (for
+//                                     sinks that replace rows by key)
 //   d (delete)                     -> -D from `before`
 //   t (truncate)                   -> no row; skipped (DecodedBatch::skipped, DebeziumTruncateCount):
 //                                     a changelog has no "delete every row", so a sink

@@ -269,7 +269,53 @@ TEST(Debezium, ConfigAndSchema) {
   EXPECT_EQ(decoder->schema()->num_fields(), 2);
   EXPECT_FALSE(MakeDebeziumDecoder(ConnectorConfig("test", {{"format.debezium.include_metadata", "yes"}}), Declared()).ok());
   EXPECT_FALSE(MakeDebeziumDecoder(ConnectorConfig("test"), nullptr).ok());
-  EXPECT_EQ(DebeziumKeySpecs().back().key, "format.debezium.include_metadata");
+  EXPECT_EQ(DebeziumKeySpecs().back().key, "format.debezium.updates");
+}
+
+TEST(Debezium, UpsertUpdatesYieldTheAfterImageAlone) {
+  auto out = Decode({
+      R"({"op":"u","before":{"id":1,"name":"a"},"after":{"id":1,"name":"b"}})",
+      R"({"op":"d","before":{"id":1,"name":"b"}})",
+  }, {{"format.debezium.updates", "upsert"}});
+  ASSERT_TRUE(out.errors.empty()) << out.errors[0].message;
+  EXPECT_TRUE(out.batch->Equals(*Expected(R"([{"id":1,"name":"b","_op":2},{"id":1,"name":"b","_op":3}])")))
+      << out.batch->ToString();
+  auto bad = MakeDebeziumDecoder(ConnectorConfig("test", {{"format.debezium.updates", "merge"}}), Declared());
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("format.debezium.updates"), std::string::npos);
+}
+
+// A declared `_ts_ms` column takes the envelope's ts_ms (not a field of before/after), in
+// its declared place; a TIMESTAMP column gets it in its unit.
+TEST(Debezium, DeclaredTsMsColumnTakesTheEnvelopesTsMs) {
+  auto schema = arrow::schema({arrow::field("id", arrow::int64(), false), arrow::field("_ts_ms", arrow::int64()),
+                               arrow::field("name", arrow::utf8())});
+  auto out = Decode({
+      R"({"op":"u","ts_ms":1700000000123,"before":{"id":1,"name":"a","_ts_ms":5},"after":{"id":1,"name":"b"}})",
+      R"({"schema":{},"payload":{"op":"c","ts_ms":7,"after":{"id":2}}})",
+      R"({"op":"c","after":{"id":3}})",
+  }, {}, schema);
+  ASSERT_TRUE(out.errors.empty()) << out.errors[0].message;
+  auto expected = *arrow::RecordBatch::FromStructArray(*arrow::json::ArrayFromJSONString(
+      arrow::struct_({schema->field(0), schema->field(1), schema->field(2), ChangelogField()}), R"([
+    {"id":1,"_ts_ms":1700000000123,"name":"a","_op":1},
+    {"id":1,"_ts_ms":1700000000123,"name":"b","_op":2},
+    {"id":2,"_ts_ms":7,"name":null,"_op":0},
+    {"id":3,"_ts_ms":null,"name":null,"_op":0}
+  ])"));
+  EXPECT_TRUE(out.batch->Equals(*expected)) << out.batch->ToString();
+
+  auto micros = arrow::schema({arrow::field("id", arrow::int64(), false),
+                               arrow::field("_ts_ms", arrow::timestamp(arrow::TimeUnit::MICRO, "UTC"), false)});
+  auto ts = Decode({R"({"op":"c","ts_ms":1500,"after":{"id":1}})", R"({"op":"c","after":{"id":2}})"}, {}, micros);
+  ASSERT_EQ(ts.errors.size(), 1u);
+  EXPECT_EQ(ts.errors[0].message, "no 'ts_ms' for the NOT NULL column '_ts_ms'");
+  ASSERT_EQ(ts.batch->num_rows(), 1);
+  EXPECT_EQ(static_cast<const arrow::TimestampArray&>(*ts.batch->column(1)).Value(0), 1500000);
+  auto bad = MakeDebeziumDecoder(ConnectorConfig("test"),
+                                 arrow::schema({arrow::field("id", arrow::int64()), arrow::field("_ts_ms", arrow::utf8())}));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("'_ts_ms'"), std::string::npos);
 }
 
 }  // namespace
