@@ -28,9 +28,10 @@ std::vector<ConfigKeySpec> FilesSourceKeySpecs() {
   std::vector<ConfigKeySpec> specs = {
       ConfigKeySpec::Required("path", ConfigType::kString,
                               "A directory (every visible file in it) or a glob on file names (/data/in/*.jsonl)."),
-      ConfigKeySpec::Enum("format", {"json", "csv", "avro", "parquet", "raw", "debezium"}, "json",
-                          "json (JSON lines), csv, avro (object container files), parquet, raw (one row per "
-                          "line) or debezium (JSON lines of Debezium change events, with the _op column)."),
+      ConfigKeySpec::Optional("format", ConfigType::kString, "json",
+                              "json (JSON lines), csv, avro (object container files), parquet, raw or bytes (one "
+                              "row per line) or debezium or debezium-json (JSON lines of Debezium change events, "
+                              "with the _op column); any case."),
       ConfigKeySpec::Optional("watch", ConfigType::kBool, "false",
                               "Keep following the directory for new files instead of ending after the last one."),
       ConfigKeySpec::Optional("poll.interval.ms", ConfigType::kInt, "1000", "How often to list the directory when watching."),
@@ -77,7 +78,15 @@ arrow::Result<FilesSourceOptions> FilesSourceOptions::FromConfig(const Connector
       return ConfigError(config.Where(), "option 'path': a glob may only match file names, not directories ('" + path + "')");
     }
   }
-  ARROW_ASSIGN_OR_RAISE(options.format, config.GetString("format", "json"));
+  ARROW_ASSIGN_OR_RAISE(const std::string format, config.GetString("format", "json"));
+  const auto canonical = serde::CanonicalFormatName(format);
+  // confluent-avro frames messages; files of Avro are object container files ('avro').
+  const bool framed = canonical == "avro" && format.find('-') != std::string::npos;  // confluent-avro
+  if (!canonical || framed) {
+    return ConfigError(config.Where(), "option 'format' = '" + format +
+                                           "' is not a file format (json, csv, avro, parquet, raw, debezium)");
+  }
+  options.format = *canonical;
   // The format.* keys each file format honours; the others are errors naming the key
   // (line formats: their decoder checks them).
   auto only = [&](std::initializer_list<std::string_view> keys, const std::string& why) -> arrow::Status {

@@ -425,5 +425,20 @@ TEST_F(FilesSourceTest, DebeziumLinesBecomeChangelogRows) {
   EXPECT_EQ(Custom(metrics, "skipped"), 1);
 }
 
+// Format names are case-insensitive and take the aliases bytes and debezium-json;
+// confluent-avro frames messages, so files refuse it.
+TEST_F(FilesSourceTest, FormatNamesTakeAliasesInAnyCase) {
+  std::ofstream(dir_ / "in" / "a.jsonl") << R"({"op":"c","after":{"id":1}})" "\n";
+  auto cdc = Make(Config({{"format", "Debezium-JSON"}}));
+  EXPECT_EQ(cdc->schema()->num_fields(), 2);
+  ConnectorConfig bytes("files", {{"path", (dir_ / "in").string()}, {"format", "BYTES"}});
+  bytes.set_instance_name("input");
+  EXPECT_EQ(Make(bytes)->schema()->field(0)->name(), "value");
+  EXPECT_TRUE(FilesSource().Open(Config({{"format", "JSON"}})).ok());
+  auto framed = FilesSource().Open(Config({{"format", "confluent-avro"}}));
+  ASSERT_FALSE(framed.ok());
+  EXPECT_NE(framed.message().find("option 'format' = 'confluent-avro' is not a file format"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace laminar::files

@@ -1,6 +1,7 @@
 #include "laminar/serde/codec.h"
 
 #include <algorithm>
+#include <cctype>
 #include <functional>
 
 #include "laminar/serde/avro/avro_format.h"
@@ -61,10 +62,28 @@ arrow::Status CheckFormatKeys(const ConnectorConfig& config, const Format& forma
   return arrow::Status::OK();
 }
 
+std::string Lower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
 arrow::Result<const Format*> FindFormat(const ConnectorConfig& config, const std::string& default_format) {
-  const std::string name = config.Get("format").value_or(default_format);
+  const std::string name = Lower(config.Get("format").value_or(default_format));
+  const auto canonical = CanonicalFormatName(name);
+  if (!canonical) {
+    return ConfigError(config.Where(), "option 'format' = '" + name + "' is not a known format (" + KnownFormats() +
+                                           "; aliases bytes, debezium-json, confluent-avro)");
+  }
+  if (name == "confluent-avro") {
+    // Avro with the Confluent framing (magic byte + schema id): the avro format's default wire.
+    if (auto wire = config.Get("format.avro.wire"); wire && *wire != "confluent") {
+      return ConfigError(config.Where(), "option 'format.avro.wire' = '" + *wire +
+                                             "' contradicts format 'confluent-avro' (use format 'avro' for plain)");
+    }
+  }
   for (const auto& f : Formats()) {
-    if (name == f.name) {
+    if (*canonical == f.name) {
       ARROW_RETURN_NOT_OK(CheckFormatKeys(config, f));
       return &f;
     }
@@ -73,6 +92,19 @@ arrow::Result<const Format*> FindFormat(const ConnectorConfig& config, const std
 }
 
 }  // namespace
+
+std::optional<std::string> CanonicalFormatName(std::string_view name) {
+  static const std::pair<std::string_view, std::string_view> kAliases[] = {
+      {"json", "json"},         {"csv", "csv"},      {"raw", "raw"},
+      {"bytes", "raw"},         {"debezium", "debezium"}, {"debezium-json", "debezium"},
+      {"avro", "avro"},         {"confluent-avro", "avro"}, {"parquet", "parquet"},
+  };
+  const std::string lower = Lower(name);
+  for (const auto& [alias, canonical] : kAliases) {
+    if (lower == alias) return std::string(canonical);
+  }
+  return std::nullopt;
+}
 
 std::vector<ConfigKeySpec> FormatKeySpecs() {
   std::vector<ConfigKeySpec> specs;

@@ -80,6 +80,11 @@ class RecordEncoder {
   virtual arrow::Status Encode(const arrow::RecordBatch& batch, std::vector<std::string>* out) = 0;
 };
 
+// The canonical name of a format name, case-insensitively, with the aliases of spec 10
+// §14.1: json; csv; raw | bytes; debezium | debezium-json; avro | confluent-avro (avro
+// with the Confluent framing, its default wire); parquet. nullopt for any other name.
+std::optional<std::string> CanonicalFormatName(std::string_view name);
+
 // The formats, by their canonical names: json, csv, raw, debezium, avro.
 // Format options live in the connector config as `format.<name>` (e.g. `format.delimiter`).
 std::vector<ConfigKeySpec> FormatKeySpecs();
