@@ -7,6 +7,10 @@
 #include "laminar/delta/delta_sink.h"
 #include "laminar/delta/delta_source.h"
 #endif
+#ifdef LAMINAR_WITH_KAFKA
+#include "laminar/kafka/kafka_sink.h"
+#include "laminar/kafka/kafka_source.h"
+#endif
 
 namespace laminar {
 
@@ -17,6 +21,10 @@ void RegisterBuiltinConnectors(ConnectorRegistry& registry) {
 #ifdef LAMINAR_WITH_DELTA_LAKE
   delta::RegisterDeltaSink(registry);
   delta::RegisterDeltaSource(registry);
+#endif
+#ifdef LAMINAR_WITH_KAFKA
+  kafka::RegisterKafkaSink(registry);
+  kafka::RegisterKafkaSource(registry);
 #endif
 }
 

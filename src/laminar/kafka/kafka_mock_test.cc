@@ -1,0 +1,593 @@
+// The Kafka sink and source against librdkafka's in-process mock cluster: key placement of
+// the real producer path, the transactional epoch protocol, fencing and a restarted sink
+// deciding a lost epoch, a broker going down, consumption with metadata columns, dead
+// letters, checkpoint/restore and bounded replay. The mock cluster keeps no transaction
+// markers (read_committed visibility is proven against the real broker in
+// tests/e2e/test_kafka_connectors.py).
+#include <arrow/api.h>
+#include <gtest/gtest.h>
+#include <librdkafka/rdkafka.h>
+// After rdkafka.h, which it extends.
+#include <librdkafka/rdkafka_mock.h>
+
+#include <chrono>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "laminar/kafka/kafka_java_vectors_test_internal.h"
+#include "laminar/kafka/kafka_sink.h"
+#include "laminar/kafka/kafka_source.h"
+
+namespace laminar::kafka {
+namespace {
+
+using namespace std::chrono_literals;
+using Properties = std::map<std::string, std::string>;
+
+constexpr int16_t kApiEndTxn = 26;
+
+#define EXPECT_MENTIONS(text, needle) EXPECT_NE((text).find(needle), std::string::npos) << (text)
+
+struct Message {
+  int32_t partition;
+  int64_t offset;
+  std::optional<std::string> key;
+  std::string value;
+};
+
+class KafkaMockTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char reason[256];
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "log_level", "3", reason, sizeof(reason));
+    host_.reset(rd_kafka_new(RD_KAFKA_PRODUCER, conf, reason, sizeof(reason)));
+    ASSERT_TRUE(host_) << reason;
+    cluster_ = rd_kafka_mock_cluster_new(host_.get(), 1);
+    ASSERT_NE(cluster_, nullptr);
+    bootstrap_ = rd_kafka_mock_cluster_bootstraps(cluster_);
+  }
+  void TearDown() override {
+    if (cluster_ != nullptr) rd_kafka_mock_cluster_destroy(cluster_);
+    host_.reset();
+  }
+
+  void CreateTopic(const std::string& topic, int partitions) {
+    ASSERT_EQ(rd_kafka_mock_topic_create(cluster_, topic.c_str(), partitions, 1), RD_KAFKA_RESP_ERR_NO_ERROR);
+  }
+
+  static std::shared_ptr<arrow::Schema> RowSchema() {
+    return arrow::schema({arrow::field("id", arrow::int64(), false), arrow::field("k", arrow::utf8())});
+  }
+
+  static std::shared_ptr<arrow::RecordBatch> Rows(int64_t first, int64_t count, const std::vector<std::string>& keys = {}) {
+    arrow::Int64Builder ids;
+    arrow::StringBuilder k;
+    for (int64_t i = 0; i < count; ++i) {
+      EXPECT_TRUE(ids.Append(first + i).ok());
+      EXPECT_TRUE((keys.empty() ? k.Append("key-" + std::to_string(first + i)) : k.Append(keys[static_cast<size_t>(i)])).ok());
+    }
+    return arrow::RecordBatch::Make(RowSchema(), count, {ids.Finish().ValueOrDie(), k.Finish().ValueOrDie()});
+  }
+
+  std::unique_ptr<KafkaSink> OpenSink(Properties properties, arrow::Status* failure = nullptr) {
+    properties["bootstrap.servers"] = bootstrap_;
+    properties["properties.log_level"] = "3";
+    ConnectorConfig config("kafka", properties);
+    config.set_instance_name("out");
+    config.set_pipeline_name("mock");
+    config.set_schema(RowSchema());
+    auto valid = config.Validate(KafkaSinkKeySpecs());
+    EXPECT_TRUE(valid.ok()) << valid.ToString();
+    auto sink = std::make_unique<KafkaSink>();
+    auto status = sink->Open(config);
+    if (failure != nullptr) {
+      *failure = status;
+      return status.ok() ? std::move(sink) : nullptr;
+    }
+    EXPECT_TRUE(status.ok()) << status.ToString();
+    return status.ok() ? std::move(sink) : nullptr;
+  }
+
+  std::unique_ptr<KafkaSource> OpenSource(Properties properties, std::shared_ptr<arrow::Schema> schema) {
+    properties["bootstrap.servers"] = bootstrap_;
+    properties["properties.log_level"] = "3";
+    properties["properties.session.timeout.ms"] = "6000";
+    properties["properties.topic.metadata.refresh.interval.ms"] = "500";
+    ConnectorConfig config("kafka", properties);
+    config.set_instance_name("in");
+    config.set_pipeline_name("mock");
+    config.set_schema(std::move(schema));
+    auto valid = config.Validate(KafkaSourceKeySpecs());
+    EXPECT_TRUE(valid.ok()) << valid.ToString();
+    auto source = std::make_unique<KafkaSource>();
+    auto status = source->Open(config);
+    EXPECT_TRUE(status.ok()) << status.ToString();
+    return status.ok() ? std::move(source) : nullptr;
+  }
+
+  // Every message of the topic, read with a plain assigned consumer from the beginning.
+  std::vector<Message> ReadTopic(const std::string& topic, int partitions, size_t expected) {
+    char reason[256];
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap_.c_str(), reason, sizeof(reason));
+    rd_kafka_conf_set(conf, "group.id", "reader", reason, sizeof(reason));
+    rd_kafka_conf_set(conf, "log_level", "3", reason, sizeof(reason));
+    KafkaHandle consumer(rd_kafka_new(RD_KAFKA_CONSUMER, conf, reason, sizeof(reason)));
+    EXPECT_TRUE(consumer) << reason;
+    rd_kafka_poll_set_consumer(consumer.get());
+    PartitionList list = NewPartitionList(partitions);
+    for (int p = 0; p < partitions; ++p) {
+      rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    }
+    rd_kafka_assign(consumer.get(), list.get());
+    std::vector<Message> out;
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    auto quiet = std::chrono::steady_clock::now();
+    while (std::chrono::steady_clock::now() < deadline) {
+      MessageHandle m(rd_kafka_consumer_poll(consumer.get(), 100));
+      if (!m || m->err) {
+        if (out.size() >= expected && std::chrono::steady_clock::now() - quiet > 500ms) break;
+        continue;
+      }
+      quiet = std::chrono::steady_clock::now();
+      Message message{m->partition, m->offset, std::nullopt,
+                      std::string(static_cast<const char*>(m->payload), m->len)};
+      if (m->key) message.key = std::string(static_cast<const char*>(m->key), m->key_len);
+      out.push_back(std::move(message));
+    }
+    rd_kafka_consumer_close(consumer.get());
+    return out;
+  }
+
+  void Produce(const std::string& topic, int32_t partition, const std::vector<std::string>& values,
+               const std::string& key = "", bool with_header = false) {
+    char reason[256];
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap_.c_str(), reason, sizeof(reason));
+    rd_kafka_conf_set(conf, "log_level", "3", reason, sizeof(reason));
+    KafkaHandle producer(rd_kafka_new(RD_KAFKA_PRODUCER, conf, reason, sizeof(reason)));
+    ASSERT_TRUE(producer) << reason;
+    for (const auto& value : values) {
+      rd_kafka_headers_t* headers = rd_kafka_headers_new(1);
+      rd_kafka_header_add(headers, "trace", -1, "abc", 3);
+      const rd_kafka_resp_err_t err = rd_kafka_producev(
+          producer.get(), RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(partition),
+          RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+          RD_KAFKA_V_KEY(key.data(), key.size()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+          RD_KAFKA_V_HEADERS(with_header ? headers : nullptr), RD_KAFKA_V_END);
+      ASSERT_EQ(err, RD_KAFKA_RESP_ERR_NO_ERROR);
+      if (!with_header) rd_kafka_headers_destroy(headers);
+    }
+    ASSERT_EQ(rd_kafka_flush(producer.get(), 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
+  }
+
+  // Polls until `rows` rows came (or the deadline), concatenated.
+  static std::vector<SourceBatch> PollRows(KafkaSource& source, int64_t rows, std::chrono::seconds limit = 30s) {
+    std::vector<SourceBatch> batches;
+    int64_t got = 0;
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (got < rows && std::chrono::steady_clock::now() < deadline) {
+      auto batch = source.PollBatch(rows - got, 200ms);
+      EXPECT_TRUE(batch.ok()) << batch.status().ToString();
+      if (!batch.ok()) break;
+      if (!*batch) continue;
+      got += (*batch)->num_rows();
+      batches.push_back(std::move(**batch));
+    }
+    return batches;
+  }
+
+  static std::vector<int64_t> Ids(const std::vector<SourceBatch>& batches) {
+    std::vector<int64_t> ids;
+    for (const auto& b : batches) {
+      auto column = std::static_pointer_cast<arrow::Int64Array>(b.records->GetColumnByName("id"));
+      for (int64_t i = 0; i < column->length(); ++i) ids.push_back(column->Value(i));
+    }
+    std::sort(ids.begin(), ids.end());
+    return ids;
+  }
+
+  KafkaHandle host_;
+  rd_kafka_mock_cluster_t* cluster_ = nullptr;
+  std::string bootstrap_;
+};
+
+// --- sink -------------------------------------------------------------------------------
+
+// The producer path (produceva with the key, librdkafka's murmur2_random partitioner) puts
+// every key where the Java client would, on 3 and on 12 partitions.
+TEST_F(KafkaMockTest, KeyPlacementThroughTheProducerEqualsTheJavaClient) {
+  for (int partitions : {3, 12}) {
+    SCOPED_TRACE(partitions);
+    const std::string topic = "placement-" + std::to_string(partitions);
+    CreateTopic(topic, partitions);
+    auto sink = OpenSink({{"topic", topic}, {"key.column", "k"}});
+    ASSERT_TRUE(sink);
+    EXPECT_EQ(sink->partition_count(), partitions);
+    std::vector<std::string> keys;
+    std::map<std::string, int32_t> java;
+    for (const auto& v : kJava) {
+      keys.push_back(v.key);
+      java[v.key] = partitions == 3 ? v.on3 : v.on12;
+    }
+    auto written = sink->WriteBatch(Rows(0, static_cast<int64_t>(keys.size()), keys));
+    ASSERT_TRUE(written.ok()) << written.status().ToString();
+    ASSERT_TRUE(sink->Flush().ok());
+    auto messages = ReadTopic(topic, partitions, keys.size());
+    ASSERT_EQ(messages.size(), keys.size());
+    for (const auto& m : messages) {
+      ASSERT_TRUE(m.key.has_value());
+      EXPECT_EQ(m.partition, java.at(*m.key)) << "key '" << *m.key << "'";
+    }
+    ASSERT_TRUE(sink->Close().ok());
+  }
+}
+
+TEST_F(KafkaMockTest, RoundRobinUsesTheTopicsRealPartitionCount) {
+  CreateTopic("rr", 5);
+  auto sink = OpenSink({{"topic", "rr"}, {"partitioner", "round-robin"}});
+  ASSERT_TRUE(sink);
+  ASSERT_TRUE(sink->WriteBatch(Rows(0, 10)).ok());
+  ASSERT_TRUE(sink->Flush().ok());
+  std::map<int32_t, int> per_partition;
+  for (const auto& m : ReadTopic("rr", 5, 10)) ++per_partition[m.partition];
+  EXPECT_EQ(per_partition, (std::map<int32_t, int>{{0, 2}, {1, 2}, {2, 2}, {3, 2}, {4, 2}}));
+}
+
+TEST_F(KafkaMockTest, ExactlyOnceEpochsCommitAbortAndCommitTwiceIsANoOp) {
+  CreateTopic("eo", 3);
+  auto sink = OpenSink({{"topic", "eo"}, {"delivery.guarantee", "exactly-once"}, {"key.column", "k"}});
+  ASSERT_TRUE(sink);
+  EXPECT_TRUE(sink->capabilities().exactly_once);
+  EXPECT_EQ(sink->txn_state(), TxnState::kReady);
+  EXPECT_FALSE(sink->LastCommittedEpoch()->has_value());
+  ASSERT_TRUE(sink->BeginEpoch(1).ok());
+  EXPECT_EQ(sink->txn_state(), TxnState::kOpen);
+  ASSERT_TRUE(sink->WriteBatch(Rows(0, 100)).ok());
+  auto pre = sink->PreCommit(1);
+  ASSERT_TRUE(pre.ok()) << pre.ToString();
+  EXPECT_EQ(sink->txn_state(), TxnState::kPrepared);
+  auto commit = sink->CommitEpoch(1);
+  ASSERT_TRUE(commit.ok()) << commit.ToString();
+  EXPECT_EQ(sink->txn_state(), TxnState::kReady);
+  EXPECT_EQ(*sink->LastCommittedEpoch(), std::optional<uint64_t>(1));
+  EXPECT_TRUE(sink->CommitEpoch(1).ok());  // again: a no-op
+  // An epoch rolled back, then begun again under the same number.
+  ASSERT_TRUE(sink->BeginEpoch(2).ok());
+  ASSERT_TRUE(sink->WriteBatch(Rows(100, 10)).ok());
+  ASSERT_TRUE(sink->RollbackEpoch(2).ok());
+  EXPECT_EQ(sink->txn_state(), TxnState::kReady);
+  ASSERT_TRUE(sink->BeginEpoch(2).ok());
+  ASSERT_TRUE(sink->WriteBatch(Rows(100, 10)).ok());
+  ASSERT_TRUE(sink->PreCommit(2).ok());
+  ASSERT_TRUE(sink->CommitEpoch(2).ok());
+  // An empty epoch still commits (its marker makes it decidable after a restart).
+  ASSERT_TRUE(sink->BeginEpoch(3).ok());
+  ASSERT_TRUE(sink->PreCommit(3).ok());
+  ASSERT_TRUE(sink->CommitEpoch(3).ok());
+  EXPECT_EQ(*sink->LastCommittedEpoch(), std::optional<uint64_t>(3));
+  auto metrics = sink->Metrics();
+  EXPECT_EQ(metrics.records_total, 110u);  // the rolled-back ten were purged before they were sent
+  EXPECT_EQ(metrics.errors_total, 0u);     // and that is no delivery failure
+  ASSERT_TRUE(sink->Close().ok());
+}
+
+// After a restart, an epoch prepared by the dead producer is gone (its transaction was
+// aborted by fencing): CommitEpoch says kEpochLost, so the runtime replays it. An epoch
+// the marker covers is a no-op. The fenced zombie stops instead of fencing back.
+TEST_F(KafkaMockTest, RestartedSinkDecidesLostAndCommittedEpochsFromTheMarker) {
+  CreateTopic("restart", 1);
+  const Properties eo = {{"topic", "restart"}, {"delivery.guarantee", "exactly-once"}};
+  auto zombie = OpenSink(eo);
+  ASSERT_TRUE(zombie);
+  ASSERT_TRUE(zombie->BeginEpoch(1).ok());
+  ASSERT_TRUE(zombie->WriteBatch(Rows(0, 5)).ok());
+  ASSERT_TRUE(zombie->PreCommit(1).ok());
+
+  auto restarted = OpenSink(eo);  // init_transactions fences the zombie
+  ASSERT_TRUE(restarted);
+  auto lost = restarted->CommitEpoch(1);
+  ASSERT_FALSE(lost.ok());
+  EXPECT_EQ(KindOf(lost), ErrorKind::kEpochLost) << lost.ToString();
+  EXPECT_MENTIONS(lost.message(), "epoch 1 was never committed");
+
+  // The mock cluster does not bump the producer epoch, so tell the zombie what a real
+  // broker would answer its commit.
+  rd_kafka_mock_push_request_errors(cluster_, kApiEndTxn, 1, RD_KAFKA_RESP_ERR_PRODUCER_FENCED);
+  auto fenced = zombie->CommitEpoch(1);
+  ASSERT_FALSE(fenced.ok());
+  EXPECT_EQ(KindOf(fenced), ErrorKind::kFenced) << fenced.ToString();
+  auto again = zombie->BeginEpoch(2);
+  EXPECT_EQ(KindOf(again), ErrorKind::kFenced) << again.ToString();
+  EXPECT_FALSE(zombie->Health().is_healthy());
+
+  // The replay the runtime then runs, under the same epoch number.
+  ASSERT_TRUE(restarted->BeginEpoch(1).ok());
+  ASSERT_TRUE(restarted->WriteBatch(Rows(0, 5)).ok());
+  ASSERT_TRUE(restarted->PreCommit(1).ok());
+  ASSERT_TRUE(restarted->CommitEpoch(1).ok());
+  ASSERT_TRUE(restarted->Close().ok());
+
+  // The mock broker keeps no transactional offsets, so record the marker as the broker
+  // would on commit: the group's committed offset on partition 0 is the epoch.
+  {
+    char reason[256];
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap_.c_str(), reason, sizeof(reason));
+    rd_kafka_conf_set(conf, "group.id", "laminar-epochs-laminar-mock-out", reason, sizeof(reason));
+    KafkaHandle consumer(rd_kafka_new(RD_KAFKA_CONSUMER, conf, reason, sizeof(reason)));
+    PartitionList offsets = NewPartitionList();
+    rd_kafka_topic_partition_list_add(offsets.get(), "restart", 0)->offset = 7;
+    ASSERT_EQ(rd_kafka_commit(consumer.get(), offsets.get(), 0), RD_KAFKA_RESP_ERR_NO_ERROR);
+    rd_kafka_consumer_close(consumer.get());
+  }
+  auto third = OpenSink(eo);
+  ASSERT_TRUE(third);
+  EXPECT_EQ(*third->LastCommittedEpoch(), std::optional<uint64_t>(7));
+  EXPECT_TRUE(third->CommitEpoch(7).ok());  // decided and committed before the restart: nothing to do
+  EXPECT_TRUE(third->CommitEpoch(6).ok());
+  EXPECT_EQ(KindOf(third->CommitEpoch(8)), ErrorKind::kEpochLost);
+}
+
+// A commit the broker refuses as fatal for this producer only (not a fencing) is settled
+// by a new producer and the marker: here nothing was committed, so the epoch is lost.
+TEST_F(KafkaMockTest, FatalCommitErrorIsSettledByANewProducer) {
+  CreateTopic("fatal", 1);
+  auto sink = OpenSink({{"topic", "fatal"}, {"delivery.guarantee", "exactly-once"}});
+  ASSERT_TRUE(sink);
+  ASSERT_TRUE(sink->BeginEpoch(1).ok());
+  ASSERT_TRUE(sink->WriteBatch(Rows(0, 3)).ok());
+  ASSERT_TRUE(sink->PreCommit(1).ok());
+  rd_kafka_mock_push_request_errors(cluster_, kApiEndTxn, 1, RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+  auto status = sink->CommitEpoch(1);
+  ASSERT_FALSE(status.ok());
+  EXPECT_EQ(KindOf(status), ErrorKind::kEpochLost) << status.ToString();
+  EXPECT_EQ(sink->txn_state(), TxnState::kReady);  // a working producer again
+  ASSERT_TRUE(sink->BeginEpoch(1).ok());
+  ASSERT_TRUE(sink->WriteBatch(Rows(0, 3)).ok());
+  ASSERT_TRUE(sink->PreCommit(1).ok());
+  ASSERT_TRUE(sink->CommitEpoch(1).ok());
+}
+
+// Broker down: the epoch fails at pre-commit (not at some later, silent point); after the
+// broker is back, rollback and a new attempt of the same epoch commit.
+TEST_F(KafkaMockTest, BrokerDownFailsThePreCommitThenTheEpochIsRetried) {
+  CreateTopic("down", 1);
+  auto sink = OpenSink({{"topic", "down"},
+                        {"delivery.guarantee", "exactly-once"},
+                        {"delivery.timeout.ms", "2000"},
+                        {"transaction.timeout.ms", "10000"}});
+  ASSERT_TRUE(sink);
+  ASSERT_TRUE(sink->BeginEpoch(1).ok());
+  ASSERT_EQ(rd_kafka_mock_broker_set_down(cluster_, 1), RD_KAFKA_RESP_ERR_NO_ERROR);
+  ASSERT_TRUE(sink->WriteBatch(Rows(0, 50)).ok());
+  const auto started = std::chrono::steady_clock::now();
+  auto pre = sink->PreCommit(1);
+  ASSERT_FALSE(pre.ok());
+  EXPECT_EQ(KindOf(pre), ErrorKind::kNeedsAbort) << pre.ToString();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 15s);  // bounded by delivery.timeout.ms
+  ASSERT_EQ(rd_kafka_mock_broker_set_up(cluster_, 1), RD_KAFKA_RESP_ERR_NO_ERROR);
+  auto rollback = sink->RollbackEpoch(1);
+  ASSERT_TRUE(rollback.ok()) << rollback.ToString();
+  ASSERT_TRUE(sink->BeginEpoch(1).ok());
+  ASSERT_TRUE(sink->WriteBatch(Rows(0, 50)).ok());
+  auto again = sink->PreCommit(1);
+  ASSERT_TRUE(again.ok()) << again.ToString();
+  ASSERT_TRUE(sink->CommitEpoch(1).ok());
+}
+
+TEST_F(KafkaMockTest, AtLeastOnceFlushReportsUndeliveredMessages) {
+  CreateTopic("alo", 1);
+  auto sink = OpenSink({{"topic", "alo"}, {"delivery.timeout.ms", "3000"}, {"properties.reconnect.backoff.max.ms", "200"}});
+  ASSERT_TRUE(sink);
+  EXPECT_FALSE(sink->capabilities().exactly_once);
+  ASSERT_EQ(rd_kafka_mock_broker_set_down(cluster_, 1), RD_KAFKA_RESP_ERR_NO_ERROR);
+  ASSERT_TRUE(sink->WriteBatch(Rows(0, 20)).ok());
+  auto flushed = sink->Flush();
+  ASSERT_FALSE(flushed.ok());
+  EXPECT_MENTIONS(flushed.message(), "20 messages failed");
+  EXPECT_TRUE(IsRetryable(flushed)) << flushed.ToString();
+  ASSERT_EQ(rd_kafka_mock_broker_set_up(cluster_, 1), RD_KAFKA_RESP_ERR_NO_ERROR);
+  ASSERT_TRUE(sink->WriteBatch(Rows(0, 20)).ok());
+  auto again = sink->Flush();
+  ASSERT_TRUE(again.ok()) << again.ToString();
+  EXPECT_EQ(ReadTopic("alo", 1, 20).size(), 20u);
+}
+
+TEST_F(KafkaMockTest, OpenFailsForAMissingKeyColumnOrAnUnwritableFormat) {
+  arrow::Status failure;
+  CreateTopic("keyed", 1);
+  EXPECT_FALSE(OpenSink({{"topic", "keyed"}, {"key.column", "missing"}}, &failure));
+  EXPECT_MENTIONS(failure.message(), "option 'key.column'");
+  EXPECT_FALSE(OpenSink({{"topic", "keyed"}, {"format", "debezium"}}, &failure));
+  EXPECT_MENTIONS(failure.message(), "option 'format'");
+}
+
+// --- source -----------------------------------------------------------------------------
+
+std::shared_ptr<arrow::Schema> JsonSchema() {
+  return arrow::schema({arrow::field("id", arrow::int64(), false), arrow::field("name", arrow::utf8())});
+}
+
+std::vector<std::string> JsonValues(int64_t first, int64_t count) {
+  std::vector<std::string> values;
+  for (int64_t i = first; i < first + count; ++i) {
+    values.push_back("{\"id\": " + std::to_string(i) + ", \"name\": \"item-" + std::to_string(i) + "\"}");
+  }
+  return values;
+}
+
+TEST_F(KafkaMockTest, SourceReadsEveryPartitionWithMetadataColumns) {
+  CreateTopic("events", 3);
+  for (int32_t p = 0; p < 3; ++p) Produce("events", p, JsonValues(p * 100, 10), "k" + std::to_string(p), true);
+  auto source = OpenSource({{"topic", "events"}, {"group.id", "g-meta"}, {"include.metadata", "true"},
+                            {"include.headers", "true"}},
+                           JsonSchema());
+  ASSERT_TRUE(source);
+  std::vector<std::string> names;
+  for (const auto& f : source->schema()->fields()) names.push_back(f->name());
+  EXPECT_EQ(names, (std::vector<std::string>{"id", "name", "_key", "_partition", "_offset", "_timestamp", "_headers"}));
+  auto batches = PollRows(*source, 30);
+  auto ids = Ids(batches);
+  ASSERT_EQ(ids.size(), 30u);
+  for (const auto& batch : batches) {
+    ASSERT_TRUE(batch.records->ValidateFull().ok());
+    auto id = std::static_pointer_cast<arrow::Int64Array>(batch.records->GetColumnByName("id"));
+    auto key = std::static_pointer_cast<arrow::StringArray>(batch.records->GetColumnByName("_key"));
+    auto partition = std::static_pointer_cast<arrow::Int32Array>(batch.records->GetColumnByName("_partition"));
+    auto offset = std::static_pointer_cast<arrow::Int64Array>(batch.records->GetColumnByName("_offset"));
+    auto headers = std::static_pointer_cast<arrow::ListArray>(batch.records->GetColumnByName("_headers"));
+    for (int64_t i = 0; i < batch.records->num_rows(); ++i) {
+      const int64_t p = id->Value(i) / 100;
+      EXPECT_EQ(partition->Value(i), p);
+      EXPECT_EQ(offset->Value(i), id->Value(i) % 100);  // produced in order from offset 0
+      EXPECT_EQ(key->GetView(i), "k" + std::to_string(p));
+      EXPECT_EQ(headers->value_length(i), 1);
+    }
+  }
+  auto checkpoint = source->Checkpoint();
+  EXPECT_EQ(checkpoint.GetOffset("events-0"), "10");
+  EXPECT_EQ(checkpoint.GetOffset("events-1"), "10");
+  EXPECT_EQ(checkpoint.GetOffset("events-2"), "10");
+  EXPECT_EQ(source->assigned().size(), 3u);
+  ASSERT_TRUE(source->Close().ok());
+}
+
+// Restore positions through the assignment: a new member of another group, restored to a
+// checkpoint, reads exactly what came after it; and the group's offsets move only when
+// the checkpoint is acknowledged.
+TEST_F(KafkaMockTest, RestoreResumesAfterTheCheckpointAndOffsetsFollowAcknowledgement) {
+  CreateTopic("resume", 2);
+  Produce("resume", 0, JsonValues(0, 20));
+  Produce("resume", 1, JsonValues(100, 20));
+  SourceCheckpoint checkpoint;
+  {
+    auto first = OpenSource({{"topic", "resume"}, {"group.id", "g-resume"}, {"max.poll.records", "7"}}, JsonSchema());
+    ASSERT_TRUE(first);
+    auto batches = PollRows(*first, 14);
+    checkpoint = first->Checkpoint();
+    ASSERT_TRUE(first->OnCheckpointCommitted(1).ok());
+    ASSERT_TRUE(first->Close().ok());
+  }
+  int64_t consumed = 0;
+  for (const auto& [key, next] : checkpoint.offsets()) consumed += std::stoll(next);
+  ASSERT_GE(consumed, 14);
+  // The committed group offsets are the checkpoint's.
+  {
+    char reason[256];
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap_.c_str(), reason, sizeof(reason));
+    rd_kafka_conf_set(conf, "group.id", "g-resume", reason, sizeof(reason));
+    KafkaHandle reader(rd_kafka_new(RD_KAFKA_CONSUMER, conf, reason, sizeof(reason)));
+    PartitionList list = NewPartitionList(2);
+    rd_kafka_topic_partition_list_add(list.get(), "resume", 0);
+    rd_kafka_topic_partition_list_add(list.get(), "resume", 1);
+    ASSERT_EQ(rd_kafka_committed(reader.get(), list.get(), 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
+    for (int i = 0; i < 2; ++i) {
+      EXPECT_EQ(std::to_string(list->elems[i].offset),
+                checkpoint.GetOffset("resume-" + std::to_string(i)).value_or("-1001"));
+    }
+    rd_kafka_consumer_close(reader.get());
+  }
+  auto second = OpenSource({{"topic", "resume"}, {"group.id", "g-other"}, {"startup.mode", "earliest"}}, JsonSchema());
+  ASSERT_TRUE(second);
+  ASSERT_TRUE(second->Restore(checkpoint).ok());
+  auto rest = Ids(PollRows(*second, 40 - consumed));
+  EXPECT_EQ(static_cast<int64_t>(rest.size()), 40 - consumed);
+  // Nothing more than the rest arrives.
+  auto extra = second->PollBatch(100, 1000ms);
+  ASSERT_TRUE(extra.ok());
+  EXPECT_FALSE(extra->has_value());
+  std::set<int64_t> expected;
+  for (const auto& [key, next] : checkpoint.offsets()) {
+    const int64_t base = key == "resume-0" ? 0 : 100;
+    for (int64_t i = std::stoll(next); i < 20; ++i) expected.insert(base + i);
+  }
+  EXPECT_EQ(std::set<int64_t>(rest.begin(), rest.end()), expected);
+}
+
+TEST_F(KafkaMockTest, BadRecordsBecomeDeadLettersWithPartitionAndOffset) {
+  CreateTopic("poison", 1);
+  Produce("poison", 0, {"{\"id\": 1, \"name\": \"a\"}", "NOT VALID JSON {{{", "{\"id\": 3, \"name\": \"c\"}"});
+  auto source = OpenSource({{"topic", "poison"}, {"group.id", "g-poison"}, {"on.error", "dead_letter"},
+                            {"dead_letter.path", "/tmp/unused-by-the-source"}},
+                           JsonSchema());
+  ASSERT_TRUE(source);
+  std::vector<SourceBatch> batches;
+  int64_t letters = 0;
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while ((Ids(batches).size() < 2 || letters < 1) && std::chrono::steady_clock::now() < deadline) {
+    auto batch = source->PollBatch(10, 200ms);
+    ASSERT_TRUE(batch.ok()) << batch.status().ToString();
+    if (!*batch) continue;
+    if ((*batch)->dead_letters) {
+      auto dl = (*batch)->dead_letters;
+      letters += dl->num_rows();
+      auto partition = std::static_pointer_cast<arrow::StringArray>(dl->GetColumnByName("partition"));
+      auto offset = std::static_pointer_cast<arrow::StringArray>(dl->GetColumnByName("offset"));
+      auto value = std::static_pointer_cast<arrow::BinaryArray>(dl->GetColumnByName("value"));
+      EXPECT_EQ(partition->GetView(0), "poison-0");
+      EXPECT_EQ(offset->GetView(0), "1");
+      EXPECT_EQ(value->GetView(0), "NOT VALID JSON {{{");
+    }
+    batches.push_back(std::move(**batch));
+  }
+  EXPECT_EQ(Ids(batches), (std::vector<int64_t>{1, 3}));
+  EXPECT_EQ(letters, 1);
+  EXPECT_EQ(source->Checkpoint().GetOffset("poison-0"), "3");  // the bad record counts as read
+}
+
+TEST_F(KafkaMockTest, FailPolicyNamesThePartitionAndOffset) {
+  CreateTopic("strict", 1);
+  Produce("strict", 0, {"{\"id\": 1}", "{\"id\": \"x\"}"});
+  auto source = OpenSource({{"topic", "strict"}, {"group.id", "g-strict"}}, JsonSchema());
+  ASSERT_TRUE(source);
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  arrow::Status failure;
+  while (failure.ok() && std::chrono::steady_clock::now() < deadline) {
+    auto batch = source->PollBatch(10, 200ms);
+    if (!batch.ok()) failure = batch.status();
+  }
+  ASSERT_FALSE(failure.ok());
+  EXPECT_MENTIONS(failure.message(), "partition strict-0 offset 1");
+}
+
+// Bounded replay: from one checkpoint to another, exactly those rows, then nothing.
+TEST_F(KafkaMockTest, ReplayReturnsExactlyTheRowsBetweenTwoCheckpoints) {
+  CreateTopic("replay", 2);
+  Produce("replay", 0, JsonValues(0, 30));
+  Produce("replay", 1, JsonValues(100, 30));
+  SourceCheckpoint start;
+  start.SetOffset("replay-0", "5");
+  start.SetOffset("replay-1", "10");
+  SourceCheckpoint end;
+  end.SetOffset("replay-0", "12");
+  end.SetOffset("replay-1", "10");  // nothing from partition 1 in this epoch
+  auto source = OpenSource({{"topic", "replay"}, {"group.id", "g-replay"}}, JsonSchema());
+  ASSERT_TRUE(source);
+  ASSERT_TRUE(source->SetReplayEnd(end).ok());
+  ASSERT_TRUE(source->Restore(start).ok());
+  std::vector<SourceBatch> batches;
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (!source->ReplayReachedEnd() && std::chrono::steady_clock::now() < deadline) {
+    auto batch = source->PollBatch(4, 200ms);
+    ASSERT_TRUE(batch.ok()) << batch.status().ToString();
+    if (*batch) batches.push_back(std::move(**batch));
+  }
+  ASSERT_TRUE(source->ReplayReachedEnd());
+  EXPECT_EQ(Ids(batches), (std::vector<int64_t>{5, 6, 7, 8, 9, 10, 11}));
+  auto after = source->PollBatch(10, 500ms);
+  ASSERT_TRUE(after.ok());
+  EXPECT_FALSE(after->has_value());
+  // Leaving replay mode and restoring the end goes on from there.
+  ASSERT_TRUE(source->SetReplayEnd(std::nullopt).ok());
+  ASSERT_TRUE(source->Restore(end).ok());
+  auto rest = Ids(PollRows(*source, 18 + 20));
+  EXPECT_EQ(rest.size(), 38u);
+  EXPECT_EQ(rest.front(), 12);
+}
+
+}  // namespace
+}  // namespace laminar::kafka

@@ -1,0 +1,126 @@
+// The `kafka` sink: each row of a RecordBatch becomes one message (value from the format's
+// encoder, key from `key.column`), enqueued as a whole batch with librdkafka; delivery
+// reports come back through the delivery callback, served by rd_kafka_poll/flush on the
+// sink's thread (the runtime's driver thread), so no per-message round trip.
+//
+// Exactly-once (delivery.guarantee = exactly-once), one Kafka transaction per epoch:
+//   Open          init_transactions: fences any earlier producer with this
+//                 transactional.id; the broker finishes or aborts its open transaction.
+//                 Then reads the epoch marker (kafka_epoch_marker.h): the last committed epoch.
+//   BeginEpoch    begin_transaction.
+//   WriteBatch    produce into the transaction (invisible to read_committed readers).
+//   PreCommit     flush (every message acknowledged or the epoch fails), then record the
+//                 epoch in the marker inside the transaction.
+//   CommitEpoch   commit_transaction. For an epoch this instance did not prepare (after a
+//                 restart), or whose commit failed fatally, the marker decides: committed
+//                 -> no-op; not committed -> kEpochLost, because Kafka cannot re-commit a
+//                 dead producer's transaction; the runtime replays the epoch into this sink.
+//   RollbackEpoch abort_transaction (or a new producer, which aborts it by fencing).
+// At-least-once: the idempotent producer without transactions; Flush at each checkpoint.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "laminar/core/connector.h"
+#include "laminar/core/registry.h"
+#include "laminar/kafka/kafka_client.h"
+#include "laminar/kafka/kafka_epoch_marker.h"
+#include "laminar/kafka/kafka_partitioner.h"
+#include "laminar/kafka/kafka_sink_options.h"
+#include "laminar/serde/codec.h"
+
+namespace laminar::kafka {
+
+void RegisterKafkaSink(ConnectorRegistry& registry);
+
+// The transactional producer's states, changed only through IsValidTxnTransition.
+enum class TxnState {
+  kNone,       // no producer, or at-least-once
+  kReady,      // init_transactions done, no transaction open
+  kOpen,       // begin_transaction done: the epoch's messages go in
+  kPrepared,   // flushed and the epoch marker staged: only commit or abort remain
+  kAbortable,  // an error that needs abort_transaction before anything else
+  kFatal,      // the producer is unusable (fenced, fatal error): a new one is needed
+};
+const char* TxnStateName(TxnState state);
+bool IsValidTxnTransition(TxnState from, TxnState to);
+
+class KafkaSink : public SinkConnector {
+ public:
+  KafkaSink();
+  ~KafkaSink() override;
+
+  arrow::Status Open(const ConnectorConfig& config) override;
+  SinkCapabilities capabilities() const override;
+  arrow::Status BeginEpoch(uint64_t epoch) override;
+  arrow::Result<WriteResult> WriteBatch(const std::shared_ptr<arrow::RecordBatch>& batch) override;
+  arrow::Status PreCommit(uint64_t epoch) override;
+  arrow::Status CommitEpoch(uint64_t epoch) override;
+  arrow::Status RollbackEpoch(uint64_t epoch) override;
+  arrow::Status Flush() override;
+  // Exactly-once: the epoch marker (read at Open, advanced by each commit).
+  arrow::Result<std::optional<uint64_t>> LastCommittedEpoch() override;
+  HealthStatus Health() const override;
+  ConnectorMetrics Metrics() const override;
+  arrow::Status Close() override;
+
+  const KafkaSinkOptions& options() const { return options_; }
+  TxnState txn_state() const { return state_.load(); }
+  int32_t partition_count() const { return partitions_; }
+
+ private:
+  static void OnDelivery(rd_kafka_t* rk, const rd_kafka_message_t* message, void* opaque);
+
+  arrow::Status TransitionTo(TxnState next);
+  // A new producer (and init_transactions in exactly-once): after a fatal error, or at Open.
+  arrow::Status CreateProducer();
+  arrow::Status AbortOpenTransaction(const std::string& why);
+  // Whether `epoch` is committed according to the marker; refreshes last_committed_.
+  arrow::Result<bool> MarkerCovers(uint64_t epoch);
+  // Waits for every enqueued message; the first delivery failure since the last call.
+  arrow::Status FlushAndCheck(const std::string& what);
+  arrow::Status RefreshPartitionCount(bool force);
+  arrow::Status Produce(const arrow::RecordBatch& batch, const std::vector<std::string>& values,
+                        int64_t* enqueued_bytes);
+
+  ConnectorConfig config_;
+  KafkaSinkOptions options_;
+  std::string where_;
+  std::unique_ptr<serde::RecordEncoder> encoder_;
+  int key_index_ = -1;
+
+  KafkaHandle producer_;  // destroyed after topic_ (declared before it)
+  TopicHandle topic_;
+  std::unique_ptr<EpochMarker> marker_;
+  Partitioner partitioner_{PartitionerKind::kKeyHash};
+  int32_t partitions_ = 0;
+  std::chrono::steady_clock::time_point partitions_at_{};
+
+  std::atomic<TxnState> state_{TxnState::kNone};
+  uint64_t epoch_ = 0;
+  std::optional<uint64_t> last_committed_;
+  bool open_ = false;
+  std::atomic<bool> fenced_{false};  // another producer owns the transactional.id: never fight back
+
+  // Delivery reports since the last FlushAndCheck (the callback runs on this thread,
+  // inside rd_kafka_poll / rd_kafka_flush).
+  int64_t delivery_failures_ = 0;
+  std::string first_delivery_error_;
+  rd_kafka_resp_err_t first_delivery_code_ = RD_KAFKA_RESP_ERR_NO_ERROR;
+
+  // Read by Metrics()/Health() on the metrics thread.
+  std::atomic<uint64_t> delivered_{0};
+  std::atomic<uint64_t> delivered_bytes_{0};
+  std::atomic<uint64_t> failed_{0};
+  std::atomic<uint64_t> epochs_committed_{0};
+  std::atomic<uint64_t> epochs_rolled_back_{0};
+  std::atomic<uint64_t> epochs_lost_{0};
+  std::atomic<uint64_t> queue_full_waits_{0};
+};
+
+}  // namespace laminar::kafka

@@ -1,0 +1,534 @@
+#include "laminar/kafka/kafka_source.h"
+
+#include <arrow/api.h>
+#include <arrow/util/utf8.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace laminar::kafka {
+
+namespace {
+
+std::vector<TopicPartition> PartitionsOf(const rd_kafka_topic_partition_list_t* list) {
+  std::vector<TopicPartition> out;
+  for (int i = 0; i < list->cnt; ++i) out.push_back({list->elems[i].topic, list->elems[i].partition});
+  return out;
+}
+
+}  // namespace
+
+void RegisterKafkaSource(ConnectorRegistry& registry) {
+  registry.RegisterSource(ConnectorInfo{"kafka",
+                                        "Messages of Kafka topics, decoded in batches; a consumer-group member whose "
+                                        "offsets follow the checkpoints",
+                                        KafkaSourceKeySpecs()},
+                          [] { return std::make_unique<KafkaSource>(); });
+}
+
+KafkaSource::KafkaSource() = default;
+
+KafkaSource::~KafkaSource() { (void)Close(); }
+
+arrow::Status KafkaSource::Open(const ConnectorConfig& config) {
+  config_ = config;
+  where_ = config.Where();
+  ARROW_ASSIGN_OR_RAISE(options_, KafkaSourceOptions::FromConfig(config));
+  ARROW_ASSIGN_OR_RAISE(metadata_,
+                        MetadataColumns::Make(config.schema(), options_.include_metadata, options_.include_headers, where_));
+  auto value_schema = metadata_.empty() ? config.schema() : metadata_.value_schema();
+  ARROW_ASSIGN_OR_RAISE(decoder_, serde::MakeDecoder(config, value_schema, "json"));
+  ARROW_ASSIGN_OR_RAISE(schema_, metadata_.OutputSchema(decoder_->schema()));
+  ARROW_ASSIGN_OR_RAISE(auto errors, dlq::ErrorOptions::FromConfig(config));
+  router_ = std::make_unique<dlq::ErrorRouter>(config.instance_name(), errors);
+
+  spdlog::debug("{}: consumer {}", where_, options_.consumer.DisplayRedacted());
+  ARROW_ASSIGN_OR_RAISE(auto conf, options_.consumer.MakeConf(where_));
+  rd_kafka_conf_set_opaque(conf.get(), this);
+  rd_kafka_conf_set_rebalance_cb(conf.get(), &KafkaSource::OnRebalance);
+  InstallLogging(conf.get());
+  ARROW_ASSIGN_OR_RAISE(consumer_, NewClient(RD_KAFKA_CONSUMER, std::move(conf), where_));
+  rd_kafka_poll_set_consumer(consumer_.get());
+
+  PartitionList subscription = NewPartitionList(static_cast<int>(std::max<size_t>(1, options_.topics.size())));
+  if (!options_.pattern.empty()) {
+    rd_kafka_topic_partition_list_add(subscription.get(), options_.pattern.c_str(), RD_KAFKA_PARTITION_UA);
+  } else {
+    for (const auto& topic : options_.topics) {
+      rd_kafka_topic_partition_list_add(subscription.get(), topic.c_str(), RD_KAFKA_PARTITION_UA);
+    }
+  }
+  const rd_kafka_resp_err_t err = rd_kafka_subscribe(consumer_.get(), subscription.get());
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return ResponseError(err, where_ + ": subscribe");
+  return arrow::Status::OK();
+}
+
+void KafkaSource::OnRebalance(rd_kafka_t*, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions,
+                              void* opaque) {
+  static_cast<KafkaSource*>(opaque)->HandleRebalance(err, partitions);
+}
+
+void KafkaSource::HandleRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions) {
+  rd_kafka_t* rk = consumer_.get();
+  const bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+  const auto tps = PartitionsOf(partitions);
+  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    if (auto status = ResolveStart(partitions); !status.ok() && callback_error_.ok()) callback_error_ = status;
+    tracker_.Assigned(tps);
+    arrow::Status assigned = cooperative
+                                 ? ErrorObjectStatus(rd_kafka_incremental_assign(rk, partitions), where_ + ": assign")
+                                 : (rd_kafka_assign(rk, partitions) == RD_KAFKA_RESP_ERR_NO_ERROR
+                                        ? arrow::Status::OK()
+                                        : arrow::Status::IOError(where_, ": assign failed"));
+    if (!assigned.ok() && callback_error_.ok()) callback_error_ = assigned;
+    std::string list;
+    for (int i = 0; i < partitions->cnt; ++i) {
+      list += (list.empty() ? "" : ", ") + PartitionKey(partitions->elems[i].topic, partitions->elems[i].partition) +
+              "@" + std::to_string(partitions->elems[i].offset);
+    }
+    spdlog::info("{}: assigned {}", where_, list);
+    if (replay_end_) {
+      for (const auto& tp : tps) {
+        auto end = replay_end_->find(tp);
+        auto next = tracker_.Next(tp);
+        if (end == replay_end_->end() || (next && *next >= end->second)) PauseAtReplayEnd(tp);
+      }
+    }
+    return;
+  }
+  if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
+    // Positions stay: rows already returned from these partitions belong to the open
+    // epoch, and the checkpoint must still cover them.
+    tracker_.Revoked(tps);
+    for (const auto& tp : tps) paused_.erase(tp);
+    spdlog::info("{}: {} partitions revoked{}", where_, tps.size(),
+                 rd_kafka_assignment_lost(rk) ? " (assignment lost)" : "");
+    if (cooperative) {
+      if (auto status = ErrorObjectStatus(rd_kafka_incremental_unassign(rk, partitions), where_ + ": unassign");
+          !status.ok()) {
+        spdlog::warn("{}", status.ToString());
+      }
+    } else {
+      rd_kafka_assign(rk, nullptr);
+    }
+    return;
+  }
+  spdlog::warn("{}: rebalance error: {}", where_, rd_kafka_err2str(err));
+  tracker_.Revoked(tps);
+  rd_kafka_assign(rk, nullptr);
+}
+
+arrow::Status KafkaSource::ResolveStart(rd_kafka_topic_partition_list_t* partitions) {
+  rd_kafka_t* rk = consumer_.get();
+  const int timeout = TimeoutMs(options_.request_timeout);
+  std::vector<int> unknown;
+  for (int i = 0; i < partitions->cnt; ++i) {
+    auto& entry = partitions->elems[i];
+    const TopicPartition tp{entry.topic, entry.partition};
+    if (auto next = tracker_.Next(tp)) {
+      entry.offset = *next;
+    } else if (auto it = started_at_.find(tp); it != started_at_.end()) {
+      entry.offset = it->second;
+      tracker_.SetNext(tp, it->second);
+    } else {
+      unknown.push_back(i);
+    }
+  }
+  if (unknown.empty()) return arrow::Status::OK();
+
+  arrow::Status status;
+  auto watermark = [&](const rd_kafka_topic_partition_t& entry, bool high) -> std::optional<int64_t> {
+    int64_t low = 0;
+    int64_t hi = 0;
+    const rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(rk, entry.topic, entry.partition, &low, &hi, timeout);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      spdlog::warn("{}: watermarks of {}: {}", where_, PartitionKey(entry.topic, entry.partition), rd_kafka_err2str(err));
+      return std::nullopt;
+    }
+    return high ? hi : low;
+  };
+  // auto.offset.reset, for a partition with no committed (or listed) offset.
+  auto reset = [&](rd_kafka_topic_partition_t& entry) {
+    switch (options_.reset) {
+      case OffsetReset::kEarliest: entry.offset = watermark(entry, false).value_or(RD_KAFKA_OFFSET_BEGINNING); break;
+      case OffsetReset::kLatest: entry.offset = watermark(entry, true).value_or(RD_KAFKA_OFFSET_END); break;
+      case OffsetReset::kError:
+        entry.offset = RD_KAFKA_OFFSET_STORED;  // librdkafka raises the error when it finds none
+        if (status.ok()) {
+          status = FatalError("kafka", where_ + ": partition " + PartitionKey(entry.topic, entry.partition) +
+                                           " has no starting offset and auto.offset.reset = none");
+        }
+        break;
+    }
+  };
+
+  PartitionList query = NewPartitionList(static_cast<int>(unknown.size()));
+  for (int i : unknown) {
+    rd_kafka_topic_partition_list_add(query.get(), partitions->elems[i].topic, partitions->elems[i].partition);
+  }
+  switch (options_.startup) {
+    case StartupMode::kGroupOffsets: {
+      const rd_kafka_resp_err_t err = rd_kafka_committed(rk, query.get(), timeout);
+      for (size_t k = 0; k < unknown.size(); ++k) {
+        auto& entry = partitions->elems[unknown[k]];
+        const auto& answer = query->elems[k];
+        if (err == RD_KAFKA_RESP_ERR_NO_ERROR && answer.err == RD_KAFKA_RESP_ERR_NO_ERROR && answer.offset >= 0) {
+          entry.offset = answer.offset;
+        } else if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+          spdlog::warn("{}: committed offsets unavailable ({}); librdkafka resolves them", where_, rd_kafka_err2str(err));
+          entry.offset = RD_KAFKA_OFFSET_STORED;
+        } else {
+          reset(entry);
+        }
+      }
+      break;
+    }
+    case StartupMode::kEarliest:
+      for (int i : unknown) {
+        partitions->elems[i].offset = watermark(partitions->elems[i], false).value_or(RD_KAFKA_OFFSET_BEGINNING);
+      }
+      break;
+    case StartupMode::kLatest:
+      for (int i : unknown) partitions->elems[i].offset = watermark(partitions->elems[i], true).value_or(RD_KAFKA_OFFSET_END);
+      break;
+    case StartupMode::kSpecificOffsets:
+      for (int i : unknown) {
+        auto& entry = partitions->elems[i];
+        auto it = options_.specific_offsets.find({entry.topic, entry.partition});
+        if (it == options_.specific_offsets.end()) it = options_.specific_offsets.find({"", entry.partition});
+        if (it != options_.specific_offsets.end()) {
+          entry.offset = it->second;
+        } else {
+          reset(entry);
+        }
+      }
+      break;
+    case StartupMode::kTimestamp: {
+      for (int k = 0; k < query->cnt; ++k) query->elems[k].offset = options_.startup_timestamp_ms;
+      const rd_kafka_resp_err_t err = rd_kafka_offsets_for_times(rk, query.get(), timeout);
+      for (size_t k = 0; k < unknown.size(); ++k) {
+        auto& entry = partitions->elems[unknown[k]];
+        const auto& answer = query->elems[k];
+        if (err == RD_KAFKA_RESP_ERR_NO_ERROR && answer.err == RD_KAFKA_RESP_ERR_NO_ERROR && answer.offset >= 0) {
+          entry.offset = answer.offset;
+        } else {
+          // No message at or after the timestamp (or the lookup failed): start at the end.
+          entry.offset = watermark(entry, true).value_or(RD_KAFKA_OFFSET_END);
+        }
+      }
+      break;
+    }
+  }
+  for (int i : unknown) {
+    const auto& entry = partitions->elems[i];
+    if (entry.offset < 0) continue;  // a logical offset librdkafka resolves; known at the first message
+    const TopicPartition tp{entry.topic, entry.partition};
+    tracker_.SetNext(tp, entry.offset);
+    started_at_[tp] = entry.offset;
+  }
+  return status;
+}
+
+arrow::Status KafkaSource::Seek(const std::vector<TopicPartition>& partitions) {
+  if (partitions.empty()) return arrow::Status::OK();
+  PartitionList list = NewPartitionList(static_cast<int>(partitions.size()));
+  for (const auto& tp : partitions) rd_kafka_topic_partition_list_add(list.get(), tp.topic.c_str(), tp.partition);
+  ARROW_RETURN_NOT_OK(ResolveStart(list.get()));
+  ARROW_RETURN_NOT_OK(ErrorObjectStatus(
+      rd_kafka_seek_partitions(consumer_.get(), list.get(), TimeoutMs(options_.request_timeout)), where_ + ": seek"));
+  for (int i = 0; i < list->cnt; ++i) {
+    if (list->elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return ResponseError(list->elems[i].err,
+                           where_ + ": seek " + PartitionKey(list->elems[i].topic, list->elems[i].partition));
+    }
+  }
+  return arrow::Status::OK();
+}
+
+void KafkaSource::PauseAtReplayEnd(const TopicPartition& tp) {
+  if (paused_.count(tp)) return;
+  PartitionList list = NewPartitionList();
+  rd_kafka_topic_partition_list_add(list.get(), tp.topic.c_str(), tp.partition);
+  if (rd_kafka_pause_partitions(consumer_.get(), list.get()) == RD_KAFKA_RESP_ERR_NO_ERROR) paused_.insert(tp);
+}
+
+arrow::Result<std::optional<SourceBatch>> KafkaSource::PollBatch(int64_t max_records, std::chrono::milliseconds timeout) {
+  if (!consumer_) return arrow::Status::Invalid(where_, ": poll before open");
+  if (!callback_error_.ok()) return std::exchange(callback_error_, arrow::Status::OK());
+  const int64_t limit = std::min(max_records > 0 ? max_records : options_.max_poll_records, options_.max_poll_records);
+  const auto deadline = std::chrono::steady_clock::now() + std::min(timeout, options_.poll_timeout);
+  std::vector<MessageHandle> messages;
+  messages.reserve(static_cast<size_t>(std::min<int64_t>(limit, 4096)));
+  while (static_cast<int64_t>(messages.size()) < limit) {
+    const auto now = std::chrono::steady_clock::now();
+    const int wait = messages.empty() && now < deadline
+                         ? TimeoutMs(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now))
+                         : 0;
+    MessageHandle message(rd_kafka_consumer_poll(consumer_.get(), wait));
+    if (!callback_error_.ok()) return std::exchange(callback_error_, arrow::Status::OK());
+    if (!message) {
+      if (!messages.empty() || std::chrono::steady_clock::now() >= deadline) break;
+      continue;
+    }
+    if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      if (message->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) continue;
+      consumer_errors_.fetch_add(1);
+      if (auto fatal = FatalErrorOf(consumer_.get(), where_)) {
+        fatal_ = true;
+        return *fatal;
+      }
+      const std::string text = rd_kafka_message_errstr(message.get());
+      if (message->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET) {
+        return FatalError("kafka", where_ + ": " + text + " (auto.offset.reset = none)");
+      }
+      spdlog::warn("{}: consumer: {} ({})", where_, text, rd_kafka_err2name(message->err));
+      if (!messages.empty()) break;
+      continue;
+    }
+    const TopicPartition tp{rd_kafka_topic_name(message->rkt), message->partition};
+    if (!tracker_.IsAssigned(tp)) continue;  // left over from a revoked partition
+    if (auto next = tracker_.Next(tp); next && message->offset < *next) continue;  // already returned before a seek
+    if (replay_end_) {
+      auto end = replay_end_->find(tp);
+      if (end == replay_end_->end() || message->offset >= end->second) {
+        PauseAtReplayEnd(tp);
+        continue;
+      }
+    }
+    messages.push_back(std::move(message));
+  }
+  if (messages.empty()) return std::optional<SourceBatch>();
+  return Decode(std::move(messages));
+}
+
+arrow::Result<std::optional<SourceBatch>> KafkaSource::Decode(std::vector<MessageHandle> messages) {
+  const size_t n = messages.size();
+  std::vector<serde::RawRecord> records(n);
+  std::vector<std::string> offsets(n);
+  std::map<TopicPartition, std::string> partition_names;
+  std::vector<std::vector<serde::Header>> headers(n);
+  std::vector<TopicPartition> tps(n);
+  uint64_t bytes = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const rd_kafka_message_t* m = messages[i].get();
+    tps[i] = TopicPartition{rd_kafka_topic_name(m->rkt), m->partition};
+    auto& name = partition_names[tps[i]];
+    if (name.empty()) name = tps[i].ToString();
+    offsets[i] = std::to_string(m->offset);
+    auto& record = records[i];
+    record.value = m->payload != nullptr ? std::string_view(static_cast<const char*>(m->payload), m->len)
+                                         : std::string_view();
+    if (m->key != nullptr) record.key = std::string_view(static_cast<const char*>(m->key), m->key_len);
+    record.partition = name;
+    record.offset = offsets[i];
+    rd_kafka_timestamp_type_t type;
+    record.timestamp_ms = rd_kafka_message_timestamp(m, &type);
+    rd_kafka_headers_t* hdrs = nullptr;
+    if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR && hdrs != nullptr) {
+      const char* header_name = nullptr;
+      const void* value = nullptr;
+      size_t size = 0;
+      for (size_t h = 0; rd_kafka_header_get_all(hdrs, h, &header_name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
+           ++h) {
+        headers[i].emplace_back(header_name, value != nullptr ? std::string(static_cast<const char*>(value), size)
+                                                              : std::string());
+      }
+      record.headers = &headers[i];
+    }
+    bytes += m->len;
+  }
+
+  // Keys that cannot fill a text _key column are bad records too, like bad values.
+  std::vector<serde::RecordError> key_errors;
+  std::vector<size_t> decode_index;  // position in `records` of each decoded record
+  std::vector<serde::RawRecord> to_decode;
+  const bool check_keys = !metadata_.empty() && options_.include_metadata && metadata_.key_is_text();
+  for (size_t i = 0; i < n; ++i) {
+    const auto& key = records[i].key;
+    if (check_keys && key &&
+        !arrow::util::ValidateUTF8(reinterpret_cast<const uint8_t*>(key->data()), static_cast<int64_t>(key->size()))) {
+      key_errors.push_back(serde::RecordError{i, "_key: the message key is not valid UTF-8 (declare _key BYTEA)"});
+      continue;
+    }
+    decode_index.push_back(i);
+  }
+  const bool all = decode_index.size() == n;
+  if (!all) {
+    to_decode.reserve(decode_index.size());
+    for (size_t i : decode_index) to_decode.push_back(records[i]);
+  }
+  ARROW_ASSIGN_OR_RAISE(auto decoded, decoder_->Decode(all ? std::span<const serde::RawRecord>(records)
+                                                           : std::span<const serde::RawRecord>(to_decode)));
+  std::vector<bool> failed(n, false);
+  for (auto& error : decoded.errors) {
+    error.index = decode_index[error.index];
+    failed[error.index] = true;
+  }
+  for (const auto& error : key_errors) failed[error.index] = true;
+  if (!key_errors.empty()) {
+    decoded.errors.insert(decoded.errors.end(), key_errors.begin(), key_errors.end());
+    std::sort(decoded.errors.begin(), decoded.errors.end(),
+              [](const serde::RecordError& a, const serde::RecordError& b) { return a.index < b.index; });
+  }
+  ARROW_ASSIGN_OR_RAISE(auto dead_letters, router_->Route(decoded, records));
+
+  std::shared_ptr<arrow::RecordBatch> batch = decoded.batch;
+  if (!metadata_.empty()) {
+    std::vector<MessageMetadata> rows;
+    rows.reserve(static_cast<size_t>(decoded.batch->num_rows()));
+    for (size_t i : decode_index) {
+      if (failed[i] || records[i].is_tombstone()) continue;
+      const rd_kafka_message_t* m = messages[i].get();
+      rows.push_back(MessageMetadata{records[i].key, m->partition, m->offset, records[i].timestamp_ms,
+                                     records[i].headers});
+    }
+    ARROW_ASSIGN_OR_RAISE(batch, metadata_.Assemble(schema_, *decoded.batch, rows));
+  }
+  // Every message counts as read, tombstones and bad records included.
+  for (size_t i = 0; i < n; ++i) tracker_.Consumed(tps[i], messages[i]->offset);
+  if (replay_end_) {
+    for (const auto& [tp, name] : partition_names) {
+      auto end = replay_end_->find(tp);
+      if (end != replay_end_->end() && tracker_.Next(tp).value_or(0) >= end->second) PauseAtReplayEnd(tp);
+    }
+  }
+  records_.fetch_add(static_cast<uint64_t>(batch->num_rows()));
+  bytes_.fetch_add(bytes);
+  SourceBatch out;
+  out.records = std::move(batch);
+  out.dead_letters = std::move(dead_letters);
+  out.partition = PartitionInfo{tps.back().ToString(), offsets.back()};
+  return std::optional<SourceBatch>(std::move(out));
+}
+
+SourceCheckpoint KafkaSource::Checkpoint() const {
+  last_checkpoint_ = tracker_.positions();
+  return tracker_.ToCheckpoint();
+}
+
+arrow::Status KafkaSource::Restore(const SourceCheckpoint& checkpoint) {
+  ARROW_ASSIGN_OR_RAISE(auto positions, OffsetTracker::FromCheckpoint(checkpoint));
+  tracker_.Replace(positions);
+  last_checkpoint_ = positions;
+  callback_error_ = arrow::Status::OK();
+  if (!consumer_) return arrow::Status::OK();
+  // Partitions this member owns move now; the others start where the positions say when
+  // the group assigns them (HandleRebalance).
+  const auto owned = tracker_.assigned();
+  std::vector<TopicPartition> seek(owned.begin(), owned.end());
+  ARROW_RETURN_NOT_OK(Seek(seek));
+  std::vector<TopicPartition> resume;
+  for (const auto& tp : owned) {
+    if (!paused_.count(tp)) continue;
+    bool stay = false;
+    if (replay_end_) {
+      auto end = replay_end_->find(tp);
+      stay = end == replay_end_->end() || tracker_.Next(tp).value_or(0) >= end->second;
+    }
+    if (!stay) resume.push_back(tp);
+  }
+  if (!resume.empty()) {
+    PartitionList list = NewPartitionList(static_cast<int>(resume.size()));
+    for (const auto& tp : resume) {
+      rd_kafka_topic_partition_list_add(list.get(), tp.topic.c_str(), tp.partition);
+      paused_.erase(tp);
+    }
+    rd_kafka_resume_partitions(consumer_.get(), list.get());
+  }
+  return arrow::Status::OK();
+}
+
+arrow::Status KafkaSource::SetReplayEnd(const std::optional<SourceCheckpoint>& end) {
+  if (!end) {
+    replay_end_.reset();
+    if (consumer_ && !paused_.empty()) {
+      PartitionList list = NewPartitionList(static_cast<int>(paused_.size()));
+      for (const auto& tp : paused_) rd_kafka_topic_partition_list_add(list.get(), tp.topic.c_str(), tp.partition);
+      rd_kafka_resume_partitions(consumer_.get(), list.get());
+      paused_.clear();
+    }
+    return arrow::Status::OK();
+  }
+  ARROW_ASSIGN_OR_RAISE(auto positions, OffsetTracker::FromCheckpoint(*end));
+  replay_end_ = std::move(positions);
+  return arrow::Status::OK();
+}
+
+bool KafkaSource::ReplayReachedEnd() const {
+  if (!replay_end_) return false;
+  for (const auto& [tp, end] : *replay_end_) {
+    if (tracker_.Next(tp).value_or(-1) < end) return false;
+  }
+  return true;
+}
+
+arrow::Status KafkaSource::OnCheckpointCommitted(uint64_t epoch) {
+  if (!consumer_ || last_checkpoint_.empty()) return arrow::Status::OK();
+  // Only partitions this member owns: another member may own the rest now, and its
+  // offsets are its own.
+  const auto owned = tracker_.assigned();
+  PartitionList list = NewPartitionList(static_cast<int>(last_checkpoint_.size()));
+  for (const auto& [tp, next] : last_checkpoint_) {
+    if (owned.count(tp)) rd_kafka_topic_partition_list_add(list.get(), tp.topic.c_str(), tp.partition)->offset = next;
+  }
+  if (list->cnt == 0) return arrow::Status::OK();
+  QueueHandle queue(rd_kafka_queue_new(consumer_.get()));
+  rd_kafka_resp_err_t err = rd_kafka_commit_queue(consumer_.get(), list.get(), queue.get(), nullptr, nullptr);
+  if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    rd_kafka_event_t* event = rd_kafka_queue_poll(
+        queue.get(), TimeoutMs(std::min<std::chrono::milliseconds>(options_.request_timeout, std::chrono::seconds(5))));
+    if (event == nullptr) {
+      err = RD_KAFKA_RESP_ERR__TIMED_OUT;
+    } else {
+      err = rd_kafka_event_error(event);
+      rd_kafka_event_destroy(event);
+    }
+  }
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    // The checkpoint is durable either way; the next one commits again.
+    commit_failures_.fetch_add(1);
+    spdlog::warn("{}: committing the offsets of epoch {} to group '{}': {}", where_, epoch, options_.group_id,
+                 rd_kafka_err2str(err));
+    return arrow::Status::OK();
+  }
+  commits_.fetch_add(1);
+  return arrow::Status::OK();
+}
+
+HealthStatus KafkaSource::Health() const {
+  if (!consumer_) return HealthStatus();
+  if (fatal_.load()) return HealthStatus::Unhealthy("the consumer hit a fatal error");
+  return HealthStatus::Healthy();
+}
+
+ConnectorMetrics KafkaSource::Metrics() const {
+  ConnectorMetrics metrics;
+  metrics.records_total = records_.load();
+  metrics.bytes_total = bytes_.load();
+  metrics.errors_total = consumer_errors_.load();
+  if (router_) {
+    const auto& c = router_->counters();
+    metrics.errors_total += static_cast<uint64_t>(c.skipped + c.dead_lettered + c.dlq_dropped);
+    metrics.AddCustom("decoded", static_cast<double>(c.decoded));
+    metrics.AddCustom("skipped", static_cast<double>(c.skipped));
+    metrics.AddCustom("dead_lettered", static_cast<double>(c.dead_lettered));
+    metrics.AddCustom("tombstones", static_cast<double>(c.tombstones));
+  }
+  metrics.AddCustom("rebalances", static_cast<double>(tracker_.rebalances()));
+  metrics.AddCustom("assigned_partitions", static_cast<double>(tracker_.assigned().size()));
+  metrics.AddCustom("offset_commits", static_cast<double>(commits_.load()));
+  metrics.AddCustom("offset_commit_failures", static_cast<double>(commit_failures_.load()));
+  return metrics;
+}
+
+arrow::Status KafkaSource::Close() {
+  if (!consumer_) return arrow::Status::OK();
+  // Leaves the group (the revoke callback unassigns); commits nothing.
+  const rd_kafka_resp_err_t err = rd_kafka_consumer_close(consumer_.get());
+  consumer_.reset();
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) spdlog::warn("{}: close: {}", where_, rd_kafka_err2str(err));
+  return arrow::Status::OK();
+}
+
+}  // namespace laminar::kafka

@@ -1,0 +1,97 @@
+// The `kafka` source: a member of a consumer group (cooperative-sticky by default) whose
+// poll gathers up to max.poll.records messages and decodes them with the format's decoder
+// in one call, bad records going through on.error (partition and offset in the dead
+// letter), with optional metadata columns.
+//
+// Positions and the group:
+//   - The checkpoint holds the next offset of every partition read (kafka_offset_tracker.h).
+//   - Restore never assigns manually: it records the positions, seeks the partitions this
+//     member owns, and the rebalance callback starts every partition it is given at its
+//     recorded position (else at startup.mode's position, resolved to a concrete offset).
+//   - Offsets go to the group only in OnCheckpointCommitted, so the group never runs ahead
+//     of a durable checkpoint.
+//   - Bounded replay (SetReplayEnd): messages at or past a partition's end are dropped and
+//     the partition paused until the replay ends.
+// Threads: PollBatch (and the rebalance callback, served inside it) on the source's poll
+// thread; Checkpoint/Restore/OnCheckpointCommitted on the driver thread while the poll
+// thread is parked; Metrics/Health from the metrics thread.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "laminar/core/connector.h"
+#include "laminar/core/registry.h"
+#include "laminar/dlq/error_router.h"
+#include "laminar/kafka/kafka_client.h"
+#include "laminar/kafka/kafka_metadata_columns.h"
+#include "laminar/kafka/kafka_offset_tracker.h"
+#include "laminar/kafka/kafka_source_options.h"
+#include "laminar/serde/codec.h"
+
+namespace laminar::kafka {
+
+void RegisterKafkaSource(ConnectorRegistry& registry);
+
+class KafkaSource : public SourceConnector {
+ public:
+  KafkaSource();
+  ~KafkaSource() override;
+
+  arrow::Status Open(const ConnectorConfig& config) override;
+  std::shared_ptr<arrow::Schema> schema() const override { return schema_; }
+  arrow::Result<std::optional<SourceBatch>> PollBatch(int64_t max_records, std::chrono::milliseconds timeout) override;
+  SourceCheckpoint Checkpoint() const override;
+  arrow::Status Restore(const SourceCheckpoint& checkpoint) override;
+  // Commits the offsets of the checkpoint taken (or restored) last to the group.
+  arrow::Status OnCheckpointCommitted(uint64_t epoch) override;
+  arrow::Status SetReplayEnd(const std::optional<SourceCheckpoint>& end) override;
+  bool ReplayReachedEnd() const override;
+  HealthStatus Health() const override;
+  ConnectorMetrics Metrics() const override;
+  arrow::Status Close() override;
+
+  const KafkaSourceOptions& options() const { return options_; }
+  std::set<TopicPartition> assigned() const { return tracker_.assigned(); }
+
+ private:
+  static void OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions,
+                          void* opaque);
+  void HandleRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions);
+  // Sets .offset of each entry: the tracked position, else the position this member
+  // started it at before, else startup.mode's, resolved to a concrete offset where it can.
+  arrow::Status ResolveStart(rd_kafka_topic_partition_list_t* partitions);
+  arrow::Status Seek(const std::vector<TopicPartition>& partitions);
+  void PauseAtReplayEnd(const TopicPartition& tp);
+  arrow::Result<std::optional<SourceBatch>> Decode(std::vector<MessageHandle> messages);
+
+  ConnectorConfig config_;
+  KafkaSourceOptions options_;
+  std::string where_;
+  std::shared_ptr<arrow::Schema> schema_;
+  MetadataColumns metadata_;
+  std::unique_ptr<serde::RecordDecoder> decoder_;
+  std::unique_ptr<dlq::ErrorRouter> router_;
+  KafkaHandle consumer_;
+
+  OffsetTracker tracker_;
+  Positions started_at_;                  // where this member first started each partition
+  mutable Positions last_checkpoint_;     // what OnCheckpointCommitted commits
+  std::optional<Positions> replay_end_;
+  std::set<TopicPartition> paused_;
+  arrow::Status callback_error_;          // raised inside the rebalance callback, returned by PollBatch
+
+  std::atomic<uint64_t> records_{0};
+  std::atomic<uint64_t> bytes_{0};
+  std::atomic<uint64_t> consumer_errors_{0};
+  std::atomic<uint64_t> commits_{0};
+  std::atomic<uint64_t> commit_failures_{0};
+  std::atomic<bool> fatal_{false};
+};
+
+}  // namespace laminar::kafka

@@ -1,0 +1,55 @@
+// The `kafka` source's options (spec 20 §1.2): subscription, consumer group, where a
+// partition starts when no checkpoint names it, formats, metadata columns, and the
+// librdkafka consumer properties derived from them.
+#pragma once
+
+#include <arrow/result.h>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "laminar/core/config.h"
+#include "laminar/kafka/kafka_client.h"
+
+namespace laminar::kafka {
+
+std::vector<ConfigKeySpec> KafkaSourceKeySpecs();
+
+// Where a partition that no checkpoint names starts.
+enum class StartupMode { kGroupOffsets, kEarliest, kLatest, kSpecificOffsets, kTimestamp };
+const char* StartupModeName(StartupMode mode);
+
+// What happens when a partition has no committed group offset (group-offsets) or no
+// entry in startup.specific.offsets: auto.offset.reset.
+enum class OffsetReset { kEarliest, kLatest, kError };
+
+// "p:o,p:o" (every subscribed topic) or "topic:p:o,..." entries. Spaces around items are
+// allowed; at least one entry. Key: (topic or "" for any topic, partition).
+arrow::Result<std::map<std::pair<std::string, int32_t>, int64_t>> ParseSpecificOffsets(const std::string& text);
+
+struct KafkaSourceOptions {
+  std::vector<std::string> topics;  // explicit subscription
+  std::string pattern;              // regex subscription ("^..."), wins over topics
+  std::string group_id;
+  StartupMode startup = StartupMode::kGroupOffsets;
+  std::map<std::pair<std::string, int32_t>, int64_t> specific_offsets;
+  int64_t startup_timestamp_ms = 0;
+  OffsetReset reset = OffsetReset::kEarliest;
+  bool read_committed = true;
+  int64_t max_poll_records = 1000;
+  std::chrono::milliseconds poll_timeout{100};
+  std::chrono::milliseconds request_timeout{30000};  // committed offsets, watermarks, seek
+  bool include_metadata = false;
+  bool include_headers = false;
+  std::string format = "json";
+  ClientProperties consumer;
+
+  static arrow::Result<KafkaSourceOptions> FromConfig(const ConnectorConfig& config);
+};
+
+}  // namespace laminar::kafka
