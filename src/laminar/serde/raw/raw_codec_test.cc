@@ -91,5 +91,61 @@ TEST(RawCodec, RoundTrip) {
   EXPECT_TRUE(out.batch->Equals(*batch));
 }
 
+// Columns named key, partition, offset, timestamp and headers take the message's metadata.
+TEST(RawCodec, MetadataColumnsByName) {
+  auto header_type = arrow::list(arrow::struct_({arrow::field("key", arrow::utf8()), arrow::field("value", arrow::binary())}));
+  auto schema = arrow::schema({arrow::field("payload", arrow::utf8()), arrow::field("key", arrow::binary()),
+                               arrow::field("partition", arrow::int32()), arrow::field("offset", arrow::int64()),
+                               arrow::field("timestamp", arrow::timestamp(arrow::TimeUnit::MICRO, "UTC")),
+                               arrow::field("headers", header_type)});
+  auto decoder = MakeRawDecoder(ConnectorConfig("test"), schema);
+  ASSERT_TRUE(decoder.ok()) << decoder.status().ToString();
+  std::vector<Header> headers = {{"trace", "t1"}, {"bin", std::string("\xff", 1)}};
+  RawRecord full = Rec("hello", "k1");
+  full.partition = "3";
+  full.offset = "42";
+  full.timestamp_ms = 1700000000123;
+  full.headers = &headers;
+  RawRecord bare = Rec("bye");  // no key, position, time or headers: nulls
+  RawRecord file = Rec("x");
+  file.partition = "a.txt";      // not an INTEGER partition: a record error
+  file.offset = "7";
+  std::vector<RawRecord> records{full, bare, file};
+  auto out = (*decoder)->Decode(records);
+  ASSERT_TRUE(out.ok());
+  ASSERT_EQ(out->errors.size(), 1u);
+  EXPECT_EQ(out->errors[0].index, 2u);
+  EXPECT_EQ(out->errors[0].message, "column 'partition': 'a.txt' is not a int32 partition");
+  ASSERT_TRUE(out->batch->ValidateFull().ok());
+  ASSERT_EQ(out->batch->num_rows(), 2);
+  auto text = [&](const char* column, int64_t row) {
+    return out->batch->GetColumnByName(column)->GetScalar(row).ValueOrDie()->ToString();
+  };
+  EXPECT_EQ(text("payload", 0), "hello");
+  EXPECT_EQ(text("key", 0), "k1");
+  EXPECT_EQ(text("partition", 0), "3");
+  EXPECT_EQ(text("offset", 0), "42");
+  EXPECT_EQ(static_cast<const arrow::TimestampArray&>(*out->batch->GetColumnByName("timestamp")).Value(0),
+            1700000000123000);
+  const auto& list = static_cast<const arrow::ListArray&>(*out->batch->GetColumnByName("headers"));
+  EXPECT_EQ(list.value_length(0), 2);
+  for (const char* column : {"key", "partition", "offset", "timestamp", "headers"}) {
+    EXPECT_TRUE(out->batch->GetColumnByName(column)->IsNull(1)) << column;
+  }
+
+  // A lone column named key is the value; metadata columns of the wrong type are config errors.
+  EXPECT_TRUE(MakeRawDecoder(ConnectorConfig("test"), arrow::schema({arrow::field("key", arrow::binary())})).ok());
+  auto bad = MakeRawDecoder(ConnectorConfig("test"), arrow::schema({arrow::field("v", arrow::binary()),
+                                                                    arrow::field("timestamp", arrow::utf8())}));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("metadata column 'timestamp'"), std::string::npos);
+  auto strict = *MakeRawDecoder(ConnectorConfig("test"), arrow::schema({arrow::field("v", arrow::binary()),
+                                                                       arrow::field("offset", arrow::int64(), false)}));
+  std::vector<RawRecord> unplaced{Rec("x")};
+  auto missing = *strict->Decode(unplaced);
+  ASSERT_EQ(missing.errors.size(), 1u);
+  EXPECT_EQ(missing.errors[0].message, "column 'offset': the message has no offset, but the column is NOT NULL");
+}
+
 }  // namespace
 }  // namespace laminar::serde
