@@ -17,6 +17,7 @@
 #include "laminar/schema/evolution.h"
 #include "laminar/schema/inference.h"
 #include "laminar/serde/codec.h"
+#include "laminar/serde/csv/csv_options.h"
 #include "laminar/serde/csv/csv_stream_decoder.h"
 #include "laminar/serde/parquet/parquet_codec.h"
 
@@ -573,10 +574,13 @@ arrow::Result<std::shared_ptr<arrow::Schema>> FilesSource::ResolveSchema(const C
   ARROW_ASSIGN_OR_RAISE(inference.detect_temporal, config.GetBool("infer.temporal", false));
   std::vector<std::string_view> samples;
   if (options_.format == "csv") {
-    ARROW_ASSIGN_OR_RAISE(inference.csv_has_header, config.GetBool("format.has_header", true));
-    if (auto delimiter = config.Get("format.delimiter"); delimiter && delimiter->size() == 1) {
-      inference.csv_dialect.delimiter = (*delimiter)[0];
-    }
+    // The decoder's own dialect: delimiter (incl. 'tab'), quote, escape, comment,
+    // null_string, header and skip_rows, so that inference reads the rows it will decode.
+    ARROW_ASSIGN_OR_RAISE(auto csv, serde::CsvOptions::FromConfig(config));
+    inference.csv_dialect = csv.dialect;
+    inference.csv_has_header = csv.has_header.value_or(true);
+    inference.csv_null_string = csv.null_string;
+    inference.csv_skip_rows = static_cast<size_t>(csv.skip_rows);
     samples.push_back(head);
   } else {
     size_t start = 0;

@@ -440,5 +440,27 @@ TEST_F(FilesSourceTest, FormatNamesTakeAliasesInAnyCase) {
   EXPECT_NE(framed.message().find("option 'format' = 'confluent-avro' is not a file format"), std::string::npos);
 }
 
+// Inference reads CSV with the decoder's dialect: tab delimiter, another quote, comments,
+// the null string and the rows skipped after the header.
+TEST_F(FilesSourceTest, CsvInferenceHonoursTheDialect) {
+  std::ofstream(dir_ / "in" / "a.tsv") << "# exported\nid\tname\tscore\nnot\ta\trow\n1\t'a\tb'\tNA\n2\tc\t2.5\n";
+  ConnectorConfig config("files", {{"path", (dir_ / "in").string()},
+                                   {"format", "csv"},
+                                   {"format.delimiter", "tab"},
+                                   {"format.quote", "'"},
+                                   {"format.comment", "#"},
+                                   {"format.null_string", "NA"},
+                                   {"format.skip_rows", "1"}});
+  config.set_instance_name("input");
+  auto source = Make(config);
+  ASSERT_TRUE(source->schema());
+  EXPECT_EQ(source->schema()->ToString(), "id: int64 not null\nname: string not null\nscore: double");
+  ASSERT_TRUE(source->Restore(SourceCheckpoint()).ok());
+  auto polled = source->PollBatch(100, std::chrono::milliseconds(10));
+  ASSERT_TRUE(polled.ok() && *polled) << polled.status().ToString();
+  ASSERT_EQ((*polled)->num_rows(), 2);
+  EXPECT_EQ((*polled)->records->GetColumnByName("name")->GetScalar(0).ValueOrDie()->ToString(), "a\tb");
+}
+
 }  // namespace
 }  // namespace laminar::files

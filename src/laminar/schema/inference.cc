@@ -300,6 +300,7 @@ arrow::Result<InferenceResult> InferCsv(std::span<const std::string_view> sample
   };
   for (size_t i = 0; i < names.size(); ++i) column(i);
   size_t rows = 0;
+  size_t skip = options.csv_skip_rows;
   for (size_t s = 0; s < samples.size() && rows < options.max_samples; ++s) {
     size_t pos = 0;
     while (rows < options.max_samples) {
@@ -315,6 +316,10 @@ arrow::Result<InferenceResult> InferCsv(std::span<const std::string_view> sample
         fixed_width = true;
         for (const auto& f : fields) names.emplace_back(serde::TrimBlanks(f.text));
         for (size_t i = 0; i < names.size(); ++i) column(i);
+        continue;
+      }
+      if (skip > 0) {  // skipped as the decoder skips them: once, after the header
+        --skip;
         continue;
       }
       ++rows;

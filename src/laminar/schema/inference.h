@@ -52,6 +52,7 @@ struct InferenceOptions {
   serde::CsvDialect csv_dialect;
   bool csv_has_header = true;                // the first row of the first sample names the columns
   std::string csv_null_string;               // an unquoted field equal to it is null (as the decoder)
+  size_t csv_skip_rows = 0;                  // rows after the header that are not data (format.skip_rows)
   std::vector<std::string> csv_field_names;  // names when there is no header (else column_1, ...)
 };
 
