@@ -10,6 +10,8 @@ by confluent-kafka (librdkafka's Python client) and the Java client's own partit
   headers as the producer's delivery reports say; bad records become dead letters naming
   their partition and offset.
 - Keys land on the partition the Java client would choose, on 3 and 12 partitions.
+- startup.mode earliest, specific-offsets, timestamp, latest and group-offsets position a
+  partition that no checkpoint names.
 """
 import glob
 import json
@@ -89,8 +91,8 @@ def run(binary, ddl, checkpoints, env_extra=None, kill_after=None, timeout=180):
 
 
 def run_until(binary, ddl, checkpoints, done, timeout=180):
-    """Runs an unbounded pipeline until done() holds, then stops it with SIGTERM (a final
-    checkpoint and exit 0)."""
+    """Runs an unbounded pipeline until done() (or done(log_so_far), if it takes an
+    argument) holds, then stops it with SIGTERM (a final checkpoint and exit 0)."""
     env = dict(os.environ)
     env.pop("LAMINAR_FAULT_POINT", None)
     proc = subprocess.Popen([binary, "run", str(ddl), "--checkpoint-dir", str(checkpoints), "--checkpoint-interval",
@@ -99,8 +101,9 @@ def run_until(binary, ddl, checkpoints, done, timeout=180):
     reader = threading.Thread(target=lambda: log.extend(proc.stdout), daemon=True)
     reader.start()
     deadline = time.monotonic() + timeout
+    takes_log = done.__code__.co_argcount == 1
     try:
-        while not done():
+        while not (done(b"".join(log).decode(errors="replace")) if takes_log else done()):
             assert proc.poll() is None, f"pipeline exited {proc.returncode}:\n" + b"".join(log).decode(errors="replace")
             assert time.monotonic() < deadline, "timed out:\n" + b"".join(log).decode(errors="replace")
             time.sleep(0.5)
@@ -391,3 +394,63 @@ CREATE SINK out FROM events INTO FILES (path = '{out}', format = 'parquet');
     found = sorted(letters(), key=lambda d: int(d["offset"]))
     assert [(d["partition"], d["offset"]) for d in found] == [(f"{topic}-0", "1"), (f"{topic}-0", "3")]
     assert all(d["source"] == "events" for d in found)
+
+
+# --- startup modes ----------------------------------------------------------------------------
+
+def test_startup_modes_position_partitions_without_a_checkpoint(laminar_connect, kafka_broker, tmp_path):
+    topic = create_topic(kafka_broker, 1)
+    producer = Producer({"bootstrap.servers": kafka_broker})
+    base = 1_700_000_000_000
+
+    def produce(ids):
+        for i in ids:
+            producer.produce(topic, value=json.dumps({"id": i, "name": f"n{i}"}), timestamp=base + i * 1000)
+        assert producer.flush(30) == 0
+
+    produce(range(10))
+
+    def pipeline(case, startup):
+        out = tmp_path / case / "out"
+        ddl = tmp_path / case / "p.sql"
+        ddl.parent.mkdir()
+        ddl.write_text(f"""
+CREATE SOURCE events (id BIGINT NOT NULL, name VARCHAR) FROM KAFKA (
+  'bootstrap.servers' = '{kafka_broker}', topic = '{topic}', 'group.id' = 'g-{topic}-{case.split("-")[0]}'{startup});
+CREATE SINK out FROM events INTO FILES (path = '{out}', format = 'parquet');
+""")
+        return ddl, out, tmp_path / case / "cp"
+
+    def ids_of(out):
+        return sorted(r["id"] for r in parquet_rows(out))
+
+    cases = [("earliest", ", 'startup.mode' = 'earliest'", list(range(10))),
+             ("specific", ", 'startup.specific.offsets' = '0:4'", list(range(4, 10))),
+             ("timestamp", f", 'startup.timestamp.ms' = '{base + 7000}'", list(range(7, 10)))]
+    for case, startup, expected in cases:
+        ddl, out, cp = pipeline(case, startup)
+        code, log = run_until(laminar_connect, ddl, cp, lambda: len(parquet_rows(out)) >= len(expected))
+        assert code == 0, log
+        assert ids_of(out) == expected, case
+
+    # latest: only what arrives after the partition was assigned.
+    ddl, out, cp = pipeline("latest", ", 'startup.mode' = 'latest'")
+    produced = []
+
+    def after_assignment(log):
+        if not produced and "assigned" in log:
+            produce(range(10, 15))
+            produced.append(True)
+        return len(parquet_rows(out)) >= 5
+
+    code, log = run_until(laminar_connect, ddl, cp, after_assignment)
+    assert code == 0, log
+    assert ids_of(out) == list(range(10, 15))
+
+    # group-offsets (the default): the "earliest" pipeline's group committed its final
+    # checkpoint, so a new pipeline in that group (no checkpoint of its own) starts there.
+    produce(range(15, 17))
+    ddl, out, cp = pipeline("earliest-again", "")
+    code, log = run_until(laminar_connect, ddl, cp, lambda: len(parquet_rows(out)) >= 7)
+    assert code == 0, log
+    assert ids_of(out) == list(range(10, 17))

@@ -357,8 +357,9 @@ TEST_F(KafkaMockTest, BrokerDownFailsThePreCommitThenTheEpochIsRetried) {
   CreateTopic("down", 1);
   auto sink = OpenSink({{"topic", "down"},
                         {"delivery.guarantee", "exactly-once"},
-                        {"delivery.timeout.ms", "2000"},
-                        {"transaction.timeout.ms", "10000"}});
+                        {"delivery.timeout.ms", "3000"},
+                        {"transaction.timeout.ms", "10000"},
+                        {"properties.reconnect.backoff.max.ms", "200"}});
   ASSERT_TRUE(sink);
   ASSERT_TRUE(sink->BeginEpoch(1).ok());
   ASSERT_EQ(rd_kafka_mock_broker_set_down(cluster_, 1), RD_KAFKA_RESP_ERR_NO_ERROR);
