@@ -509,6 +509,23 @@ TEST_F(KafkaMockTest, RestoreResumesAfterTheCheckpointAndOffsetsFollowAcknowledg
   EXPECT_EQ(std::set<int64_t>(rest.begin(), rest.end()), expected);
 }
 
+TEST_F(KafkaMockTest, TopicPatternSubscribesToEveryMatchingTopic) {
+  CreateTopic("pat-a", 1);
+  CreateTopic("pat-b", 2);
+  CreateTopic("other", 1);
+  Produce("pat-a", 0, JsonValues(0, 5));
+  Produce("pat-b", 1, JsonValues(10, 5));
+  Produce("other", 0, JsonValues(100, 5));
+  auto source = OpenSource({{"topic.pattern", "pat-.*"}, {"group.id", "g-pattern"}}, JsonSchema());
+  ASSERT_TRUE(source);
+  auto ids = Ids(PollRows(*source, 10));
+  EXPECT_EQ(ids, (std::vector<int64_t>{0, 1, 2, 3, 4, 10, 11, 12, 13, 14}));
+  auto checkpoint = source->Checkpoint();
+  EXPECT_EQ(checkpoint.GetOffset("pat-a-0"), "5");
+  EXPECT_EQ(checkpoint.GetOffset("pat-b-1"), "5");
+  EXPECT_FALSE(checkpoint.GetOffset("other-0").has_value());
+}
+
 TEST_F(KafkaMockTest, BadRecordsBecomeDeadLettersWithPartitionAndOffset) {
   CreateTopic("poison", 1);
   Produce("poison", 0, {"{\"id\": 1, \"name\": \"a\"}", "NOT VALID JSON {{{", "{\"id\": 3, \"name\": \"c\"}"});
