@@ -133,9 +133,8 @@ class DebeziumDecoder final : public RecordDecoder, public json_internal::Mismat
     const int64_t n = rows_->rows();
     ARROW_ASSIGN_OR_RAISE(auto columns, rows_->Finish());
     if (ts_index_ >= 0) {
-      const auto& type = schema_->field(ts_index_)->type();
-      auto builder = arrow::MakeBuilder(type).ValueOrDie();
-      auto& values = static_cast<arrow::NumericBuilder<arrow::Int64Type>&>(*builder);  // same layout as timestamps
+      // Built as int64 and viewed as the column's type (a timestamp has the same layout).
+      arrow::Int64Builder values;
       ARROW_RETURN_NOT_OK(values.Reserve(n));
       for (int64_t r = 0; r < n; ++r) {
         const auto& t = ts_[static_cast<size_t>(r)];
@@ -145,8 +144,8 @@ class DebeziumDecoder final : public RecordDecoder, public json_internal::Mismat
           values.UnsafeAppendNull();
         }
       }
-      std::shared_ptr<arrow::Array> array;
-      ARROW_RETURN_NOT_OK(builder->Finish(&array));
+      ARROW_ASSIGN_OR_RAISE(auto int64s, values.Finish());
+      ARROW_ASSIGN_OR_RAISE(auto array, int64s->View(schema_->field(ts_index_)->type()));
       columns.insert(columns.begin() + ts_index_, std::move(array));
       ts_.clear();
     }
