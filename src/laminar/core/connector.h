@@ -157,7 +157,7 @@ class SinkConnector {
   // staged output is gone for good (Kafka aborts the open transaction of a producer that
   // died, and cannot re-commit it). After a restart the runtime then replays the epoch's
   // input into this sink alone (BeginEpoch, WriteBatch..., PreCommit, CommitEpoch with the
-  // same epoch number); during a run it stops, and the next start replays.
+  // same epoch number); during a run it does the same at the checkpoint's cut.
   virtual arrow::Status CommitEpoch(uint64_t /*epoch*/) { return arrow::Status::OK(); }
 
   // Discards everything staged for `epoch` (and any later epoch). Idempotent; called for

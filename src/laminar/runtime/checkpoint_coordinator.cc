@@ -43,7 +43,8 @@ bool IsValidTransition(Phase from, Phase to) {
     case Phase::kPreCommitting: return to == Phase::kPersisting || to == Phase::kRollingBack;
     // Once the manifest is durable the epoch is decided: there is no way back to rollback.
     case Phase::kPersisting: return to == Phase::kCommitting || to == Phase::kRollingBack;
-    case Phase::kCommitting: return to == Phase::kRunning;
+    // A sink that lost the decided epoch: it is replayed at the cut, then running resumes.
+    case Phase::kCommitting: return to == Phase::kRunning || to == Phase::kReplaying;
     case Phase::kRollingBack: return to == Phase::kRunning;
     case Phase::kStopped:
     case Phase::kFailed: return false;
@@ -369,11 +370,17 @@ arrow::Status CheckpointCoordinator::Checkpoint() {
 
   ARROW_RETURN_NOT_OK(TransitionTo(Phase::kCommitting));
   bool first = true;
-  for (auto& sink : sinks_) {
+  std::vector<size_t> lost;
+  for (size_t i = 0; i < sinks_.size(); ++i) {
+    auto& sink = sinks_[i];
     if (!sink.exactly_once) continue;
     if (auto status = CommitDecided(sink.name, sink.connector, epoch); !status.ok()) {
       if (KindOf(status) == ErrorKind::kEpochLost) {
-        status = FatalError("runtime", status.message() + "; the next start replays the epoch into it");
+        // Stays Pending in the manifest: if the process dies before the replay below
+        // commits, the next start replays.
+        spdlog::warn("{}; replaying the epoch's input into it", status.message());
+        lost.push_back(i);
+        continue;
       }
       last_manifest_->sinks[sink.name].status = SinkCommitStatus::kFailed;
       last_manifest_->sinks[sink.name].message = status.message();
@@ -393,6 +400,17 @@ arrow::Status CheckpointCoordinator::Checkpoint() {
     }
   }
   FaultPoint("checkpoint.after_status_persist");
+  if (!lost.empty()) {
+    completed_.fetch_add(1);
+    last_checkpoint_unix_ms_.store(NowUnixMs());
+    ARROW_RETURN_NOT_OK(TransitionTo(Phase::kReplaying));
+    if (auto status = StartReplay(epoch, lost); !status.ok()) {
+      MarkFailed();
+      return status;
+    }
+    // The caller (Pipeline) sees replay_pending(), replays at the cut and calls FinishReplay.
+    return arrow::Status::OK();
+  }
   for (auto& source : sources_) {
     if (auto status = source.connector->OnCheckpointCommitted(epoch); !status.ok()) {
       // The data is safe; the acknowledgement is repeated at the next checkpoint.

@@ -29,7 +29,7 @@ enum class Phase {
   kPersisting,     // writing the manifest: the commit decision
   kCommitting,     // decision durable, making output visible
   kRollingBack,    // undecided epoch failed: discard output, rewind sources
-  kReplaying,      // recovery: re-producing a decided epoch that a sink lost (Pipeline drives it)
+  kReplaying,      // re-producing a decided epoch that a sink lost (Pipeline drives it)
   kStopped,
   kFailed,
 };
@@ -87,7 +87,9 @@ class CheckpointCoordinator {
   arrow::Status FinishReplay();
 
   // Runs one checkpoint at a consistent cut: snapshot sources, pre-commit, persist the
-  // decision, commit, acknowledge sources, begin the next epoch.
+  // decision, commit, acknowledge sources, begin the next epoch. A sink whose commit says
+  // kEpochLost is replayed as in Recover: Checkpoint returns OK with replay_pending(), and
+  // the caller replays at the same cut and calls FinishReplay.
   // Returns OK; or a kNeedsAbort error when the epoch failed before its decision (it has
   // been rolled back and the sources rewound — the caller resumes and may retry); or a
   // fatal error when a decided epoch could not be committed (restart rolls it forward).

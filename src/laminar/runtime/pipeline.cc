@@ -213,8 +213,9 @@ arrow::Status Pipeline::WriteToSinks(const QueueItem& item) {
   return arrow::Status::OK();
 }
 
-// Recovery found a decided epoch that a sink lost: poll the sources that feed it on this
-// thread (no poll thread runs yet) until each reaches the epoch's end, write their batches
+// A decided epoch that a sink lost (found by recovery, or by a commit at a cut): poll the
+// sources that feed it on this thread (no poll thread runs yet, or all are parked at the
+// cut) until each reaches the epoch's end, write their batches
 // to the lost sinks only (the others committed the epoch already), then let the
 // coordinator commit it and rewind every source to the decision.
 arrow::Status Pipeline::ReplayLostEpoch(const std::atomic<bool>& stop_requested) {
@@ -299,6 +300,17 @@ arrow::Status Pipeline::CheckpointAtCut() {
   HoldCut();
   if (!epoch_error_.ok()) return HandleEpochFailure(epoch_error_);
   arrow::Status status = coordinator_->Checkpoint();
+  if (status.ok() && coordinator_->replay_pending()) {
+    // A sink lost the epoch just decided: replay it now, with the poll threads still
+    // parked at the cut (this thread is the only caller of the sources meanwhile).
+    if (auto replayed = ReplayLostEpoch(*stop_requested_); !replayed.ok()) {
+      coordinator_->MarkFailed();
+      return replayed;
+    }
+    if (epoch_rows_ > 0) consecutive_failures_ = 0;
+    ReleaseCut(/*rewound=*/true);  // every source was restored (to the cut itself)
+    return status;
+  }
   if (status.ok()) {
     // Only an epoch that carried data proves the failure is gone; an empty one does not.
     if (epoch_rows_ > 0) consecutive_failures_ = 0;
@@ -347,6 +359,7 @@ arrow::Status Pipeline::Run(const std::atomic<bool>& stop_requested) {
       return status;
     }
   }
+  stop_requested_ = &stop_requested;
   StartSources();
   auto last_checkpoint = std::chrono::steady_clock::now();
   arrow::Status result;

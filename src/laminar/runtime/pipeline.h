@@ -130,6 +130,7 @@ class Pipeline {
   bool shutdown_ = false;
 
   // Driver-thread state.
+  const std::atomic<bool>* stop_requested_ = nullptr;  // Run's argument
   arrow::Status epoch_error_;
   size_t finished_sources_ = 0;
   int consecutive_failures_ = 0;

@@ -483,6 +483,33 @@ TEST_F(PipelineProtocolTest, CrashDuringReplayIsReplayedAgain) {
   EXPECT_EQ(Sorted(fencing->Visible()), Range(3000));
 }
 
+// A commit lost during a run (not a crash) is replayed at the same cut, without a restart;
+// the sink that committed the epoch gets nothing twice.
+TEST_F(PipelineProtocolTest, EpochLostAtCommitDuringARunIsReplayedInPlace) {
+  using laminar::testing::FencingSink;
+  auto staging = std::make_shared<StagingStore>();
+  auto fencing = std::make_shared<StagingStore>();
+  Pipeline pipeline(Options(), Store());
+  pipeline.AddSource("seq", "test", Seq(3000, 100));
+  pipeline.AddSink("s", "test", "seq", std::make_unique<StagingSink>(staging));
+  auto sink = std::make_unique<FencingSink>(fencing);
+  sink->LoseCommitAt(3);
+  pipeline.AddSink("k", "test", "seq", std::move(sink));
+  auto status = pipeline.Run(stop_);
+  ASSERT_TRUE(status.ok()) << status.ToString();
+  EXPECT_EQ(Sorted(staging->Visible()), Range(3000));
+  EXPECT_EQ(Sorted(fencing->Visible()), Range(3000));
+  // The third commit was lost, and the same epoch was begun and committed again.
+  auto calls = fencing->Calls();
+  std::vector<std::string> commits;
+  for (const auto& c : calls) {
+    if (c.rfind("commit ", 0) == 0) commits.push_back(c);
+  }
+  ASSERT_GE(commits.size(), 4u);
+  EXPECT_EQ(commits[2], commits[3]);
+  EXPECT_EQ(pipeline.Stats().epochs_rolled_back, 0);
+}
+
 // A source that cannot replay: the start fails naming it, instead of losing the epoch.
 TEST_F(PipelineProtocolTest, LostEpochFromSourceWithoutReplayFailsNamingIt) {
   using laminar::testing::FencingSink;

@@ -185,6 +185,12 @@ arrow::Status FencingSink::CommitEpoch(uint64_t epoch) {
   std::lock_guard<std::mutex> lock(store_->mu);
   store_->calls.push_back("commit " + std::to_string(epoch));
   if (store_->committed_epochs.count(epoch)) return arrow::Status::OK();
+  if (++commit_calls_ == lose_commit_at_ && prepared_.count(epoch)) {
+    prepared_.erase(epoch);
+    store_->prepared.erase(epoch);
+    in_epoch_ = false;
+    return EpochLostError("test", "the broker aborted the transaction of epoch " + std::to_string(epoch));
+  }
   auto it = prepared_.find(epoch);
   if (it == prepared_.end()) {
     return EpochLostError("test", "epoch " + std::to_string(epoch) + " was aborted by the fencing of its producer");

@@ -107,6 +107,10 @@ class FencingSink : public SinkConnector {
   // Constructing an instance is the restart: it discards what earlier instances prepared.
   explicit FencingSink(std::shared_ptr<StagingStore> store);
 
+  // The n-th CommitEpoch call (1-based) finds its transaction aborted by the broker: the
+  // prepared rows are dropped and it answers kEpochLost, as a Kafka commit that failed.
+  void LoseCommitAt(int call) { lose_commit_at_ = call; }
+
   arrow::Status Open(const ConnectorConfig&) override { return arrow::Status::OK(); }
   SinkCapabilities capabilities() const override {
     return SinkCapabilities().WithExactlyOnce().WithTwoPhaseCommit();
@@ -124,6 +128,8 @@ class FencingSink : public SinkConnector {
   uint64_t epoch_ = 0;
   bool in_epoch_ = false;
   std::map<uint64_t, std::vector<int64_t>> prepared_;  // this instance's prepared epochs
+  int commit_calls_ = 0;
+  int lose_commit_at_ = 0;
 };
 
 }  // namespace laminar::testing
