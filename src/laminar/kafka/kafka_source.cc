@@ -509,7 +509,7 @@ ConnectorMetrics KafkaSource::Metrics() const {
   metrics.errors_total = consumer_errors_.load();
   if (router_) {
     const auto& c = router_->counters();
-    metrics.errors_total += static_cast<uint64_t>(c.skipped + c.dead_lettered + c.dlq_dropped);
+    metrics.errors_total += static_cast<uint64_t>(c.errors);  // bad records; tombstones are not errors
     metrics.AddCustom("decoded", static_cast<double>(c.decoded));
     metrics.AddCustom("skipped", static_cast<double>(c.skipped));
     metrics.AddCustom("dead_lettered", static_cast<double>(c.dead_lettered));
