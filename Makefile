@@ -44,6 +44,7 @@ bench: build
 	@$(BUILD_DIR)/bench/codec_bench $(BENCH_MB)
 	@$(PYTHON) bench/avro_bench.py $(BUILD_DIR)/src/laminar/serde/avro/avro_tool
 	@$(PYTHON) bench/delta_bench.py $(BUILD_DIR)/bench/delta_bench
+	@$(PYTHON) bench/kafka_bench.py $(BUILD_DIR)/bench/kafka_bench $(KAFKA_BENCH_ROWS)
 
 # Each decoder fuzzer for FUZZ_SECONDS (default 600) from the seed corpora in fuzz/corpus.
 fuzz: bootstrap

@@ -1,0 +1,152 @@
+"""Kafka throughput against a real broker (Apache Kafka 3.9, started here through
+`scripts/services start kafka` on a free loopback port with a scratch log directory, and
+stopped afterwards):
+  consume  N ~1 KB Nexmark-bid JSON messages: our `kafka` source into Arrow batches vs
+           librdkafka's bare consumer loop (the ceiling) vs confluent-kafka's Python consumer;
+  produce  N rows: our sink (at-least-once) vs librdkafka's bare produce of the same payloads;
+  txn      our sink exactly-once with 100 ms and 1 s epochs.
+Each C++ contestant is its own process (bench/kafka_bench), so "per core" is rows over the
+CPU time (user + system, every thread) of that process alone; the broker's CPU is not
+counted; consumers are timed from their first batch, after the group join. Absolute numbers vary with the machine (and the broker shares it); the ratios are
+the result.
+Usage: kafka_bench.py KAFKA_BENCH_BINARY [N=2000000] [partitions=4]
+(`make bench KAFKA_BENCH_ROWS=10000000` for the 10 million of issue 5.)
+"""
+import os
+import pathlib
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+from confluent_kafka import Consumer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+SERVICES = ROOT / "scripts" / "services"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run(binary: str, bootstrap: str, *args) -> dict:
+    out = subprocess.run([binary, bootstrap, *map(str, args)], check=True, capture_output=True, text=True).stdout
+    return {k: float(v) for k, v in (line.split() for line in out.splitlines() if line.strip())}
+
+
+def python_consume(bootstrap: str, topic: str, n: int) -> dict:
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-python-{os.getpid()}",
+                         "enable.auto.commit": False, "auto.offset.reset": "earliest",
+                         "isolation.level": "read_committed", "enable.partition.eof": False})
+    consumer.subscribe([topic])
+    rows = nbytes = 0
+    cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+    start = time.perf_counter()
+    deadline = start + 1800
+    first = 0  # the clock starts at the first batch (after the group join), which is not counted
+    while rows + first < n and time.perf_counter() < deadline:
+        messages = consumer.consume(num_messages=1000, timeout=0.1)
+        if not messages:
+            continue
+        if not first:
+            first = len(messages)
+            cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+            start = time.perf_counter()
+            continue
+        for m in messages:
+            if m.error() is None:
+                rows += 1
+                nbytes += len(m.value())
+    seconds = time.perf_counter() - start
+    cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+    consumer.close()
+    if rows + first < n:
+        raise SystemExit(f"confluent-kafka consumed only {rows + first} of {n}")
+    cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
+    return {"rows": rows, "bytes": nbytes, "seconds": seconds, "cpu_seconds": cpu}
+
+
+def line(name: str, r: dict) -> None:
+    per_core = r["rows"] / r["cpu_seconds"] if r.get("cpu_seconds") else 0.0
+    print(f"  {name:<38} {r['rows'] / r['seconds']:11.0f} rows/s {r['bytes'] / r['seconds'] / 1e6:8.1f} MB/s "
+          f"{per_core:11.0f} rows/s/core")
+
+
+def main() -> None:
+    binary = sys.argv[1]
+    n = int(sys.argv[2]) if len(sys.argv) > 2 else 2_000_000
+    partitions = int(sys.argv[3]) if len(sys.argv) > 3 else 4
+    scratch = pathlib.Path(tempfile.mkdtemp(prefix="kafka-bench-"))
+    port = free_port()
+    env = dict(os.environ, LAMINAR_SERVICES_DIR=str(scratch), KAFKA_PORT=str(port), KAFKA_HEAP="1g")
+
+    def services(command: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["bash", str(SERVICES), command, "kafka"], env=env, capture_output=True, text=True,
+                              stdin=subprocess.DEVNULL, timeout=1200)
+
+    started = services("start")
+    if started.returncode != 0:
+        raise SystemExit(f"scripts/services start kafka failed:\n{started.stdout}\n{started.stderr}")
+    bootstrap = f"127.0.0.1:{port}"
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+
+    def create(topic: str) -> None:
+        for future in admin.create_topics([NewTopic(topic, partitions, 1)]).values():
+            future.result()
+
+    def delete(topic: str) -> None:
+        for future in admin.delete_topics([topic]).values():
+            future.result()
+
+    try:
+        create("bids")
+        fill = run(binary, bootstrap, "fill", "bids", n)
+        print(f"Kafka 3.9.2 broker on {bootstrap}, topic of {partitions} partitions: {n} messages, "
+              f"{fill['bytes'] / 1e6:.0f} MB, ~{fill['bytes'] / n:.0f} bytes each "
+              f"(filled at {n / fill['seconds']:.0f} msg/s)")
+        print("Consume (read_committed, from the earliest offset):")
+        bare = run(binary, bootstrap, "consume-bare", "bids", n)
+        ours = run(binary, bootstrap, "consume-ours", "bids", n)
+        py = python_consume(bootstrap, "bids", n)
+        line("librdkafka bare consume (ceiling)", bare)
+        line("laminar kafka source -> Arrow", ours)
+        line("confluent-kafka Python consumer", py)
+        ratio = bare["seconds"] / ours["seconds"]
+        print(f"  ratio ours / bare = {ratio:.2f} (goal >= 0.70); ours / confluent-kafka = "
+              f"{py['seconds'] / ours['seconds']:.2f}x")
+        delete("bids")
+
+        print("Produce (acks=all, idempotent, linger.ms=5, batch.size=16384: the sink's defaults):")
+        results = {}
+        for name, args in [("librdkafka bare produce", ("produce-bare",)),
+                           ("laminar kafka sink, at-least-once", ("produce-ours",)),
+                           ("laminar kafka sink, exactly-once 100 ms", ("produce-txn", None, None, 100)),
+                           ("laminar kafka sink, exactly-once 1 s", ("produce-txn", None, None, 1000))]:
+            topic = "out-" + name.split(",")[-1].strip().replace(" ", "-")
+            create(topic)
+            r = run(binary, bootstrap, args[0], topic, n, *args[3:])
+            delete(topic)
+            results[name] = r
+            line(name, r)
+            if "epochs" in r:
+                print(f"  {'':<38} {int(r['epochs'])} epochs, commit (pre-commit + commit) mean "
+                      f"{r['commit_mean_ms']:.1f} ms")
+        bare_p = results["librdkafka bare produce"]["seconds"]
+        print(f"  ratio at-least-once / bare = {bare_p / results['laminar kafka sink, at-least-once']['seconds']:.2f}; "
+              f"exactly-once 100 ms / bare = {bare_p / results['laminar kafka sink, exactly-once 100 ms']['seconds']:.2f}; "
+              f"1 s / bare = {bare_p / results['laminar kafka sink, exactly-once 1 s']['seconds']:.2f}")
+    finally:
+        admin = None  # before the broker goes away: no reconnect noise
+        stopped = services("stop")
+        if stopped.returncode != 0:
+            print(f"scripts/services stop kafka failed:\n{stopped.stdout}\n{stopped.stderr}", file=sys.stderr)
+        subprocess.run(["rm", "-rf", str(scratch)], check=False)
+
+
+if __name__ == "__main__":
+    main()
