@@ -16,7 +16,9 @@
 //   kafka_bench BOOTSTRAP produce-ours TOPIC N     our sink, at-least-once, 1000-row batches
 //   kafka_bench BOOTSTRAP produce-txn TOPIC N MS   our sink, exactly-once, one epoch every MS
 // Producers (bare and ours) use the sink's default client settings (acks=all, idempotent,
-// linger.ms=5, batch.size=16384); consumers use the source's (read_committed).
+// linger.ms=5, batch.size=16384; librdkafka's queue.buffering.max.messages unless the
+// environment sets KAFKA_BENCH_QUEUE_MESSAGES, for both); consumers use the source's
+// (read_committed).
 #include <arrow/api.h>
 #include <librdkafka/rdkafka.h>
 #include <spdlog/spdlog.h>
@@ -128,6 +130,11 @@ rd_kafka_conf_t* ProducerConf(const std::string& bootstrap) {
   char reason[512];
   for (const auto& [name, value] : properties) {
     if (rd_kafka_conf_set(conf, name.c_str(), value.c_str(), reason, sizeof(reason)) != RD_KAFKA_CONF_OK) Fail(reason);
+  }
+  if (const char* queue = std::getenv("KAFKA_BENCH_QUEUE_MESSAGES")) {
+    if (rd_kafka_conf_set(conf, "queue.buffering.max.messages", queue, reason, sizeof(reason)) != RD_KAFKA_CONF_OK) {
+      Fail(reason);
+    }
   }
   return conf;
 }
@@ -268,6 +275,9 @@ std::unique_ptr<laminar::kafka::KafkaSink> OpenSink(const std::string& bootstrap
   std::map<std::string, std::string> properties = {{"bootstrap.servers", bootstrap},
                                                    {"topic", topic},
                                                    {"format", "json"}};
+  if (const char* queue = std::getenv("KAFKA_BENCH_QUEUE_MESSAGES")) {
+    properties["properties.queue.buffering.max.messages"] = queue;
+  }
   if (exactly_once) {
     properties["delivery.guarantee"] = "exactly-once";
     properties["transactional.id"] = "kafka-bench-" + topic;

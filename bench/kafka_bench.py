@@ -122,18 +122,31 @@ def main() -> None:
         delete("bids")
 
         print("Produce (acks=all, idempotent, linger.ms=5, batch.size=16384: the sink's defaults):")
+        # Warm-up (not measured): the first idempotent and transactional producers on a
+        # fresh broker wait for its coordinators to load.
+        create("warm-up")
+        run(binary, bootstrap, "produce-ours", "warm-up", 10_000)
+        run(binary, bootstrap, "produce-txn", "warm-up", 10_000, 100)
+        delete("warm-up")
+        contestants = [("librdkafka bare produce", ("produce-bare",)),
+                       ("laminar kafka sink, at-least-once", ("produce-ours",)),
+                       ("laminar kafka sink, exactly-once 100 ms", ("produce-txn", 100)),
+                       ("laminar kafka sink, exactly-once 1 s", ("produce-txn", 1000))]
         results = {}
-        for name, args in [("librdkafka bare produce", ("produce-bare",)),
-                           ("laminar kafka sink, at-least-once", ("produce-ours",)),
-                           ("laminar kafka sink, exactly-once 100 ms", ("produce-txn", None, None, 100)),
-                           ("laminar kafka sink, exactly-once 1 s", ("produce-txn", None, None, 1000))]:
-            topic = "out-" + name.split(",")[-1].strip().replace(" ", "-")
-            create(topic)
-            r = run(binary, bootstrap, args[0], topic, n, *args[3:])
-            delete(topic)
-            results[name] = r
+        # Bare and at-least-once alternate for two rounds (a noisy moment hits both alike);
+        # each keeps its best. The exactly-once runs go once each.
+        for round_ in range(2):
+            for name, args in contestants[:2] if round_ == 0 else contestants[:2] + contestants[2:]:
+                topic = f"out-{round_}-" + name.split(",")[-1].strip().replace(" ", "-")
+                create(topic)
+                r = run(binary, bootstrap, args[0], topic, n, *args[1:])
+                delete(topic)
+                if name not in results or r["seconds"] < results[name]["seconds"]:
+                    results[name] = r
+        for name, _ in contestants:
+            r = results[name]
             line(name, r)
-            if "epochs" in r:
+            if "exactly-once" in name:
                 print(f"  {'':<38} {int(r['epochs'])} epochs, commit (pre-commit + commit) mean "
                       f"{r['commit_mean_ms']:.1f} ms")
         bare_p = results["librdkafka bare produce"]["seconds"]
