@@ -110,9 +110,15 @@ def main() -> None:
               f"{fill['bytes'] / 1e6:.0f} MB, ~{fill['bytes'] / n:.0f} bytes each "
               f"(filled at {n / fill['seconds']:.0f} msg/s)")
         print("Consume (read_committed, from the earliest offset):")
-        bare = run(binary, bootstrap, "consume-bare", "bids", n)
-        ours = run(binary, bootstrap, "consume-ours", "bids", n)
-        py = python_consume(bootstrap, "bids", n)
+        # Two rounds of the three in turn (a noisy moment hits all alike); each keeps its best.
+        bare = ours = py = None
+        for _ in range(2):
+            r = run(binary, bootstrap, "consume-bare", "bids", n)
+            bare = r if bare is None or r["seconds"] < bare["seconds"] else bare
+            r = run(binary, bootstrap, "consume-ours", "bids", n)
+            ours = r if ours is None or r["seconds"] < ours["seconds"] else ours
+            r = python_consume(bootstrap, "bids", n)
+            py = r if py is None or r["seconds"] < py["seconds"] else py
         line("librdkafka bare consume (ceiling)", bare)
         line("laminar kafka source -> Arrow", ours)
         line("confluent-kafka Python consumer", py)
