@@ -639,15 +639,21 @@ arrow::Status DeltaLog::WriteCheckpoint(const Snapshot& snapshot) {
     ARROW_RETURN_NOT_OK(location_.fs->Move(tmp, path));
   }
   json::object last{{"version", snapshot.version()}, {"size", static_cast<int64_t>(rows.size())}};
-  const std::string last_path = location_.Join(std::string(kLogDir) + "/_last_checkpoint");
-  if (location_.local) {
-    const std::string last_tmp = last_path + ".tmp";
-    ARROW_RETURN_NOT_OK(WriteWhole(location_, last_tmp, json::serialize(last)));
-    ARROW_RETURN_NOT_OK(location_.fs->Move(last_tmp, last_path));
-    SyncDirectory(location_.Join(kLogDir));
-    return arrow::Status::OK();
-  }
-  return WriteWhole(location_, last_path, json::serialize(last));
+  return ReplaceFile(location_.Join(std::string(kLogDir) + "/_last_checkpoint"), json::serialize(last));
+}
+
+arrow::Status DeltaLog::ReplaceFile(const std::string& path, const std::string& contents) {
+  if (!location_.local) return WriteWhole(location_, path, contents);
+  const std::string tmp = path + ".tmp";
+  ARROW_RETURN_NOT_OK(WriteWhole(location_, tmp, contents));
+  ARROW_RETURN_NOT_OK(location_.fs->Move(tmp, path));
+  SyncDirectory(path.substr(0, path.rfind('/')));
+  return arrow::Status::OK();
+}
+
+arrow::Result<std::string> DeltaLog::ReadFile(const std::string& path) {
+  ARROW_ASSIGN_OR_RAISE(auto bytes, ReadWhole(*location_.fs, path));
+  return bytes->ToString();
 }
 
 std::string EscapePartitionValue(const std::string& value) {

@@ -125,6 +125,14 @@ class DeltaLog {
   // false (and writes nothing visible) when another writer got there first.
   arrow::Result<bool> PutCommitIfAbsent(int64_t version, const std::string& contents);
 
+  // Replaces the file at `path` (absolute in the table's filesystem) with `contents` so
+  // that a reader sees the old or the new contents, never a part: local files go through
+  // a fsynced temporary, a rename and a fsync of the directory; object stores write whole
+  // objects anyway.
+  arrow::Status ReplaceFile(const std::string& path, const std::string& contents);
+  // The whole file at `path`.
+  arrow::Result<std::string> ReadFile(const std::string& path);
+
   // Writes `<version>.checkpoint.parquet` for the snapshot and points _last_checkpoint at it.
   arrow::Status WriteCheckpoint(const Snapshot& snapshot);
 

@@ -1007,27 +1007,7 @@ arrow::Status DeltaSink::WriteStagingRecord(uint64_t epoch, const CommitActions&
   record.txns.push_back(TxnAction{options_.writer_id, static_cast<int64_t>(epoch), 0});
   const auto& location = log_->location();
   ARROW_RETURN_NOT_OK(location.fs->CreateDir(location.Join("_laminar/" + writer_tag_), true));
-  const std::string path = StagingRecordPath(epoch);
-  const std::string contents = SerializeCommit(record);
-  if (location.local) {
-    const std::string tmp = path + ".tmp";
-    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) return arrow::Status::IOError("cannot create ", tmp, ": ", std::strerror(errno));
-    const bool ok = ::write(fd, contents.data(), contents.size()) == static_cast<ssize_t>(contents.size()) && ::fsync(fd) == 0;
-    ::close(fd);
-    if (!ok) return arrow::Status::IOError("cannot write ", tmp);
-    if (::rename(tmp.c_str(), path.c_str()) != 0) return arrow::Status::IOError("cannot rename ", tmp, ": ", std::strerror(errno));
-    const std::string dir = location.Join("_laminar/" + writer_tag_);
-    const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-      ::fsync(dfd);
-      ::close(dfd);
-    }
-    return arrow::Status::OK();
-  }
-  ARROW_ASSIGN_OR_RAISE(auto out, location.fs->OpenOutputStream(path));
-  ARROW_RETURN_NOT_OK(out->Write(contents));
-  return out->Close();
+  return log_->ReplaceFile(StagingRecordPath(epoch), SerializeCommit(record));
 }
 
 arrow::Result<std::optional<CommitActions>> DeltaSink::ReadStagingRecord(uint64_t epoch) {
@@ -1035,12 +1015,20 @@ arrow::Result<std::optional<CommitActions>> DeltaSink::ReadStagingRecord(uint64_
   const std::string path = StagingRecordPath(epoch);
   ARROW_ASSIGN_OR_RAISE(auto info, location.fs->GetFileInfo(path));
   if (info.type() != arrow::fs::FileType::File) return std::optional<CommitActions>();
-  ARROW_ASSIGN_OR_RAISE(auto file, location.fs->OpenInputFile(path));
-  ARROW_ASSIGN_OR_RAISE(auto size, file->GetSize());
-  ARROW_ASSIGN_OR_RAISE(auto bytes, file->ReadAt(0, size));
-  ARROW_ASSIGN_OR_RAISE(auto record, ParseCommit(bytes->ToString(), path));
+  ARROW_ASSIGN_OR_RAISE(auto text, log_->ReadFile(path));
+  ARROW_ASSIGN_OR_RAISE(auto record, ParseCommit(text, path));
   record.txns.clear();
   return std::optional<CommitActions>(std::move(record));
+}
+
+CommitActions DeltaSink::TakeStaged() {
+  CommitActions staged;
+  staged.adds = std::move(finished_);
+  staged.removes = std::move(rewritten_);
+  if (!staged.adds.empty()) staged.metadata = pending_metadata_;
+  finished_.clear();
+  rewritten_.clear();
+  return staged;
 }
 
 arrow::Status DeltaSink::PreCommit(uint64_t epoch) {
@@ -1048,12 +1036,7 @@ arrow::Status DeltaSink::PreCommit(uint64_t epoch) {
   std::lock_guard<std::mutex> maintenance(maintenance_mu_);
   if (options_.write_mode == WriteMode::kUpsert) ARROW_RETURN_NOT_OK(StageUpsert());
   ARROW_RETURN_NOT_OK(FinishAllFiles());
-  CommitActions staged;
-  staged.adds = std::move(finished_);
-  staged.removes = std::move(rewritten_);
-  if (!staged.adds.empty()) staged.metadata = pending_metadata_;
-  finished_.clear();
-  rewritten_.clear();
+  CommitActions staged = TakeStaged();
   ARROW_RETURN_NOT_OK(WriteStagingRecord(epoch, staged));
   staged_[epoch] = std::move(staged);
   runtime::FaultPoint("delta.pre_commit.after_stage");
@@ -1293,12 +1276,7 @@ arrow::Status DeltaSink::Flush() {
   std::lock_guard<std::mutex> maintenance(maintenance_mu_);
   if (options_.write_mode == WriteMode::kUpsert) ARROW_RETURN_NOT_OK(StageUpsert());
   ARROW_RETURN_NOT_OK(FinishAllFiles());
-  CommitActions staged;
-  staged.adds = std::move(finished_);
-  staged.removes = std::move(rewritten_);
-  if (!staged.adds.empty()) staged.metadata = pending_metadata_;
-  finished_.clear();
-  rewritten_.clear();
+  CommitActions staged = TakeStaged();
   first_write_ms_ = 0;
   return CommitAdds(std::move(staged), std::nullopt, "WRITE");
 }

@@ -101,6 +101,9 @@ class DeltaSink : public SinkConnector {
   // Writes one log entry holding `adds` (and the txn when epoch is set), retrying on conflicts.
   arrow::Status CommitAdds(CommitActions staged, std::optional<uint64_t> epoch, const char* operation);
   std::string StagingRecordPath(uint64_t epoch) const;
+  // The closed files and rewrites of the open epoch (plus a pending schema change when it
+  // has files), leaving the epoch's state empty.
+  CommitActions TakeStaged();
   arrow::Status WriteStagingRecord(uint64_t epoch, const CommitActions& staged);
   arrow::Result<std::optional<CommitActions>> ReadStagingRecord(uint64_t epoch);
   arrow::Status DeleteOrphans(uint64_t from_epoch);
