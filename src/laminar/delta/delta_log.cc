@@ -458,7 +458,7 @@ arrow::Result<std::optional<Snapshot>> DeltaLog::LoadAt(std::optional<int64_t> m
   arrow::fs::FileSelector selector;
   selector.base_dir = log;
   selector.allow_not_found = true;
-  ARROW_ASSIGN_OR_RAISE(auto infos, location_.fs->GetFileInfo(selector));
+  ARROW_ASSIGN_OR_RAISE(auto infos, storage::ListFiles(*location_.fs, selector));
   std::set<int64_t> commits;
   std::set<int64_t> checkpoints;
   for (const auto& info : infos) {
@@ -502,7 +502,7 @@ arrow::Result<std::optional<Snapshot>> DeltaLog::LoadAt(std::optional<int64_t> m
 arrow::Result<std::optional<int64_t>> DeltaLog::VersionAtOrBefore(int64_t millis) {
   arrow::fs::FileSelector selector;
   selector.base_dir = location_.Join(kLogDir);
-  ARROW_ASSIGN_OR_RAISE(auto infos, location_.fs->GetFileInfo(selector));
+  ARROW_ASSIGN_OR_RAISE(auto infos, storage::ListFiles(*location_.fs, selector));
   std::map<int64_t, arrow::fs::FileInfo> commits;
   for (const auto& info : infos) {
     if (auto v = VersionOf(BaseName(info.path()), ".json")) commits.emplace(*v, info);

@@ -164,7 +164,7 @@ arrow::Result<VacuumResult> Vacuum(DeltaLog& log, const VacuumOptions& options) 
   arrow::fs::FileSelector selector;
   selector.base_dir = location.root;
   selector.recursive = true;
-  ARROW_ASSIGN_OR_RAISE(auto infos, location.fs->GetFileInfo(selector));
+  ARROW_ASSIGN_OR_RAISE(auto infos, storage::ListFiles(*location.fs, selector));
   for (const auto& info : infos) {
     if (info.type() != arrow::fs::FileType::File) continue;
     const std::string relative = info.path().substr(location.root.size() + 1);

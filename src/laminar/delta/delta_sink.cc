@@ -1199,7 +1199,7 @@ arrow::Status DeltaSink::DeleteOrphans(uint64_t from_epoch) {
   selector.base_dir = location.root;
   selector.recursive = true;
   selector.allow_not_found = true;
-  ARROW_ASSIGN_OR_RAISE(auto infos, location.fs->GetFileInfo(selector));
+  ARROW_ASSIGN_OR_RAISE(auto infos, storage::ListFiles(*location.fs, selector));
   int deleted = 0;
   for (const auto& info : infos) {
     if (info.type() != arrow::fs::FileType::File) continue;
@@ -1250,7 +1250,7 @@ arrow::Status DeltaSink::RollbackEpoch(uint64_t epoch) {
     arrow::fs::FileSelector selector;
     selector.base_dir = location.Join("_laminar/" + writer_tag_);
     selector.allow_not_found = true;
-    ARROW_ASSIGN_OR_RAISE(auto records, location.fs->GetFileInfo(selector));
+    ARROW_ASSIGN_OR_RAISE(auto records, storage::ListFiles(*location.fs, selector));
     for (const auto& info : records) {
       unsigned long long e = 0;
       const std::string name = info.path().substr(info.path().rfind('/') + 1);

@@ -10,8 +10,10 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <thread>
 
 #ifdef LAMINAR_HAVE_ARROW_S3
 #include <arrow/filesystem/s3fs.h>
@@ -266,6 +268,19 @@ arrow::Result<TableLocation> OpenLocation(const StorageOptions& options) {
     }
   }
   return arrow::Status::Invalid("unknown storage provider");
+}
+
+arrow::Result<std::vector<arrow::fs::FileInfo>> ListFiles(arrow::fs::FileSystem& fs,
+                                                          const arrow::fs::FileSelector& selector) {
+  constexpr int kAttempts = 5;
+  arrow::Status last;
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    auto listed = fs.GetFileInfo(selector);
+    if (listed.ok() || !listed.status().IsIOError()) return listed;
+    last = listed.status();
+    std::this_thread::sleep_for(std::chrono::milliseconds(5 << attempt));
+  }
+  return last;
 }
 
 void FinalizeCloudStorage() {

@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "laminar/core/config.h"
 
@@ -47,6 +48,13 @@ struct TableLocation {
 };
 
 arrow::Result<TableLocation> OpenLocation(const StorageOptions& options);
+
+// Lists `selector` like FileSystem::GetFileInfo, but tolerates another writer changing the
+// directory meanwhile: a local listing fails when a directory appears between opendir()
+// and Arrow's existence check, or an entry vanishes mid-walk. Such failures are retried a
+// few times; a missing directory with allow_not_found set is an empty listing.
+arrow::Result<std::vector<arrow::fs::FileInfo>> ListFiles(arrow::fs::FileSystem& fs,
+                                                          const arrow::fs::FileSelector& selector);
 
 // Shuts down cloud SDKs (Arrow's S3 needs it before static destruction). Call once, at the
 // end of main, after every filesystem is released. A no-op when none was used.
