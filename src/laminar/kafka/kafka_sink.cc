@@ -89,6 +89,8 @@ void RegisterKafkaSink(ConnectorRegistry& registry) {
 
 KafkaSink::KafkaSink() = default;
 
+KafkaSink::KafkaSink(std::unique_ptr<KafkaMessageMapper> mapper) : mapper_(std::move(mapper)) {}
+
 KafkaSink::~KafkaSink() { (void)Close(); }
 
 arrow::Status KafkaSink::TransitionTo(TxnState next) {
@@ -135,7 +137,11 @@ arrow::Status KafkaSink::Open(const ConnectorConfig& config) {
   if (options_.format == "debezium") {
     return ConfigError(where_, "option 'format' = 'debezium' can only be read, not written; use json, csv, avro or raw");
   }
-  ARROW_ASSIGN_OR_RAISE(encoder_, serde::MakeEncoder(config, config.schema(), "json"));
+  if (mapper_) {
+    ARROW_RETURN_NOT_OK(mapper_->Bind(*config.schema()));
+  } else {
+    ARROW_ASSIGN_OR_RAISE(encoder_, serde::MakeEncoder(config, config.schema(), "json"));
+  }
   if (options_.key_column) {
     key_index_ = config.schema()->GetFieldIndex(*options_.key_column);
     if (key_index_ < 0) {
@@ -231,38 +237,44 @@ arrow::Status KafkaSink::BeginEpoch(uint64_t epoch) {
   return TransitionTo(TxnState::kOpen);
 }
 
-arrow::Status KafkaSink::Produce(const arrow::RecordBatch& batch, const std::vector<std::string>& values,
-                                 int64_t* enqueued_bytes) {
-  std::optional<KeyColumn> keys;
-  if (key_index_ >= 0) {
-    ARROW_ASSIGN_OR_RAISE(keys, KeyColumn::Make(batch.column(key_index_)));
-  }
+arrow::Status KafkaSink::Produce(const std::vector<KafkaMessage>& messages, int64_t* enqueued_bytes) {
   const auto deadline_budget = options_.delivery_timeout;
-  rd_kafka_vu_t vus[5];
-  for (int64_t row = 0; row < batch.num_rows(); ++row) {
-    const std::string& value = values[static_cast<size_t>(row)];
+  std::vector<rd_kafka_vu_t> vus;
+  for (size_t row = 0; row < messages.size(); ++row) {
+    const KafkaMessage& message = messages[row];
+    if (vus.size() < 6 + message.headers.size()) vus.resize(6 + message.headers.size());
     size_t n = 0;
     vus[n].vtype = RD_KAFKA_VTYPE_RKT;
     vus[n++].u.rkt = topic_.get();
-    vus[n].vtype = RD_KAFKA_VTYPE_VALUE;
-    vus[n].u.mem.ptr = const_cast<char*>(value.data());
-    vus[n++].u.mem.size = value.size();
+    if (message.value) {
+      vus[n].vtype = RD_KAFKA_VTYPE_VALUE;
+      vus[n].u.mem.ptr = const_cast<char*>(message.value->data());
+      vus[n++].u.mem.size = message.value->size();
+    }
     vus[n].vtype = RD_KAFKA_VTYPE_MSGFLAGS;
     vus[n++].u.i = RD_KAFKA_MSG_F_COPY;
-    if (keys) {
-      if (auto key = keys->At(row)) {
-        vus[n].vtype = RD_KAFKA_VTYPE_KEY;
-        vus[n].u.mem.ptr = const_cast<char*>(key->data());
-        vus[n++].u.mem.size = key->size();
-      }
+    if (message.key) {
+      vus[n].vtype = RD_KAFKA_VTYPE_KEY;
+      vus[n].u.mem.ptr = const_cast<char*>(message.key->data());
+      vus[n++].u.mem.size = message.key->size();
     }
     if (auto partition = partitioner_.Next(partitions_)) {
       vus[n].vtype = RD_KAFKA_VTYPE_PARTITION;
       vus[n++].u.i32 = *partition;
     }
+    if (message.timestamp_ms > 0) {
+      vus[n].vtype = RD_KAFKA_VTYPE_TIMESTAMP;
+      vus[n++].u.i64 = message.timestamp_ms;
+    }
+    for (const auto& [name, header_value] : message.headers) {  // librdkafka copies them
+      vus[n].vtype = RD_KAFKA_VTYPE_HEADER;
+      vus[n].u.header.name = name.c_str();
+      vus[n].u.header.val = header_value ? header_value->data() : nullptr;
+      vus[n++].u.header.size = header_value ? static_cast<ssize_t>(header_value->size()) : 0;
+    }
     std::chrono::steady_clock::time_point deadline{};
     while (true) {
-      rd_kafka_error_t* error = rd_kafka_produceva(producer_.get(), vus, n);
+      rd_kafka_error_t* error = rd_kafka_produceva(producer_.get(), vus.data(), n);
       if (error == nullptr) break;
       if (rd_kafka_error_code(error) != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
         return ErrorObjectStatus(error, where_ + ": produce row " + std::to_string(row));
@@ -278,7 +290,7 @@ arrow::Status KafkaSink::Produce(const arrow::RecordBatch& batch, const std::vec
       queue_full_waits_.fetch_add(1, std::memory_order_relaxed);
       rd_kafka_poll(producer_.get(), 10);
     }
-    *enqueued_bytes += static_cast<int64_t>(value.size());
+    *enqueued_bytes += message.value ? static_cast<int64_t>(message.value->size()) : 0;
   }
   rd_kafka_poll(producer_.get(), 0);  // serve reports that are already in
   return arrow::Status::OK();
@@ -298,15 +310,31 @@ arrow::Result<WriteResult> KafkaSink::WriteBatch(const std::shared_ptr<arrow::Re
     fenced_ = fenced_ || KindOf(*fatal) == ErrorKind::kFenced;
     return *fatal;
   }
+  // The messages' keys and values point into these two (a cast key column is a new array).
   std::vector<std::string> values;
-  values.reserve(static_cast<size_t>(batch->num_rows()));
-  ARROW_RETURN_NOT_OK(encoder_->Encode(*batch, &values));
-  if (static_cast<int64_t>(values.size()) != batch->num_rows()) {
-    return arrow::Status::Invalid(where_, ": the encoder made ", values.size(), " messages of ", batch->num_rows(),
-                                  " rows");
+  std::optional<KeyColumn> keys;
+  std::vector<KafkaMessage> messages;
+  messages.reserve(static_cast<size_t>(batch->num_rows()));
+  if (mapper_) {
+    ARROW_RETURN_NOT_OK(mapper_->Map(*batch, &messages));
+  } else {
+    values.reserve(static_cast<size_t>(batch->num_rows()));
+    ARROW_RETURN_NOT_OK(encoder_->Encode(*batch, &values));
+    if (key_index_ >= 0) {
+      ARROW_ASSIGN_OR_RAISE(keys, KeyColumn::Make(batch->column(key_index_)));
+    }
+    for (size_t row = 0; row < values.size(); ++row) {
+      KafkaMessage& message = messages.emplace_back();
+      message.value = values[row];
+      if (keys) message.key = keys->At(static_cast<int64_t>(row));
+    }
+  }
+  if (static_cast<int64_t>(messages.size()) != batch->num_rows()) {
+    return arrow::Status::Invalid(where_, ": ", mapper_ ? "the mapper" : "the encoder", " made ", messages.size(),
+                                  " messages of ", batch->num_rows(), " rows");
   }
   int64_t bytes = 0;
-  auto status = Produce(*batch, values, &bytes);
+  auto status = Produce(messages, &bytes);
   if (!status.ok()) {
     if (options_.exactly_once && KindOf(status) != ErrorKind::kFatal && KindOf(status) != ErrorKind::kFenced) {
       (void)TransitionTo(TxnState::kAbortable);

@@ -30,6 +30,7 @@
 #include "laminar/core/registry.h"
 #include "laminar/kafka/kafka_client.h"
 #include "laminar/kafka/kafka_epoch_marker.h"
+#include "laminar/kafka/kafka_message.h"
 #include "laminar/kafka/kafka_partitioner.h"
 #include "laminar/kafka/kafka_sink_options.h"
 #include "laminar/serde/codec.h"
@@ -53,6 +54,8 @@ bool IsValidTxnTransition(TxnState from, TxnState to);
 class KafkaSink : public SinkConnector {
  public:
   KafkaSink();
+  // Messages built by `mapper` instead of the format encoder and key.column (dead letters).
+  explicit KafkaSink(std::unique_ptr<KafkaMessageMapper> mapper);
   ~KafkaSink() override;
 
   arrow::Status Open(const ConnectorConfig& config) override;
@@ -85,14 +88,14 @@ class KafkaSink : public SinkConnector {
   // Waits for every enqueued message; the first delivery failure since the last call.
   arrow::Status FlushAndCheck(const std::string& what);
   arrow::Status RefreshPartitionCount(bool force);
-  arrow::Status Produce(const arrow::RecordBatch& batch, const std::vector<std::string>& values,
-                        int64_t* enqueued_bytes);
+  arrow::Status Produce(const std::vector<KafkaMessage>& messages, int64_t* enqueued_bytes);
 
   ConnectorConfig config_;
   KafkaSinkOptions options_;
   std::string where_;
   std::unique_ptr<serde::RecordEncoder> encoder_;
   int key_index_ = -1;
+  std::unique_ptr<KafkaMessageMapper> mapper_;  // replaces encoder_ and key_index_ when set
 
   KafkaHandle producer_;  // destroyed after topic_ (declared before it)
   TopicHandle topic_;
