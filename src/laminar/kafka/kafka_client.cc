@@ -251,6 +251,14 @@ arrow::Status AddPassthroughProperties(const ConnectorConfig& config, ClientProp
   return arrow::Status::OK();
 }
 
+bool IsClientWideProperty(const std::string& name) {
+  static const char* kPrefixes[] = {"sasl.", "ssl.", "ssl_", "socket.", "broker.", "client.", "security.",
+                                    "api.", "metadata.", "reconnect.", "retry.", "topic.metadata.", "debug",
+                                    "log", "connections.", "enable.ssl.", "allow.auto.create.topics"};
+  return std::any_of(std::begin(kPrefixes), std::end(kPrefixes),
+                     [&](const char* prefix) { return name.rfind(prefix, 0) == 0; });
+}
+
 namespace {
 
 void LogCallback(const rd_kafka_t* rk, int level, const char* facility, const char* line) {

@@ -103,6 +103,12 @@ arrow::Status AddConnectionProperties(const ConnectorConfig& config, ClientPrope
 arrow::Status AddPassthroughProperties(const ConnectorConfig& config, ClientProperties* properties,
                                        const std::vector<std::string>& reserved = {});
 
+// Whether a librdkafka property concerns the connection to the cluster (security, sockets,
+// metadata, logging) rather than the producer or the consumer alone, so that another client
+// of the same cluster (the sink's epoch-marker consumer, a source's dead-letter producer)
+// takes it over.
+bool IsClientWideProperty(const std::string& name);
+
 // librdkafka's log lines and its error callback go to spdlog, tagged with the client name.
 void InstallLogging(rd_kafka_conf_t* conf);
 

@@ -15,16 +15,6 @@ std::string Normalized(std::string text) {
   return text;
 }
 
-// Properties every client (producer or consumer) shares: a consumer reading the epoch
-// marker gets these from the pass-through options, not the producer-only ones.
-bool IsSharedProperty(const std::string& name) {
-  static const char* kPrefixes[] = {"sasl.", "ssl.", "ssl_", "socket.", "broker.", "client.", "security.",
-                                    "api.", "metadata.", "reconnect.", "retry.", "topic.metadata.", "debug",
-                                    "log", "connections.", "enable.ssl.", "allow.auto.create.topics"};
-  return std::any_of(std::begin(kPrefixes), std::end(kPrefixes),
-                     [&](const char* prefix) { return name.rfind(prefix, 0) == 0; });
-}
-
 }  // namespace
 
 std::string DefaultTransactionalId(const std::string& pipeline, const std::string& sink) {
@@ -190,7 +180,8 @@ arrow::Result<KafkaSinkOptions> KafkaSinkOptions::FromConfig(const ConnectorConf
 
   ARROW_RETURN_NOT_OK(AddConnectionProperties(config, &o.connection));
   for (const auto& [name, value] : p.entries()) {
-    if (IsSharedProperty(name) && !o.connection.Has(name)) o.connection.Set(name, value);
+    // A consumer reading the epoch marker gets these, not the producer-only ones.
+    if (IsClientWideProperty(name) && !o.connection.Has(name)) o.connection.Set(name, value);
   }
   return o;
 }
