@@ -47,6 +47,11 @@ void OffsetTracker::Revoked(const std::vector<TopicPartition>& partitions) {
   ++rebalances_;
 }
 
+void OffsetTracker::Forget(const std::vector<TopicPartition>& partitions) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& tp : partitions) next_.erase(tp);
+}
+
 std::set<TopicPartition> OffsetTracker::assigned() const {
   std::lock_guard<std::mutex> lock(mu_);
   return assigned_;

@@ -42,6 +42,9 @@ class OffsetTracker {
 
   void Assigned(const std::vector<TopicPartition>& partitions);
   void Revoked(const std::vector<TopicPartition>& partitions);
+  // Drops the positions of partitions handed over to another member: once their offsets
+  // are committed to the group, the group's offset is the truth, not a copy kept here.
+  void Forget(const std::vector<TopicPartition>& partitions);
   std::set<TopicPartition> assigned() const;
   bool IsAssigned(const TopicPartition& tp) const;
   int64_t rebalances() const;

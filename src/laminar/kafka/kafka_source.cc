@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "laminar/kafka/kafka_avro_registry.h"
+
 namespace laminar::kafka {
 
 namespace {
@@ -38,7 +40,7 @@ arrow::Status KafkaSource::Open(const ConnectorConfig& config) {
   ARROW_ASSIGN_OR_RAISE(metadata_,
                         MetadataColumns::Make(config.schema(), options_.include_metadata, options_.include_headers, where_));
   auto value_schema = metadata_.empty() ? config.schema() : metadata_.value_schema();
-  ARROW_ASSIGN_OR_RAISE(decoder_, serde::MakeDecoder(config, value_schema, "json"));
+  ARROW_ASSIGN_OR_RAISE(decoder_, MakeKafkaDecoder(config, value_schema));
   ARROW_ASSIGN_OR_RAISE(schema_, metadata_.OutputSchema(decoder_->schema()));
   ARROW_ASSIGN_OR_RAISE(auto errors, dlq::ErrorOptions::FromConfig(config));
   router_ = std::make_unique<dlq::ErrorRouter>(config.instance_name(), errors);
@@ -98,25 +100,82 @@ void KafkaSource::HandleRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partit
     return;
   }
   if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
-    // Positions stay: rows already returned from these partitions belong to the open
-    // epoch, and the checkpoint must still cover them.
+    // Rows already returned from these partitions belong to the open epoch. Handing the
+    // partitions over now would let the next owner start at the group's older offset and
+    // read those rows again, so the revocation completes only once the epoch's checkpoint
+    // is committed to the group (OnCheckpointCommitted); until then nothing more is read
+    // from them. Partitions with nothing read since the last commit go at once.
+    const bool lost = rd_kafka_assignment_lost(rk);
     tracker_.Revoked(tps);
     for (const auto& tp : tps) paused_.erase(tp);
-    spdlog::info("{}: {} partitions revoked{}", where_, tps.size(),
-                 rd_kafka_assignment_lost(rk) ? " (assignment lost)" : "");
-    if (cooperative) {
-      if (auto status = ErrorObjectStatus(rd_kafka_incremental_unassign(rk, partitions), where_ + ": unassign");
-          !status.ok()) {
-        spdlog::warn("{}", status.ToString());
-      }
+    std::vector<TopicPartition> clean;
+    std::vector<TopicPartition> dirty;
+    for (const auto& tp : tps) {
+      auto next = tracker_.Next(tp);
+      auto committed = committed_.find(tp);
+      const bool read_since_commit = next && (committed == committed_.end() || committed->second != *next);
+      (read_since_commit ? dirty : clean).push_back(tp);
+    }
+    spdlog::info("{}: {} partition(s) revoked{}{}", where_, tps.size(), lost ? " (assignment lost)" : "",
+                 dirty.empty() || lost || closing_
+                     ? ""
+                     : ", " + std::to_string(dirty.size()) + " released after the next checkpoint");
+    if (lost && !dirty.empty() && callback_error_.ok()) {
+      // Another member may own them already and read from the group's offset: the open
+      // epoch must not commit rows of them, so it is rolled back and read again.
+      callback_error_ = NeedsAbortError("kafka", where_ + ": " + std::to_string(dirty.size()) +
+                                                     " partition(s) were lost to the group with rows of the open "
+                                                     "epoch read from them; rolling the epoch back");
+    }
+    if (lost || closing_) {
+      Release(tps);
     } else {
-      rd_kafka_assign(rk, nullptr);
+      Release(clean);
+      releasing_.insert(releasing_.end(), dirty.begin(), dirty.end());
     }
     return;
   }
   spdlog::warn("{}: rebalance error: {}", where_, rd_kafka_err2str(err));
   tracker_.Revoked(tps);
   rd_kafka_assign(rk, nullptr);
+}
+
+void KafkaSource::Release(const std::vector<TopicPartition>& partitions) {
+  if (partitions.empty() || !consumer_) return;
+  rd_kafka_t* rk = consumer_.get();
+  if (std::strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0) {
+    PartitionList list = NewPartitionList(static_cast<int>(partitions.size()));
+    for (const auto& tp : partitions) rd_kafka_topic_partition_list_add(list.get(), tp.topic.c_str(), tp.partition);
+    if (auto status = ErrorObjectStatus(rd_kafka_incremental_unassign(rk, list.get()), where_ + ": unassign");
+        !status.ok()) {
+      spdlog::warn("{}", status.ToString());
+    }
+  } else {
+    rd_kafka_assign(rk, nullptr);  // eager protocol: the whole assignment goes
+  }
+  tracker_.Forget(partitions);
+  for (const auto& tp : partitions) {
+    started_at_.erase(tp);
+    committed_.erase(tp);
+    paused_.erase(tp);
+  }
+}
+
+arrow::Status KafkaSource::CommitAndReleaseRevoked(const Positions& positions) {
+  if (releasing_.empty()) return arrow::Status::OK();
+  Positions to_commit;
+  for (const auto& tp : releasing_) {
+    if (auto it = positions.find(tp); it != positions.end()) to_commit[tp] = it->second;
+  }
+  if (auto status = CommitToGroup(to_commit); !status.ok()) {
+    // Keep them: releasing now would hand the next owner an offset behind our rows.
+    spdlog::warn("{}: keeping {} revoked partition(s) until their offsets are committed: {}", where_,
+                 releasing_.size(), status.ToString());
+    return status;
+  }
+  spdlog::info("{}: released {} revoked partition(s) after committing their offsets", where_, releasing_.size());
+  Release(std::exchange(releasing_, {}));
+  return arrow::Status::OK();
 }
 
 arrow::Status KafkaSource::ResolveStart(rd_kafka_topic_partition_list_t* partitions) {
@@ -135,6 +194,7 @@ arrow::Status KafkaSource::ResolveStart(rd_kafka_topic_partition_list_t* partiti
       unknown.push_back(i);
     }
   }
+  if (!replay_end_) ARROW_RETURN_NOT_OK(CatchUpWithGroup(partitions, unknown));
   if (unknown.empty()) return arrow::Status::OK();
 
   arrow::Status status;
@@ -175,6 +235,7 @@ arrow::Status KafkaSource::ResolveStart(rd_kafka_topic_partition_list_t* partiti
         const auto& answer = query->elems[k];
         if (err == RD_KAFKA_RESP_ERR_NO_ERROR && answer.err == RD_KAFKA_RESP_ERR_NO_ERROR && answer.offset >= 0) {
           entry.offset = answer.offset;
+          committed_[TopicPartition{entry.topic, entry.partition}] = answer.offset;
         } else if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
           spdlog::warn("{}: committed offsets unavailable ({}); librdkafka resolves them", where_, rd_kafka_err2str(err));
           entry.offset = RD_KAFKA_OFFSET_STORED;
@@ -228,6 +289,42 @@ arrow::Status KafkaSource::ResolveStart(rd_kafka_topic_partition_list_t* partiti
     started_at_[tp] = entry.offset;
   }
   return status;
+}
+
+arrow::Status KafkaSource::CatchUpWithGroup(rd_kafka_topic_partition_list_t* partitions,
+                                           const std::vector<int>& unknown) {
+  // A position this member holds (its checkpoint, or a partition it owned before) can be
+  // behind the group's offset when another member read the partition meanwhile and
+  // committed: starting there would read those rows twice. Offsets only move forward, and
+  // both are checkpoint boundaries, so the larger one is where to continue.
+  std::vector<int> known;
+  for (int i = 0; i < partitions->cnt; ++i) {
+    if (std::find(unknown.begin(), unknown.end(), i) == unknown.end()) known.push_back(i);
+  }
+  if (known.empty()) return arrow::Status::OK();
+  PartitionList query = NewPartitionList(static_cast<int>(known.size()));
+  for (int i : known) {
+    rd_kafka_topic_partition_list_add(query.get(), partitions->elems[i].topic, partitions->elems[i].partition);
+  }
+  const rd_kafka_resp_err_t err = rd_kafka_committed(consumer_.get(), query.get(), TimeoutMs(options_.request_timeout));
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    // Without the group's answer a partition could be read twice: retry the epoch.
+    return NeedsAbortError("kafka", where_ + ": reading the group's committed offsets: " + rd_kafka_err2str(err));
+  }
+  for (size_t k = 0; k < known.size(); ++k) {
+    auto& entry = partitions->elems[known[k]];
+    const auto& answer = query->elems[k];
+    if (answer.err != RD_KAFKA_RESP_ERR_NO_ERROR || answer.offset < 0) continue;
+    const TopicPartition tp{entry.topic, entry.partition};
+    committed_[tp] = answer.offset;
+    if (answer.offset > entry.offset) {
+      spdlog::info("{}: {} continues at the group's offset {} (this member's position was {})", where_,
+                   tp.ToString(), answer.offset, entry.offset);
+      entry.offset = answer.offset;
+      tracker_.SetNext(tp, answer.offset);
+    }
+  }
+  return arrow::Status::OK();
 }
 
 arrow::Status KafkaSource::Seek(const std::vector<TopicPartition>& partitions) {
@@ -413,6 +510,9 @@ arrow::Status KafkaSource::Restore(const SourceCheckpoint& checkpoint) {
   last_checkpoint_ = positions;
   callback_error_ = arrow::Status::OK();
   if (!consumer_) return arrow::Status::OK();
+  // Revoked partitions waiting for a commit: the epoch that read them is gone, so the
+  // restored positions are what the next owner must start from.
+  (void)CommitAndReleaseRevoked(positions);
   // Partitions this member owns move now; the others start where the positions say when
   // the group assigns them (HandleRebalance).
   const auto owned = tracker_.assigned();
@@ -463,16 +563,12 @@ bool KafkaSource::ReplayReachedEnd() const {
   return true;
 }
 
-arrow::Status KafkaSource::OnCheckpointCommitted(uint64_t epoch) {
-  if (!consumer_ || last_checkpoint_.empty()) return arrow::Status::OK();
-  // Only partitions this member owns: another member may own the rest now, and its
-  // offsets are its own.
-  const auto owned = tracker_.assigned();
-  PartitionList list = NewPartitionList(static_cast<int>(last_checkpoint_.size()));
-  for (const auto& [tp, next] : last_checkpoint_) {
-    if (owned.count(tp)) rd_kafka_topic_partition_list_add(list.get(), tp.topic.c_str(), tp.partition)->offset = next;
+arrow::Status KafkaSource::CommitToGroup(const Positions& positions) {
+  if (positions.empty()) return arrow::Status::OK();
+  PartitionList list = NewPartitionList(static_cast<int>(positions.size()));
+  for (const auto& [tp, next] : positions) {
+    rd_kafka_topic_partition_list_add(list.get(), tp.topic.c_str(), tp.partition)->offset = next;
   }
-  if (list->cnt == 0) return arrow::Status::OK();
   QueueHandle queue(rd_kafka_queue_new(consumer_.get()));
   rd_kafka_resp_err_t err = rd_kafka_commit_queue(consumer_.get(), list.get(), queue.get(), nullptr, nullptr);
   if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -482,17 +578,38 @@ arrow::Status KafkaSource::OnCheckpointCommitted(uint64_t epoch) {
       err = RD_KAFKA_RESP_ERR__TIMED_OUT;
     } else {
       err = rd_kafka_event_error(event);
+      // A per-partition failure (e.g. not the owner any more) counts as a failed commit.
+      if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (const auto* answer = rd_kafka_event_topic_partition_list(event)) {
+          for (int i = 0; i < answer->cnt && err == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) err = answer->elems[i].err;
+        }
+      }
       rd_kafka_event_destroy(event);
     }
   }
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    // The checkpoint is durable either way; the next one commits again.
     commit_failures_.fetch_add(1);
-    spdlog::warn("{}: committing the offsets of epoch {} to group '{}': {}", where_, epoch, options_.group_id,
-                 rd_kafka_err2str(err));
-    return arrow::Status::OK();
+    return TransientError("kafka", "committing offsets to group '" + options_.group_id + "': " + rd_kafka_err2str(err));
   }
   commits_.fetch_add(1);
+  for (const auto& [tp, next] : positions) committed_[tp] = next;
+  return arrow::Status::OK();
+}
+
+arrow::Status KafkaSource::OnCheckpointCommitted(uint64_t epoch) {
+  if (!consumer_ || last_checkpoint_.empty()) return arrow::Status::OK();
+  // The partitions this member owns, plus those revoked while their rows were in this
+  // epoch; another member may own the rest now, and its offsets are its own.
+  const auto owned = tracker_.assigned();
+  Positions to_commit;
+  for (const auto& [tp, next] : last_checkpoint_) {
+    if (owned.count(tp)) to_commit[tp] = next;
+  }
+  if (auto status = CommitToGroup(to_commit); !status.ok()) {
+    // The checkpoint is durable either way; the next one commits again.
+    spdlog::warn("{}: epoch {}: {}", where_, epoch, status.ToString());
+  }
+  (void)CommitAndReleaseRevoked(last_checkpoint_);
   return arrow::Status::OK();
 }
 
@@ -524,7 +641,10 @@ ConnectorMetrics KafkaSource::Metrics() const {
 
 arrow::Status KafkaSource::Close() {
   if (!consumer_) return arrow::Status::OK();
-  // Leaves the group (the revoke callback unassigns); commits nothing.
+  // Leaves the group (the revoke callback unassigns); commits nothing: rows not covered by
+  // a committed checkpoint are read again by whoever owns their partitions next.
+  closing_ = true;
+  Release(std::exchange(releasing_, {}));
   const rd_kafka_resp_err_t err = rd_kafka_consumer_close(consumer_.get());
   consumer_.reset();
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) spdlog::warn("{}: close: {}", where_, rd_kafka_err2str(err));

@@ -66,8 +66,19 @@ class KafkaSource : public SourceConnector {
   // Sets .offset of each entry: the tracked position, else the position this member
   // started it at before, else startup.mode's, resolved to a concrete offset where it can.
   arrow::Status ResolveStart(rd_kafka_topic_partition_list_t* partitions);
+  // Raises the positions known for `partitions` (all but the `unknown` indices) to the
+  // group's committed offsets where those are further.
+  arrow::Status CatchUpWithGroup(rd_kafka_topic_partition_list_t* partitions, const std::vector<int>& unknown);
   arrow::Status Seek(const std::vector<TopicPartition>& partitions);
   void PauseAtReplayEnd(const TopicPartition& tp);
+  // Commits `positions` to the group and waits for the answer.
+  arrow::Status CommitToGroup(const Positions& positions);
+  // Hands revoked partitions back to the group (the rebalance completes) and forgets them.
+  void Release(const std::vector<TopicPartition>& partitions);
+  // Revoked partitions whose rows sit in the open epoch: released once `positions` (the
+  // checkpoint that covers those rows) is committed to the group, so the next owner starts
+  // exactly after them.
+  arrow::Status CommitAndReleaseRevoked(const Positions& positions);
   arrow::Result<std::optional<SourceBatch>> Decode(std::vector<MessageHandle> messages);
 
   ConnectorConfig config_;
@@ -84,6 +95,9 @@ class KafkaSource : public SourceConnector {
   mutable Positions last_checkpoint_;     // what OnCheckpointCommitted commits
   std::optional<Positions> replay_end_;
   std::set<TopicPartition> paused_;
+  std::vector<TopicPartition> releasing_;  // revoked, waiting for a committed checkpoint
+  Positions committed_;                    // what the group holds, as far as this member knows
+  bool closing_ = false;
   arrow::Status callback_error_;          // raised inside the rebalance callback, returned by PollBatch
 
   std::atomic<uint64_t> records_{0};
