@@ -4,6 +4,7 @@
 #include <arrow/compute/api.h>
 #include <spdlog/spdlog.h>
 
+#include "laminar/kafka/kafka_avro_registry.h"
 #include "laminar/runtime/fault_points.h"
 
 namespace laminar::kafka {
@@ -107,6 +108,7 @@ SinkCapabilities KafkaSink::capabilities() const {
   SinkCapabilities caps;
   caps.WithIdempotent().WithPartitioned();
   if (options_.exactly_once) caps.WithExactlyOnce().WithTwoPhaseCommit();
+  if (options_.registry) caps.WithSchemaEvolution();
   return caps;
 }
 
@@ -140,7 +142,7 @@ arrow::Status KafkaSink::Open(const ConnectorConfig& config) {
   if (mapper_) {
     ARROW_RETURN_NOT_OK(mapper_->Bind(*config.schema()));
   } else {
-    ARROW_ASSIGN_OR_RAISE(encoder_, serde::MakeEncoder(config, config.schema(), "json"));
+    ARROW_ASSIGN_OR_RAISE(encoder_, MakeKafkaEncoder(config, config.schema()));
   }
   if (options_.key_column) {
     key_index_ = config.schema()->GetFieldIndex(*options_.key_column);

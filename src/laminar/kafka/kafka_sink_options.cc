@@ -52,6 +52,8 @@ std::vector<ConfigKeySpec> KafkaSinkKeySpecs() {
       ConfigKeySpec::Optional("compression.type", ConfigType::kString, "none", "none, gzip, snappy, lz4 or zstd."),
   };
   specs.insert(specs.end(), own.begin(), own.end());
+  for (auto& spec : SchemaRegistryKeySpecs()) specs.push_back(std::move(spec));
+  for (auto& spec : SchemaRegistrySinkKeySpecs()) specs.push_back(std::move(spec));
   for (auto& spec : serde::FormatKeySpecs()) specs.push_back(std::move(spec));
   return specs;
 }
@@ -68,6 +70,17 @@ arrow::Result<KafkaSinkOptions> KafkaSinkOptions::FromConfig(const ConnectorConf
     if (key->empty()) return bad("key.column", "must not be empty");
     o.key_column = *key;
   }
+  ARROW_ASSIGN_OR_RAISE(o.registry, SchemaRegistryOptions::FromConfig(config));
+  if (auto strategy = config.Get("schema.registry.subject.strategy")) {
+    auto parsed = ParseSubjectStrategy(*strategy);
+    if (!parsed) return bad("schema.registry.subject.strategy", "= '" + *strategy + "' is not one of topic_name, record_name, topic_record_name");
+    o.subject_strategy = *parsed;
+  }
+  if (auto subject = config.Get("schema.registry.subject")) {
+    if (subject->empty()) return bad("schema.registry.subject", "must not be empty");
+    o.subject = *subject;
+  }
+  ARROW_RETURN_NOT_OK(CheckRegistryNeeded(config, /*sink=*/true));
 
   const std::string guarantee = Normalized(config.Get("delivery.guarantee").value_or("at-least-once"));
   if (guarantee == "exactly-once" || guarantee == "exactlyonce") {

@@ -14,6 +14,7 @@
 #include "laminar/core/config.h"
 #include "laminar/kafka/kafka_client.h"
 #include "laminar/kafka/kafka_partitioner.h"
+#include "laminar/kafka/schema_registry.h"
 
 namespace laminar::kafka {
 
@@ -42,6 +43,11 @@ struct KafkaSinkOptions {
   std::optional<int64_t> batch_num_messages;
   std::string compression = "none";
   std::string format = "json";
+  // schema.registry.* (nullopt without schema.registry.url): where the Avro schema is
+  // registered, under the subject schema.registry.subject or the strategy's name.
+  std::optional<SchemaRegistryOptions> registry;
+  SubjectStrategy subject_strategy = SubjectStrategy::kTopicName;
+  std::optional<std::string> subject;
   // Everything handed to librdkafka's producer, pass-through included.
   ClientProperties producer;
   // What a consumer needs to reach the same cluster (connection, security, pass-through

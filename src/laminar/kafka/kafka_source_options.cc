@@ -80,6 +80,7 @@ std::vector<ConfigKeySpec> KafkaSourceKeySpecs() {
                               "How message values are decoded: json, csv, avro, raw, debezium (format.* options)."),
   };
   specs.insert(specs.end(), own.begin(), own.end());
+  for (auto& spec : SchemaRegistryKeySpecs()) specs.push_back(std::move(spec));
   for (auto& spec : dlq::ErrorKeySpecs()) specs.push_back(std::move(spec));
   for (auto& spec : serde::FormatKeySpecs()) specs.push_back(std::move(spec));
   return specs;
@@ -196,6 +197,8 @@ arrow::Result<KafkaSourceOptions> KafkaSourceOptions::FromConfig(const Connector
   if (o.format == "debezium" && (o.include_metadata || o.include_headers)) {
     return bad("include.metadata", "cannot be used with format 'debezium' (one message may become two rows)");
   }
+  ARROW_ASSIGN_OR_RAISE(o.registry, SchemaRegistryOptions::FromConfig(config));
+  ARROW_RETURN_NOT_OK(CheckRegistryNeeded(config, /*sink=*/false));
   std::string strategy = Normalized(config.Get("partition.assignment.strategy").value_or("cooperative-sticky"));
   if (strategy == "round-robin") strategy = "roundrobin";
   if (strategy != "cooperative-sticky" && strategy != "range" && strategy != "roundrobin") {

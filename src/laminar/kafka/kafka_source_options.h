@@ -15,6 +15,7 @@
 
 #include "laminar/core/config.h"
 #include "laminar/kafka/kafka_client.h"
+#include "laminar/kafka/schema_registry.h"
 
 namespace laminar::kafka {
 
@@ -47,6 +48,8 @@ struct KafkaSourceOptions {
   bool include_metadata = false;
   bool include_headers = false;
   std::string format = "json";
+  // schema.registry.* (nullopt without schema.registry.url): Avro writer schemas by id.
+  std::optional<SchemaRegistryOptions> registry;
   ClientProperties consumer;
 
   static arrow::Result<KafkaSourceOptions> FromConfig(const ConnectorConfig& config);
