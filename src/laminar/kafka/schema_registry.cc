@@ -455,7 +455,11 @@ arrow::Status SchemaRegistryClient::CheckCompatibility(const std::string& subjec
     return FatalError(kOrigin, what + ": the answer has no \"is_compatible\": " + RegistryMessage(response.body));
   }
   if (compatible->as_bool()) return arrow::Status::OK();
+  // Confluent lists "messages" (with ?verbose=true); Apicurio gives one "reason".
   std::string reasons;
+  if (const auto* reason = object.if_contains("reason"); reason && reason->is_string()) {
+    reasons = std::string(reason->as_string());
+  }
   if (const auto* messages = object.if_contains("messages"); messages && messages->is_array()) {
     for (const auto& message : messages->as_array()) {
       reasons += (reasons.empty() ? "" : "; ") +

@@ -1,8 +1,13 @@
 // Unit tests of the schema registry client and its options, without a registry: the HTTP
 // transport is a fake that records each request and answers from a script.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <deque>
+#include <thread>
 
 #include "laminar/core/status.h"
 #include "laminar/kafka/kafka_avro_registry.h"
@@ -353,7 +358,14 @@ TEST(SchemaRegistryClientTest, CompatibilityCheckBeforeRegistration) {
                                             "type changed; x removed"),
             std::string::npos)
       << refused.status().ToString();
-  ASSERT_EQ(fake.requests.size(), 5u);
+  // Apicurio's form: one "reason".
+  fake.Answer(200, R"({"is_compatible": false, "reason": "Incompatible artifact: x at /fields/1"})");
+  auto apicurio = client.CheckAndRegister("a b", "v4");
+  ASSERT_TRUE(apicurio.status().IsInvalid());
+  EXPECT_NE(apicurio.status().message().find("latest version: Incompatible artifact: x at /fields/1"),
+            std::string::npos)
+      << apicurio.status().ToString();
+  ASSERT_EQ(fake.requests.size(), 6u);
   EXPECT_EQ(fake.requests[0].method, "POST");
   EXPECT_EQ(fake.requests[0].url,
             "http://registry:8081/apis/ccompat/v7/compatibility/subjects/a%20b/versions/latest?verbose=true");
@@ -391,6 +403,95 @@ TEST(SchemaRegistryClientTest, StatusOfMapsEveryClassOfAnswer) {
   EXPECT_NE(client.StatusOf("x", {500, ""}).message().find("x: HTTP 500: (empty answer)"), std::string::npos);
   const std::string page(1000, 'p');
   EXPECT_LT(client.StatusOf("x", {500, page}).message().size(), 400u);  // a proxy's page is not quoted whole
+}
+
+// --- libcurl on the wire --------------------------------------------------------------------------
+
+// One HTTP exchange on a loopback socket: records the request's bytes, sends `answer`.
+class OneShotServer {
+ public:
+  explicit OneShotServer(std::string answer) {
+    listener_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof(address);
+    EXPECT_EQ(bind(listener_, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+    EXPECT_EQ(listen(listener_, 1), 0);
+    getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length);
+    port_ = ntohs(address.sin_port);
+    thread_ = std::thread([this, answer = std::move(answer)] {
+      const int connection = accept(listener_, nullptr, nullptr);
+      if (connection < 0) return;
+      char buffer[4096];
+      while (true) {
+        const size_t head = request_.find("\r\n\r\n");
+        if (head != std::string::npos) {
+          const size_t at = request_.find("Content-Length: ");
+          const size_t body = at == std::string::npos || at > head ? 0 : std::stoul(request_.substr(at + 16));
+          if (request_.size() >= head + 4 + body) break;
+        }
+        const ssize_t n = read(connection, buffer, sizeof(buffer));
+        if (n <= 0) break;
+        request_.append(buffer, static_cast<size_t>(n));
+      }
+      (void)!write(connection, answer.data(), answer.size());
+      close(connection);
+    });
+  }
+  ~OneShotServer() {
+    shutdown(listener_, SHUT_RDWR);
+    close(listener_);
+    if (thread_.joinable()) thread_.join();
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/apis/ccompat/v7"; }
+  // Valid once the client has its answer.
+  const std::string& request() const { return request_; }
+
+ private:
+  int listener_ = -1;
+  int port_ = 0;
+  std::string request_;
+  std::thread thread_;
+};
+
+TEST(SchemaRegistryCurlTest, SendsTheRegistryMediaTypeAndBasicAuth) {
+  const std::string body = R"({"id": 42})";
+  OneShotServer server("HTTP/1.1 200 OK\r\nContent-Type: application/vnd.schemaregistry.v1+json\r\nContent-Length: " +
+                       std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body);
+  SchemaRegistryOptions o = Options();
+  o.url = server.url();
+  o.username = "alice";
+  o.password = "s3cr3t!";
+  o.timeout = std::chrono::milliseconds(5000);
+  SchemaRegistryClient client(o);
+  auto id = client.Register("orders value", R"("long")");
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  EXPECT_EQ(*id, 42);
+  const std::string& request = server.request();
+  EXPECT_EQ(request.rfind("POST /apis/ccompat/v7/subjects/orders%20value/versions HTTP/1.1\r\n", 0), 0u) << request;
+  EXPECT_NE(request.find("Accept: application/vnd.schemaregistry.v1+json"), std::string::npos) << request;
+  EXPECT_NE(request.find("Content-Type: application/vnd.schemaregistry.v1+json"), std::string::npos) << request;
+  EXPECT_NE(request.find("Authorization: Basic YWxpY2U6czNjcjN0IQ=="), std::string::npos) << request;
+  EXPECT_NE(request.find(R"({"schema":"\"long\""})"), std::string::npos) << request;
+}
+
+TEST(SchemaRegistryCurlTest, NoAnswerIsATransientErrorAfterRetries) {
+  int port = 0;
+  {
+    OneShotServer closed("");  // a port that was free a moment ago and is closed now
+    port = std::stoi(closed.url().substr(std::string("http://127.0.0.1:").size()));
+  }
+  SchemaRegistryOptions o = Options();
+  o.url = "http://127.0.0.1:" + std::to_string(port);
+  o.timeout = std::chrono::milliseconds(2000);
+  SchemaRegistryClient client(o);
+  auto result = client.SchemaById(1);
+  ASSERT_FALSE(result.ok());
+  EXPECT_TRUE(result.status().IsIOError()) << result.status().ToString();
+  EXPECT_FALSE(result.status().IsKeyError());
+  EXPECT_TRUE(IsRetryable(result.status()));
+  EXPECT_NE(result.status().message().find("no answer"), std::string::npos) << result.status().ToString();
 }
 
 }  // namespace

@@ -120,8 +120,8 @@ arrow::Result<std::unique_ptr<RecordEncoder>> MakeAvroEncoder(const ConnectorCon
     ARROW_ASSIGN_OR_RAISE(auto id, config.GetOptionalInt64(kSchemaId));
     if (!id) {
       return ConfigError(config.Where(), std::string(kSchemaId) +
-                                             " is required to write the confluent wire format (no schema registry "
-                                             "registration yet)");
+                                             " is required to write the confluent wire format without a schema "
+                                             "registry (the Kafka sink registers with schema.registry.url)");
     }
     if (*id < INT32_MIN || *id > INT32_MAX) {
       return ConfigError(config.Where(), std::string(kSchemaId) + " out of the 32-bit range");

@@ -7,7 +7,8 @@
 //                              (for the id in format.avro.schema.id, or any id if unset).
 //                              Encoding: the schema to write (default: derived from columns).
 //   format.avro.schema.id      confluent: the id of format.avro.schema; the id the encoder
-//                              writes (required to encode confluent until registration).
+//                              writes (required to encode confluent without a registry:
+//                              the Kafka sink registers and sets it, kafka_avro_registry.h).
 //   format.avro.reader.schema  reader schema JSON: defaults, aliases and enum defaults for
 //                              resolution; also the columns when the DDL declares none.
 //   format.avro.record.name    record name of a schema derived from columns (default record)
