@@ -3,9 +3,14 @@
 #include <spdlog/spdlog.h>
 
 #include <map>
+#include <optional>
 
 #include "laminar/dlq/dead_letter_sink.h"
 #include "laminar/dlq/error_router.h"
+#ifdef LAMINAR_WITH_KAFKA
+#include "laminar/kafka/kafka_dead_letter.h"
+#include "laminar/kafka/kafka_sink_options.h"
+#endif
 
 namespace laminar::cli {
 
@@ -46,6 +51,8 @@ arrow::Result<std::unique_ptr<runtime::Pipeline>> BuildPipeline(const ddl::Scrip
     pipeline = std::make_unique<runtime::Pipeline>(pipeline_options, std::move(store));
   }
   std::map<std::string, std::shared_ptr<arrow::Schema>> source_schemas;
+  // transactional.id -> who produces with it: two producers with one id would fence each other.
+  std::map<std::string, std::string> transactional_ids;
   for (const auto& source : script.sources) {
     ConnectorConfig config(source.connector, OptionMap(source.options));
     config.set_instance_name(source.name);
@@ -54,6 +61,35 @@ arrow::Result<std::unique_ptr<runtime::Pipeline>> BuildPipeline(const ddl::Scrip
     auto created = registry.CreateSource(config);
     if (!created.ok()) return LocateError(script, created.status(), source.options, source.connector_location);
     spdlog::debug("source '{}' ({}): {}", source.name, source.connector, config.DisplayRedacted());
+    auto errors = dlq::ErrorOptions::FromConfig(config);
+    if (!errors.ok()) return LocateError(script, errors.status(), source.options, source.connector_location);
+    const bool to_topic = errors->policy == dlq::ErrorPolicy::kDeadLetter && !errors->dead_letter_topic.empty();
+#ifdef LAMINAR_WITH_KAFKA
+    // Dead letters to a Kafka topic: the producer's configuration is checked here, without I/O.
+    std::optional<kafka::DeadLetterProducerConfig> dlq_producer;
+    if (to_topic) {
+      auto producer = kafka::MakeDeadLetterProducerConfig(config, *errors);
+      if (!producer.ok()) return LocateError(script, producer.status(), source.options, source.connector_location);
+      if (producer->options.exactly_once) {
+        const std::string owner = "the dead-letter producer of source '" + source.name + "'";
+        auto [it, fresh] = transactional_ids.emplace(producer->options.transactional_id, owner);
+        if (!fresh) {
+          return LocateError(script,
+                             ConfigError(config.Where(), "option 'dead_letter.transactional.id': '" + it->first +
+                                                             "' is already the transactional.id of " + it->second),
+                             source.options, source.connector_location);
+        }
+      }
+      dlq_producer = std::move(*producer);
+    }
+#else
+    if (to_topic) {
+      return LocateError(script,
+                         ConfigError(config.Where(), "option 'dead_letter.topic' needs Kafka, which this build "
+                                                     "leaves out (LAMINAR_WITH_KAFKA=OFF); use 'dead_letter.path'"),
+                         source.options, source.connector_location);
+    }
+#endif
     if (options.validate_only) {
       source_schemas[source.name] = config.schema();
       continue;
@@ -65,10 +101,9 @@ arrow::Result<std::unique_ptr<runtime::Pipeline>> BuildPipeline(const ddl::Scrip
     }
     source_schemas[source.name] = connector->schema();
     pipeline->AddSource(source.name, source.connector, std::move(connector));
-    ARROW_ASSIGN_OR_RAISE(auto errors, dlq::ErrorOptions::FromConfig(config));
-    if (errors.policy == dlq::ErrorPolicy::kDeadLetter && !errors.dead_letter_path.empty()) {
+    if (errors->policy == dlq::ErrorPolicy::kDeadLetter && !errors->dead_letter_path.empty()) {
       // Dead letters go through an exactly-once files sink of their own, in the source's epochs.
-      ConnectorConfig dlq_config("files", {{"path", errors.dead_letter_path}, {"format", "json"}});
+      ConnectorConfig dlq_config("files", {{"path", errors->dead_letter_path}, {"format", "json"}});
       dlq_config.set_instance_name(source.name + ".dead_letters");
       dlq_config.set_pipeline_name(options.pipeline_name);
       dlq_config.set_schema(dlq::DeadLetterSchema());
@@ -79,6 +114,19 @@ arrow::Result<std::unique_ptr<runtime::Pipeline>> BuildPipeline(const ddl::Scrip
       pipeline->AddDeadLetterSink(dlq_config.instance_name(), "files", source.name,
                                   std::make_unique<dlq::DeadLetterSink>(std::move(dlq_sink)));
     }
+#ifdef LAMINAR_WITH_KAFKA
+    if (dlq_producer) {
+      // A Kafka sink of its own (transactional unless dead_letter.delivery.guarantee says
+      // otherwise), in the source's epochs like the files one.
+      auto dlq_sink = kafka::MakeDeadLetterProducer(source.connector);
+      spdlog::debug("source '{}': dead-letter producer {}", source.name, dlq_producer->config.DisplayRedacted());
+      if (auto status = dlq_sink->Open(dlq_producer->config); !status.ok()) {
+        return LocateError(script, dlq_producer->Explain(status), source.options, source.connector_location);
+      }
+      pipeline->AddDeadLetterSink(dlq_producer->config.instance_name(), "kafka", source.name,
+                                  std::make_unique<dlq::DeadLetterSink>(std::move(dlq_sink)));
+    }
+#endif
   }
   for (const auto& sink : script.sinks) {
     ConnectorConfig config(sink.connector, OptionMap(sink.options));
@@ -88,6 +136,22 @@ arrow::Result<std::unique_ptr<runtime::Pipeline>> BuildPipeline(const ddl::Scrip
     auto created = registry.CreateSink(config);
     if (!created.ok()) return LocateError(script, created.status(), sink.options, sink.connector_location);
     spdlog::debug("sink '{}' ({}): {}", sink.name, sink.connector, config.DisplayRedacted());
+#ifdef LAMINAR_WITH_KAFKA
+    if (sink.connector == "kafka") {
+      // Its option errors are Open's to report; here only an id another producer holds.
+      auto kafka_options = kafka::KafkaSinkOptions::FromConfig(config);
+      if (kafka_options.ok() && kafka_options->exactly_once) {
+        auto [it, fresh] = transactional_ids.emplace(kafka_options->transactional_id, "sink '" + sink.name + "'");
+        if (!fresh) {
+          return LocateError(script,
+                             ConfigError(config.Where(), "option 'transactional.id': '" + it->first +
+                                                             "' is already the transactional.id of " + it->second +
+                                                             "; set a different one"),
+                             sink.options, sink.connector_location);
+        }
+      }
+    }
+#endif
     if (options.validate_only) continue;
     auto connector = std::move(*created);
     if (auto status = connector->Open(config); !status.ok()) {

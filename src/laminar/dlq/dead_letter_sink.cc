@@ -1,5 +1,7 @@
 #include "laminar/dlq/dead_letter_sink.h"
 
+#include "laminar/core/status.h"
+
 namespace laminar::dlq {
 
 arrow::Status DeadLetterSink::BeginEpoch(uint64_t epoch) {
@@ -30,8 +32,26 @@ arrow::Status DeadLetterSink::PreCommit(uint64_t epoch) {
   return status;
 }
 
+arrow::Status DeadLetterSink::Flush() {
+  auto status = inner_->Flush();
+  if (inner_->capabilities().exactly_once) return status;
+  (status.ok() ? written_ : write_failed_).fetch_add(epoch_rows_);
+  epoch_rows_ = 0;
+  return status;
+}
+
 arrow::Status DeadLetterSink::CommitEpoch(uint64_t epoch) {
-  ARROW_RETURN_NOT_OK(inner_->CommitEpoch(epoch));
+  auto status = inner_->CommitEpoch(epoch);
+  if (KindOf(status) == ErrorKind::kEpochLost) {
+    // Gone (a Kafka transaction aborted under us): a failed attempt. The runtime replays the
+    // epoch into this sink, which stages its dead letters again.
+    if (auto it = staged_.find(epoch); it != staged_.end()) {
+      write_failed_.fetch_add(it->second);
+      staged_.erase(it);
+    }
+    return status;
+  }
+  ARROW_RETURN_NOT_OK(status);
   // A commit after a restart finishes an epoch another process staged: its count is unknown.
   if (auto it = staged_.find(epoch); it != staged_.end()) {
     written_.fetch_add(it->second);

@@ -12,10 +12,24 @@ std::vector<ConfigKeySpec> ErrorKeySpecs() {
       ConfigKeySpec::Enum("on.error", {"fail", "skip", "dead_letter"}, "fail",
                           "What to do with a record that cannot be decoded or breaks a NOT NULL column: fail "
                           "(stop, naming the record), skip (count and drop), dead_letter (write it to "
-                          "dead_letter.path)."),
+                          "dead_letter.path or dead_letter.topic)."),
       ConfigKeySpec::Unset("dead_letter.path", ConfigType::kString,
                            "Directory for dead letters (JSON lines, committed with each epoch)."),
-      ConfigKeySpec::Unset("dead_letter.topic", ConfigType::kString, "Kafka topic for dead letters."),
+      ConfigKeySpec::Unset("dead_letter.topic", ConfigType::kString,
+                           "Kafka topic for dead letters: each one is the original key and value with "
+                           "laminar.error.* headers, produced in the epoch of its record."),
+      ConfigKeySpec::Unset("dead_letter.bootstrap.servers", ConfigType::kString,
+                           "Brokers of dead_letter.topic; required unless the source is a Kafka source, whose "
+                           "connection and security settings the dead-letter producer otherwise shares."),
+      ConfigKeySpec::Unset("dead_letter.properties.*", ConfigType::kString,
+                           "librdkafka property of the dead-letter producer, applied last "
+                           "(dead_letter.properties.security.protocol = 'sasl_ssl')."),
+      ConfigKeySpec::Unset("dead_letter.delivery.guarantee", ConfigType::kString,
+                           "exactly-once (the default: one Kafka transaction per epoch; read the topic with "
+                           "isolation.level=read_committed) or at-least-once."),
+      ConfigKeySpec::Unset("dead_letter.transactional.id", ConfigType::kString,
+                           "Transactional id of the dead-letter producer (exactly-once); default "
+                           "laminar-<pipeline>-<source>.dlq."),
       ConfigKeySpec::Optional("dead_letter.max-per-second", ConfigType::kDouble, "100",
                               "Dead letters per second; beyond it bad records are dropped and counted (0 = no limit)."),
       ConfigKeySpec::Optional("dead_letter.max-raw-bytes", ConfigType::kInt, std::to_string(1 << 20),
@@ -36,15 +50,38 @@ arrow::Result<ErrorOptions> ErrorOptions::FromConfig(const ConnectorConfig& conf
   ARROW_ASSIGN_OR_RAISE(options.max_raw_bytes, config.GetInt64("dead_letter.max-raw-bytes", 1 << 20));
   if (options.max_per_second < 0) return ConfigError(config.Where(), "option 'dead_letter.max-per-second' must be >= 0");
   if (options.max_raw_bytes < 0) return ConfigError(config.Where(), "option 'dead_letter.max-raw-bytes' must be >= 0");
+  if (config.Has("dead_letter.path") && options.dead_letter_path.empty()) {
+    return ConfigError(config.Where(), "option 'dead_letter.path' must not be empty");
+  }
+  if (config.Has("dead_letter.topic") && options.dead_letter_topic.empty()) {
+    return ConfigError(config.Where(), "option 'dead_letter.topic' must not be empty");
+  }
   if (options.policy == ErrorPolicy::kDeadLetter) {
     if (options.dead_letter_path.empty() && options.dead_letter_topic.empty()) {
       return ConfigError(config.Where(), "option 'on.error' = 'dead_letter' needs 'dead_letter.path' or 'dead_letter.topic'");
     }
-    if (!options.dead_letter_topic.empty()) {
-      return ConfigError(config.Where(), "option 'dead_letter.topic' needs the Kafka sink, which this build does not have yet; use 'dead_letter.path'");
+    if (!options.dead_letter_path.empty() && !options.dead_letter_topic.empty()) {
+      return ConfigError(config.Where(), "option 'dead_letter.topic' and option 'dead_letter.path' are both set; dead "
+                                         "letters go to one place: keep one of them");
     }
   } else if (!options.dead_letter_path.empty() || !options.dead_letter_topic.empty()) {
     return ConfigError(config.Where(), "option 'dead_letter.path'/'dead_letter.topic' is set but 'on.error' is not 'dead_letter'");
+  }
+  // The producer's own options mean nothing without a topic.
+  const bool producer_options = !config.PropertiesWithPrefix("dead_letter.properties.").empty();
+  for (const char* key : {"dead_letter.bootstrap.servers", "dead_letter.delivery.guarantee", "dead_letter.transactional.id"}) {
+    if (config.Has(key) && options.dead_letter_topic.empty()) {
+      return ConfigError(config.Where(), "option '" + std::string(key) + "' needs 'dead_letter.topic'");
+    }
+  }
+  if (producer_options && options.dead_letter_topic.empty()) {
+    return ConfigError(config.Where(), "options 'dead_letter.properties.*' need 'dead_letter.topic'");
+  }
+  if (!options.dead_letter_topic.empty() && config.connector_type() != "kafka" &&
+      !config.Has("dead_letter.bootstrap.servers")) {
+    return ConfigError(config.Where(), "option 'dead_letter.topic' needs 'dead_letter.bootstrap.servers': a " +
+                                           config.connector_type() +
+                                           " source has no Kafka connection for the dead-letter producer to share");
   }
   return options;
 }

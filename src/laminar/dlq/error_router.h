@@ -23,8 +23,9 @@ enum class ErrorPolicy { kFail, kSkip, kDeadLetter };
 
 struct ErrorOptions {
   ErrorPolicy policy = ErrorPolicy::kFail;
+  // Where dead letters go: one of the two (both set is a config error).
   std::string dead_letter_path;          // a directory: JSON lines, committed per epoch
-  std::string dead_letter_topic;         // Kafka (once the Kafka sink exists)
+  std::string dead_letter_topic;         // a Kafka topic (kafka/kafka_dead_letter.h builds the producer)
   double max_per_second = 100;           // dead letters per second; 0 = unlimited
   int64_t max_raw_bytes = 1 << 20;       // raw payloads longer than this are truncated
 
@@ -32,7 +33,9 @@ struct ErrorOptions {
 };
 
 // The keys every decoding source accepts: on.error, dead_letter.path, dead_letter.topic,
-// dead_letter.max-per-second, dead_letter.max-raw-bytes.
+// dead_letter.max-per-second, dead_letter.max-raw-bytes, and the dead-letter producer's
+// dead_letter.bootstrap.servers, dead_letter.properties.*, dead_letter.delivery.guarantee,
+// dead_letter.transactional.id (read by kafka/kafka_dead_letter.h).
 std::vector<ConfigKeySpec> ErrorKeySpecs();
 
 // Columns of a dead-letter batch: source, partition, offset, error, key, value (the raw

@@ -1,0 +1,185 @@
+#include "laminar/kafka/kafka_dead_letter.h"
+
+#include <arrow/api.h>
+
+#include <algorithm>
+
+#include "laminar/core/status.h"
+#include "laminar/kafka/kafka_client.h"
+#include "laminar/kafka/kafka_sink.h"
+
+namespace laminar::kafka {
+
+namespace {
+
+// Columns of dlq::DeadLetterSchema(), in its order (Bind and Map check the schema).
+enum Column : int {
+  kSource = 0,
+  kPartition,
+  kOffset,
+  kError,
+  kKey,
+  kValue,
+  kValueTruncated,
+  kHeaders,
+  kTimestamp,
+  kDeadLetteredAt,
+};
+
+}  // namespace
+
+arrow::Status DeadLetterMapper::Bind(const arrow::Schema& schema) {
+  if (!schema.Equals(*dlq::DeadLetterSchema(), /*check_metadata=*/false)) {
+    return ConfigError("dead-letter producer", "its input must be dead letters (" +
+                                                   dlq::DeadLetterSchema()->ToString() + "), not " + schema.ToString());
+  }
+  return arrow::Status::OK();
+}
+
+arrow::Status DeadLetterMapper::Map(const arrow::RecordBatch& batch, std::vector<KafkaMessage>* messages) {
+  if (!batch.schema()->Equals(*dlq::DeadLetterSchema(), /*check_metadata=*/false)) {
+    return arrow::Status::Invalid("dead-letter producer: a batch of ", batch.schema()->ToString(),
+                                  " is not a batch of dead letters");
+  }
+  const auto& source = static_cast<const arrow::StringArray&>(*batch.column(kSource));
+  const auto& partition = static_cast<const arrow::StringArray&>(*batch.column(kPartition));
+  const auto& offset = static_cast<const arrow::StringArray&>(*batch.column(kOffset));
+  const auto& error = static_cast<const arrow::StringArray&>(*batch.column(kError));
+  const auto& key = static_cast<const arrow::BinaryArray&>(*batch.column(kKey));
+  const auto& value = static_cast<const arrow::BinaryArray&>(*batch.column(kValue));
+  const auto& truncated = static_cast<const arrow::BooleanArray&>(*batch.column(kValueTruncated));
+  const auto& headers = static_cast<const arrow::ListArray&>(*batch.column(kHeaders));
+  const auto& timestamp = static_cast<const arrow::Int64Array&>(*batch.column(kTimestamp));
+  const auto& lettered_at = static_cast<const arrow::Int64Array&>(*batch.column(kDeadLetteredAt));
+  // value_offset() indexes the list's values array; field() applies the struct's own offset.
+  const auto& header_fields = static_cast<const arrow::StructArray&>(*headers.values());
+  const auto header_names = std::static_pointer_cast<arrow::StringArray>(header_fields.field(0));
+  const auto header_values = std::static_pointer_cast<arrow::BinaryArray>(header_fields.field(1));
+
+  const bool kafka_source = source_connector_ == "kafka";
+  for (int64_t row = 0; row < batch.num_rows(); ++row) {
+    KafkaMessage& message = messages->emplace_back();
+    if (key.IsValid(row)) message.key = key.GetView(row);
+    if (value.IsValid(row)) message.value = value.GetView(row);
+    if (timestamp.IsValid(row) && timestamp.Value(row) > 0) message.timestamp_ms = timestamp.Value(row);
+    auto& out = message.headers;
+    if (headers.IsValid(row)) {
+      for (int64_t i = headers.value_offset(row); i < headers.value_offset(row + 1); ++i) {
+        out.emplace_back(header_names->GetString(i), header_values->IsValid(i)
+                                                         ? std::optional<std::string>(header_values->GetString(i))
+                                                         : std::nullopt);
+      }
+    }
+    out.emplace_back(kErrorMessageHeader, error.GetString(row));
+    out.emplace_back(kErrorSourceHeader, source.GetString(row));
+    out.emplace_back(kErrorConnectorHeader, source_connector_);
+    if (partition.IsValid(row)) {
+      const std::string text = partition.GetString(row);
+      auto topic_partition = kafka_source ? ParsePartitionKey(text) : std::nullopt;
+      if (topic_partition) {
+        out.emplace_back(kErrorTopicHeader, topic_partition->first);
+        out.emplace_back(kErrorPartitionHeader, std::to_string(topic_partition->second));
+      } else {
+        out.emplace_back(kErrorPartitionHeader, text);
+      }
+    }
+    out.emplace_back(kErrorOffsetHeader, offset.GetString(row));
+    if (truncated.Value(row)) out.emplace_back(kErrorTruncatedHeader, "true");
+    out.emplace_back(kErrorTimestampHeader, std::to_string(lettered_at.Value(row)));
+  }
+  return arrow::Status::OK();
+}
+
+std::string DeadLetterTransactionalId(const std::string& pipeline, const std::string& source) {
+  return DefaultTransactionalId(pipeline, source + ".dlq");
+}
+
+arrow::Status DeadLetterProducerConfig::Explain(const arrow::Status& status) const {
+  if (status.ok()) return status;
+  // "option 'properties.x'" -> "option 'dead_letter.properties.x'", in one pass.
+  const std::string& text = status.message();
+  static const std::string kOption = "option '";
+  std::string explained;
+  size_t at = 0;
+  while (true) {
+    const size_t found = text.find(kOption, at);
+    const size_t name_end = found == std::string::npos ? std::string::npos : text.find('\'', found + kOption.size());
+    if (name_end == std::string::npos) break;
+    const std::string name = text.substr(found + kOption.size(), name_end - found - kOption.size());
+    auto origin = std::find_if(origins.begin(), origins.end(), [&](const auto& entry) { return entry.first == name; });
+    explained += text.substr(at, found + kOption.size() - at);
+    explained += origin != origins.end() && !origin->second.empty() ? origin->second : name;
+    at = name_end;
+  }
+  explained += text.substr(at);
+  // The sink's "where" names an object the user never declared.
+  const std::string sink_where = config.Where();
+  if (explained.rfind(sink_where, 0) == 0) explained = explained.substr(sink_where.size());
+  else explained = ": " + explained;
+  return status.WithMessage(source_where, ": dead-letter producer for topic '", options.topic, "'", explained);
+}
+
+arrow::Result<DeadLetterProducerConfig> MakeDeadLetterProducerConfig(const ConnectorConfig& source,
+                                                                     const dlq::ErrorOptions& errors) {
+  DeadLetterProducerConfig out;
+  if (errors.dead_letter_topic.empty()) {
+    return arrow::Status::Invalid(source.Where(), ": no dead_letter.topic to make a dead-letter producer for");
+  }
+  out.source_where = source.Where();
+  ConnectorConfig& config = out.config;
+  config = ConnectorConfig("kafka");
+  config.set_instance_name(source.instance_name() + ".dead_letters");
+  config.set_pipeline_name(source.pipeline_name());
+  config.set_schema(dlq::DeadLetterSchema());
+  out.options.topic = errors.dead_letter_topic;  // for Explain until the options are parsed
+  auto set = [&](const std::string& key, const std::string& value, const std::string& from) {
+    config.Set(key, value);
+    auto& origins = out.origins;
+    origins.erase(std::remove_if(origins.begin(), origins.end(), [&](const auto& entry) { return entry.first == key; }),
+                  origins.end());
+    origins.emplace_back(key, from);
+  };
+  set("topic", errors.dead_letter_topic, "dead_letter.topic");
+  if (auto servers = source.Get("dead_letter.bootstrap.servers")) {
+    // Another cluster (or a non-Kafka source): nothing of the source's applies.
+    set("bootstrap.servers", *servers, "dead_letter.bootstrap.servers");
+  } else if (source.connector_type() == "kafka") {
+    for (const auto& spec : ConnectionKeySpecs()) {
+      if (spec.key.find('*') != std::string::npos) continue;
+      if (auto value = source.Get(spec.key)) set(spec.key, *value, spec.key);
+    }
+    // In AddPassthroughProperties' order: kafka.* first, properties.* wins.
+    for (const std::string prefix : {"kafka.", "properties."}) {
+      for (const auto& [name, value] : source.PropertiesWithPrefix(prefix)) {
+        if (IsClientWideProperty(name)) set("properties." + name, value, prefix + name);
+      }
+    }
+  } else {
+    return ConfigError(source.Where(), "option 'dead_letter.topic' needs 'dead_letter.bootstrap.servers': a " +
+                                           source.connector_type() +
+                                           " source has no Kafka connection for the dead-letter producer to share");
+  }
+  for (const auto& [name, value] : source.PropertiesWithPrefix("dead_letter.properties.")) {
+    set("properties." + name, value, "dead_letter.properties." + name);
+  }
+  set("delivery.guarantee", source.Get("dead_letter.delivery.guarantee").value_or("exactly-once"),
+      "dead_letter.delivery.guarantee");
+  if (auto id = source.Get("dead_letter.transactional.id")) set("transactional.id", *id, "dead_letter.transactional.id");
+
+  ARROW_RETURN_NOT_OK(out.Explain(config.Validate(KafkaSinkKeySpecs())));
+  auto options = KafkaSinkOptions::FromConfig(config);
+  if (!options.ok()) return out.Explain(options.status());
+  if (options->exactly_once && !config.Has("transactional.id")) {
+    set("transactional.id", DeadLetterTransactionalId(source.pipeline_name(), source.instance_name()), "");
+    options = KafkaSinkOptions::FromConfig(config);
+    if (!options.ok()) return out.Explain(options.status());
+  }
+  out.options = std::move(*options);
+  return out;
+}
+
+std::unique_ptr<SinkConnector> MakeDeadLetterProducer(const std::string& source_connector) {
+  return std::make_unique<KafkaSink>(std::make_unique<DeadLetterMapper>(source_connector));
+}
+
+}  // namespace laminar::kafka
