@@ -18,7 +18,7 @@ arrow::Status Prefixed(const std::string& where, const arrow::Status& status) {
 // The schema the sink writes: format.avro.schema, else the one derived from the columns
 // (the same derivation the Avro encoder makes).
 arrow::Result<std::shared_ptr<const serde::avro::AvroSchema>> WriterSchema(const ConnectorConfig& config,
-                                                                            const arrow::Schema& columns) {
+                                                                           const arrow::Schema& columns) {
   std::string text;
   if (auto pinned = config.Get("format.avro.schema")) {
     text = *pinned;

@@ -73,7 +73,10 @@ arrow::Result<KafkaSinkOptions> KafkaSinkOptions::FromConfig(const ConnectorConf
   ARROW_ASSIGN_OR_RAISE(o.registry, SchemaRegistryOptions::FromConfig(config));
   if (auto strategy = config.Get("schema.registry.subject.strategy")) {
     auto parsed = ParseSubjectStrategy(*strategy);
-    if (!parsed) return bad("schema.registry.subject.strategy", "= '" + *strategy + "' is not one of topic_name, record_name, topic_record_name");
+    if (!parsed) {
+      return bad("schema.registry.subject.strategy",
+                 "= '" + *strategy + "' is not one of topic_name, record_name, topic_record_name");
+    }
     o.subject_strategy = *parsed;
   }
   if (auto subject = config.Get("schema.registry.subject")) {

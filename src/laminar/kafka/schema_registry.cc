@@ -45,8 +45,8 @@ std::string Base64(const std::string& in) {
   std::string out;
   size_t i = 0;
   for (; i + 2 < in.size(); i += 3) {
-    const uint32_t n = (uint32_t{static_cast<uint8_t>(in[i])} << 16) | (uint32_t{static_cast<uint8_t>(in[i + 1])} << 8) |
-                       static_cast<uint8_t>(in[i + 2]);
+    const uint32_t n = (uint32_t{static_cast<uint8_t>(in[i])} << 16) |
+                       (uint32_t{static_cast<uint8_t>(in[i + 1])} << 8) | static_cast<uint8_t>(in[i + 2]);
     for (int shift : {18, 12, 6, 0}) out += kAlphabet[(n >> shift) & 63];
   }
   if (i + 1 == in.size()) {
@@ -129,9 +129,12 @@ std::optional<SubjectStrategy> ParseSubjectStrategy(const std::string& text) {
 
 std::string SubjectName(SubjectStrategy strategy, const std::string& topic, const std::string& record_full_name) {
   switch (strategy) {
-    case SubjectStrategy::kTopicName: return topic + "-value";
-    case SubjectStrategy::kRecordName: return record_full_name;
-    case SubjectStrategy::kTopicRecordName: return topic + "-" + record_full_name;
+    case SubjectStrategy::kTopicName:
+      return topic + "-value";
+    case SubjectStrategy::kRecordName:
+      return record_full_name;
+    case SubjectStrategy::kTopicRecordName:
+      return topic + "-" + record_full_name;
   }
   return topic + "-value";
 }
@@ -209,17 +212,16 @@ arrow::Result<std::optional<SchemaRegistryOptions>> SchemaRegistryOptions::FromC
   std::transform(scheme.begin(), scheme.end(), scheme.begin(), [](unsigned char c) { return std::tolower(c); });
   if ((scheme != "http" && scheme != "https") || o.url.find("://") == std::string::npos ||
       o.url.size() <= scheme.size() + 3) {
-    return ConfigError(where, "option 'schema.registry.url' = '" + o.DisplayUrl() +
-                                  "' is not an http:// or https:// URL");
+    return ConfigError(where,
+                       "option 'schema.registry.url' = '" + o.DisplayUrl() + "' is not an http:// or https:// URL");
   }
   const bool has_user = config.Has("schema.registry.username");
   const bool has_password = config.Has("schema.registry.password");
   if (has_user != has_password) {
-    return ConfigError(where, std::string("option '") +
-                                  (has_user ? "schema.registry.username" : "schema.registry.password") +
-                                  "' needs option '" +
-                                  (has_user ? "schema.registry.password" : "schema.registry.username") +
-                                  "': set both or neither");
+    return ConfigError(where,
+                       std::string("option '") + (has_user ? "schema.registry.username" : "schema.registry.password") +
+                           "' needs option '" + (has_user ? "schema.registry.password" : "schema.registry.username") +
+                           "': set both or neither");
   }
   o.username = config.Get("schema.registry.username").value_or("");
   o.password = config.Get("schema.registry.password").value_or("");
@@ -231,8 +233,9 @@ arrow::Result<std::optional<SchemaRegistryOptions>> SchemaRegistryOptions::FromC
   o.key_location = config.Get("schema.registry.ssl.key.location").value_or("");
   o.key_password = config.Get("schema.registry.ssl.key.password").value_or("");
   if (!o.key_location.empty() && o.certificate_location.empty()) {
-    return ConfigError(where, "option 'schema.registry.ssl.key.location' needs option "
-                              "'schema.registry.ssl.certificate.location'");
+    return ConfigError(where,
+                       "option 'schema.registry.ssl.key.location' needs option "
+                       "'schema.registry.ssl.certificate.location'");
   }
   ARROW_ASSIGN_OR_RAISE(auto timeout, config.GetInt64("schema.registry.timeout.ms", 30000));
   if (timeout < 1) return ConfigError(where, "option 'schema.registry.timeout.ms' must be positive");
@@ -283,7 +286,8 @@ HttpTransport CurlTransport(const SchemaRegistryOptions& options) {
     if (!curl) return FatalError(kOrigin, "libcurl: no handle");
     struct curl_slist* headers = nullptr;
     headers = curl_slist_append(headers, (std::string("Accept: ") + kMediaType + ", application/json").c_str());
-    if (!request.body.empty()) headers = curl_slist_append(headers, (std::string("Content-Type: ") + kMediaType).c_str());
+    if (!request.body.empty())
+      headers = curl_slist_append(headers, (std::string("Content-Type: ") + kMediaType).c_str());
     std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> header_guard(headers, curl_slist_free_all);
     HttpResponse response;
     char error[CURL_ERROR_SIZE] = {0};
@@ -310,14 +314,15 @@ HttpTransport CurlTransport(const SchemaRegistryOptions& options) {
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &response.body);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(options.timeout.count()));
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(std::min<int64_t>(options.timeout.count(), 10000)));
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+                     static_cast<long>(std::min<int64_t>(options.timeout.count(), 10000)));
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);  // no SIGALRM in a multi-threaded process
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     const CURLcode rc = curl_easy_perform(h);
     if (rc != CURLE_OK) {
       const std::string detail = error[0] != 0 ? error : curl_easy_strerror(rc);
-      const bool tls = rc == CURLE_SSL_CACERT_BADFILE || rc == CURLE_SSL_CERTPROBLEM || rc == CURLE_PEER_FAILED_VERIFICATION ||
-                       rc == CURLE_SSL_CONNECT_ERROR;
+      const bool tls = rc == CURLE_SSL_CACERT_BADFILE || rc == CURLE_SSL_CERTPROBLEM ||
+                       rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CONNECT_ERROR;
       return MakeError(tls ? ErrorKind::kFatal : ErrorKind::kTransient, kOrigin,
                        request.method + " " + request.url + ": no answer: " + detail, static_cast<int>(rc));
     }
@@ -344,20 +349,26 @@ std::string SchemaRegistryClient::Mask(std::string text) const {
 }
 
 arrow::Status SchemaRegistryClient::StatusOf(const std::string& what, const HttpResponse& response) const {
-  const std::string text = Mask(what + ": HTTP " + std::to_string(response.status) + ": " + RegistryMessage(response.body));
+  const std::string text =
+      Mask(what + ": HTTP " + std::to_string(response.status) + ": " + RegistryMessage(response.body));
   const int code = static_cast<int>(response.status);
   switch (response.status) {
-    case 404: return arrow::Status::KeyError(text);
+    case 404:
+      return arrow::Status::KeyError(text);
     case 409:
-    case 422: return arrow::Status::Invalid(text);
+    case 422:
+      return arrow::Status::Invalid(text);
     case 401:
     case 403:
-      return FatalError(kOrigin, text + (options_.username.empty() ? " (no credentials were sent)"
-                                                                    : " (as user '" + options_.username + "')"),
-                        code);
+      return FatalError(
+          kOrigin,
+          text + (options_.username.empty() ? " (no credentials were sent)" : " (as user '" + options_.username + "')"),
+          code);
     case 408:
-    case 429: return TransientError(kOrigin, text, code);
-    default: break;
+    case 429:
+      return TransientError(kOrigin, text, code);
+    default:
+      break;
   }
   if (response.status >= 500) return TransientError(kOrigin, text, code);
   return FatalError(kOrigin, text, code);
@@ -409,18 +420,19 @@ arrow::Result<int32_t> SchemaRegistryClient::Register(const std::string& subject
       return it->second;
     }
   }
-  const std::string what = "schema registry " + options_.DisplayUrl() + ": registering the schema under subject '" +
-                           subject + "'";
+  const std::string what =
+      "schema registry " + options_.DisplayUrl() + ": registering the schema under subject '" + subject + "'";
   const std::string body = json::serialize(json::object{{"schema", schema}});
   ARROW_ASSIGN_OR_RAISE(auto response, Send("POST", "/subjects/" + EscapePathSegment(subject) + "/versions", body));
   if (response.status == 409) {
-    return arrow::Status::Invalid(Mask("schema registry " + options_.DisplayUrl() + " refused the schema for subject '" +
-                                       subject + "' as incompatible with its earlier versions (HTTP 409): " +
-                                       RegistryMessage(response.body)));
+    return arrow::Status::Invalid(
+        Mask("schema registry " + options_.DisplayUrl() + " refused the schema for subject '" + subject +
+             "' as incompatible with its earlier versions (HTTP 409): " + RegistryMessage(response.body)));
   }
   if (response.status == 422) {
-    return arrow::Status::Invalid(Mask("schema registry " + options_.DisplayUrl() + " refused the schema for subject '" +
-                                       subject + "' as invalid (HTTP 422): " + RegistryMessage(response.body)));
+    return arrow::Status::Invalid(Mask("schema registry " + options_.DisplayUrl() +
+                                       " refused the schema for subject '" + subject +
+                                       "' as invalid (HTTP 422): " + RegistryMessage(response.body)));
   }
   if (response.status != 200) return StatusOf(what, response);
   ARROW_ASSIGN_OR_RAISE(auto object, ParseObject(what, response.body));
@@ -436,12 +448,12 @@ arrow::Result<int32_t> SchemaRegistryClient::Register(const std::string& subject
 }
 
 arrow::Status SchemaRegistryClient::CheckCompatibility(const std::string& subject, const std::string& schema) {
-  const std::string what = "schema registry " + options_.DisplayUrl() + ": compatibility check of subject '" + subject + "'";
+  const std::string what =
+      "schema registry " + options_.DisplayUrl() + ": compatibility check of subject '" + subject + "'";
   const std::string body = json::serialize(json::object{{"schema", schema}});
-  ARROW_ASSIGN_OR_RAISE(auto response, Send("POST",
-                                            "/compatibility/subjects/" + EscapePathSegment(subject) +
-                                                "/versions/latest?verbose=true",
-                                            body));
+  ARROW_ASSIGN_OR_RAISE(
+      auto response,
+      Send("POST", "/compatibility/subjects/" + EscapePathSegment(subject) + "/versions/latest?verbose=true", body));
   if (response.status == 404) return arrow::Status::OK();  // no version yet: anything goes
   if (response.status == 409 || response.status == 422) {
     return arrow::Status::Invalid(Mask("schema registry " + options_.DisplayUrl() + " finds the schema for subject '" +

@@ -64,7 +64,7 @@ struct SchemaRegistryOptions {
   std::string ca_location;
   std::string certificate_location;
   std::string key_location;
-  std::string key_password;  // never printed
+  std::string key_password;                  // never printed
   std::chrono::milliseconds timeout{30000};  // per request, connecting included
   // A request without an answer, or answered 408/429/5xx, is sent up to 3 times, pausing
   // retry_pause, then twice that: a registry restart should not stop a pipeline.

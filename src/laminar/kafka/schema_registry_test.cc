@@ -141,8 +141,11 @@ TEST(SchemaRegistryMaskTest, PasswordsNeverAppearInMessages) {
   // The config's own display masks the password key.
   arrow::Status validated;
   auto config = Config(KafkaSinkKeySpecs(),
-                       {{"bootstrap.servers", "b:9092"}, {"topic", "t"}, {"schema.registry.url", "http://r:1"},
-                        {"schema.registry.username", "alice"}, {"schema.registry.password", "s3cr3t!"}},
+                       {{"bootstrap.servers", "b:9092"},
+                        {"topic", "t"},
+                        {"schema.registry.url", "http://r:1"},
+                        {"schema.registry.username", "alice"},
+                        {"schema.registry.password", "s3cr3t!"}},
                        &validated);
   ASSERT_TRUE(validated.ok()) << validated.ToString();
   EXPECT_EQ(config.DisplayRedacted().find("s3cr3t!"), std::string::npos);
@@ -199,8 +202,8 @@ TEST(SchemaRegistryOptionsTest, RefusesHalfConfigurations) {
                "'schema.compatibility' = 'SOMETIMES' is not one of NONE, BACKWARD");
   expect_error({{"schema.registry.url", "http://r"}, {"schema.registry.ssl.key.location", "/k.pem"}},
                "needs option 'schema.registry.ssl.certificate.location'");
-  for (const char* level : {"NONE", "BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE", "FULL",
-                            "FULL_TRANSITIVE"}) {
+  for (const char* level :
+       {"NONE", "BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE", "FULL", "FULL_TRANSITIVE"}) {
     auto parsed = ParseCompatibility(level);
     ASSERT_TRUE(parsed) << level;
     EXPECT_STREQ(CompatibilityName(*parsed), level);
@@ -390,9 +393,8 @@ TEST(SchemaRegistryClientTest, SetsTheSubjectsCompatibilityLevel) {
 }
 
 TEST(SchemaRegistryClientTest, StatusOfMapsEveryClassOfAnswer) {
-  SchemaRegistryClient client(Options(), [](const HttpRequest&) -> arrow::Result<HttpResponse> {
-    return arrow::Status::Invalid("unused");
-  });
+  SchemaRegistryClient client(
+      Options(), [](const HttpRequest&) -> arrow::Result<HttpResponse> { return arrow::Status::Invalid("unused"); });
   EXPECT_TRUE(client.StatusOf("x", {404, ""}).IsKeyError());
   EXPECT_TRUE(client.StatusOf("x", {409, ""}).IsInvalid());
   EXPECT_TRUE(client.StatusOf("x", {422, ""}).IsInvalid());
