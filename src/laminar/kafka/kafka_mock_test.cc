@@ -15,6 +15,7 @@
 #include <set>
 #include <thread>
 
+#include "laminar/kafka/kafka_dead_letter.h"
 #include "laminar/kafka/kafka_java_vectors_test_internal.h"
 #include "laminar/kafka/kafka_sink.h"
 #include "laminar/kafka/kafka_source.h"
@@ -34,6 +35,8 @@ struct Message {
   int64_t offset;
   std::optional<std::string> key;
   std::string value;
+  std::vector<std::pair<std::string, std::string>> headers = {};
+  int64_t timestamp_ms = 0;
 };
 
 class KafkaMockTest : public ::testing::Test {
@@ -135,6 +138,16 @@ class KafkaMockTest : public ::testing::Test {
       Message message{m->partition, m->offset, std::nullopt,
                       std::string(static_cast<const char*>(m->payload), m->len)};
       if (m->key) message.key = std::string(static_cast<const char*>(m->key), m->key_len);
+      rd_kafka_headers_t* headers = nullptr;
+      if (rd_kafka_message_headers(m.get(), &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        const char* name = nullptr;
+        const void* value = nullptr;
+        size_t size = 0;
+        for (size_t i = 0; rd_kafka_header_get_all(headers, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
+          message.headers.emplace_back(name, value ? std::string(static_cast<const char*>(value), size) : "");
+        }
+      }
+      message.timestamp_ms = rd_kafka_message_timestamp(m.get(), nullptr);
       out.push_back(std::move(message));
     }
     rd_kafka_consumer_close(consumer.get());
@@ -555,6 +568,70 @@ TEST_F(KafkaMockTest, BadRecordsBecomeDeadLettersWithPartitionAndOffset) {
   EXPECT_EQ(Ids(batches), (std::vector<int64_t>{1, 3}));
   EXPECT_EQ(letters, 1);
   EXPECT_EQ(source->Checkpoint().GetOffset("poison-0"), "3");  // the bad record counts as read
+}
+
+// dead_letter.topic: the source's dead letters, through the dead-letter producer (a
+// transactional Kafka sink sharing the source's connection), arrive as the original key,
+// value and headers plus the laminar.error.* headers, with the original timestamp.
+TEST_F(KafkaMockTest, DeadLettersReachTheirTopicAsKafkaConnectWritesThem) {
+  CreateTopic("poison", 1);
+  CreateTopic("poison.dlq", 1);
+  Produce("poison", 0, {"{\"id\": 1, \"name\": \"a\"}", "NOT VALID JSON {{{"}, "k", /*with_header=*/true);
+  const Properties options = {{"topic", "poison"},
+                              {"group.id", "g-poison"},
+                              {"on.error", "dead_letter"},
+                              {"dead_letter.topic", "poison.dlq"}};
+  auto source = OpenSource(options, JsonSchema());
+  ASSERT_TRUE(source);
+  std::shared_ptr<arrow::RecordBatch> letters;
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (!letters && std::chrono::steady_clock::now() < deadline) {
+    auto batch = source->PollBatch(10, 200ms);
+    ASSERT_TRUE(batch.ok()) << batch.status().ToString();
+    if (*batch) letters = (*batch)->dead_letters;
+  }
+  ASSERT_TRUE(letters);
+
+  Properties source_options = options;
+  source_options["bootstrap.servers"] = bootstrap_;
+  source_options["properties.log_level"] = "3";
+  ConnectorConfig source_config("kafka", source_options);
+  source_config.set_instance_name("in");
+  source_config.set_pipeline_name("mock");
+  ASSERT_TRUE(source_config.Validate(KafkaSourceKeySpecs()).ok());
+  auto errors = dlq::ErrorOptions::FromConfig(source_config);
+  ASSERT_TRUE(errors.ok()) << errors.status().ToString();
+  auto producer_config = MakeDeadLetterProducerConfig(source_config, *errors);
+  ASSERT_TRUE(producer_config.ok()) << producer_config.status().ToString();
+  EXPECT_EQ(producer_config->options.transactional_id, "laminar-mock-in.dlq");
+  auto producer = MakeDeadLetterProducer("kafka");
+  auto opened = producer->Open(producer_config->config);
+  ASSERT_TRUE(opened.ok()) << opened.ToString();
+  ASSERT_TRUE(producer->capabilities().exactly_once);
+  ASSERT_TRUE(producer->BeginEpoch(1).ok());
+  auto written = producer->WriteBatch(letters);
+  ASSERT_TRUE(written.ok()) << written.status().ToString();
+  ASSERT_TRUE(producer->PreCommit(1).ok());
+  ASSERT_TRUE(producer->CommitEpoch(1).ok());
+  ASSERT_TRUE(producer->Close().ok());
+
+  auto originals = ReadTopic("poison", 1, 2);
+  ASSERT_EQ(originals.size(), 2u);
+  auto dead = ReadTopic("poison.dlq", 1, 1);
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].key, std::optional<std::string>("k"));
+  EXPECT_EQ(dead[0].value, "NOT VALID JSON {{{");
+  EXPECT_EQ(dead[0].timestamp_ms, originals[1].timestamp_ms);
+  std::map<std::string, std::string> context;
+  for (const auto& [name, value] : dead[0].headers) context[name] = value;
+  ASSERT_FALSE(dead[0].headers.empty());
+  EXPECT_EQ(dead[0].headers[0], (std::pair<std::string, std::string>("trace", "abc")));  // the record's own first
+  EXPECT_EQ(context["laminar.error.topic"], "poison");
+  EXPECT_EQ(context["laminar.error.partition"], "0");
+  EXPECT_EQ(context["laminar.error.offset"], "1");
+  EXPECT_EQ(context["laminar.error.source"], "in");
+  EXPECT_EQ(context["laminar.error.connector"], "kafka");
+  EXPECT_MENTIONS(context["laminar.error.message"], "JSON");
 }
 
 TEST_F(KafkaMockTest, FailPolicyNamesThePartitionAndOffset) {
