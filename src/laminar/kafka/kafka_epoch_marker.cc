@@ -1,5 +1,8 @@
 #include "laminar/kafka/kafka_epoch_marker.h"
 
+#include <algorithm>
+#include <thread>
+
 namespace laminar::kafka {
 
 arrow::Status EpochMarker::Stage(rd_kafka_t* producer, uint64_t epoch, std::chrono::milliseconds timeout) {
@@ -27,15 +30,27 @@ arrow::Result<std::optional<uint64_t>> EpochMarker::Read(std::chrono::millisecon
     InstallLogging(conf.get());
     ARROW_ASSIGN_OR_RAISE(consumer_, NewClient(RD_KAFKA_CONSUMER, std::move(conf), "epoch marker"));
   }
-  PartitionList partitions = NewPartitionList();
-  rd_kafka_topic_partition_list_add(partitions.get(), topic_.c_str(), 0);
-  const rd_kafka_resp_err_t err = rd_kafka_committed(consumer_.get(), partitions.get(), TimeoutMs(timeout));
   const std::string what = "reading the last committed epoch (group '" + group_id_ + "')";
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return ResponseError(err, what);
-  const rd_kafka_topic_partition_t& entry = partitions->elems[0];
-  if (entry.err != RD_KAFKA_RESP_ERR_NO_ERROR) return ResponseError(entry.err, what);
-  if (entry.offset < 1) return std::optional<uint64_t>();
-  return std::optional<uint64_t>(static_cast<uint64_t>(entry.offset));
+  // A coordinator that is still loading (a broker just started, a group never used) or a
+  // transaction still settling answers with a transient error: ask again until the timeout.
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    PartitionList partitions = NewPartitionList();
+    rd_kafka_topic_partition_list_add(partitions.get(), topic_.c_str(), 0);
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    rd_kafka_resp_err_t err = rd_kafka_committed(consumer_.get(), partitions.get(),
+                                                 TimeoutMs(std::max(left, std::chrono::milliseconds(1))));
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) err = partitions->elems[0].err;
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      const int64_t offset = partitions->elems[0].offset;
+      if (offset < 1) return std::optional<uint64_t>();
+      return std::optional<uint64_t>(static_cast<uint64_t>(offset));
+    }
+    if (KindOfResponse(err) != ErrorKind::kTransient || std::chrono::steady_clock::now() >= deadline) {
+      return ResponseError(err, what);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
 }
 
 }  // namespace laminar::kafka

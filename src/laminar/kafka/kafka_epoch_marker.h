@@ -35,7 +35,8 @@ class EpochMarker {
   arrow::Status Stage(rd_kafka_t* producer, uint64_t epoch, std::chrono::milliseconds timeout);
 
   // The epoch of the last committed transaction that staged one; nullopt when none ever
-  // did (or the group's offsets expired: offsets.retention.minutes).
+  // did (or the group's offsets expired: offsets.retention.minutes). Transient answers (a
+  // coordinator still loading, a transaction still settling) are retried within `timeout`.
   arrow::Result<std::optional<uint64_t>> Read(std::chrono::milliseconds timeout);
 
  private:
