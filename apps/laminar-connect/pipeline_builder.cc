@@ -5,6 +5,7 @@
 #include <map>
 #include <optional>
 
+#include "laminar/builtin_connectors.h"
 #include "laminar/dlq/dead_letter_sink.h"
 #include "laminar/dlq/error_router.h"
 #ifdef LAMINAR_WITH_KAFKA
@@ -53,6 +54,7 @@ arrow::Result<std::unique_ptr<runtime::Pipeline>> BuildPipeline(const ddl::Scrip
   std::map<std::string, std::shared_ptr<arrow::Schema>> source_schemas;
   // transactional.id -> who produces with it: two producers with one id would fence each other.
   std::map<std::string, std::string> transactional_ids;
+  std::map<std::string, SourceConnector*> opened_sources;  // owned by the pipeline
   for (const auto& source : script.sources) {
     ConnectorConfig config(source.connector, OptionMap(source.options));
     config.set_instance_name(source.name);
@@ -100,6 +102,7 @@ arrow::Result<std::unique_ptr<runtime::Pipeline>> BuildPipeline(const ddl::Scrip
                          source.connector_location);
     }
     source_schemas[source.name] = connector->schema();
+    opened_sources[source.name] = connector.get();
     pipeline->AddSource(source.name, source.connector, std::move(connector));
     if (errors->policy == dlq::ErrorPolicy::kDeadLetter && !errors->dead_letter_path.empty()) {
       // Dead letters go through an exactly-once files sink of their own, in the source's epochs.
@@ -157,6 +160,9 @@ arrow::Result<std::unique_ptr<runtime::Pipeline>> BuildPipeline(const ddl::Scrip
     if (auto status = connector->Open(config); !status.ok()) {
       return LocateError(script, status.WithMessage("sink '", sink.name, "': ", status.message()), sink.options,
                          sink.connector_location);
+    }
+    if (auto from = opened_sources.find(sink.from); from != opened_sources.end()) {
+      LinkConnectors(*from->second, *connector);
     }
     pipeline->AddSink(sink.name, sink.connector, sink.from, std::move(connector));
   }

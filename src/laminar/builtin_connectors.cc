@@ -28,4 +28,17 @@ void RegisterBuiltinConnectors(ConnectorRegistry& registry) {
 #endif
 }
 
+void LinkConnectors(SourceConnector& source, SinkConnector& sink) {
+#ifdef LAMINAR_WITH_KAFKA
+  auto* kafka_source = dynamic_cast<kafka::KafkaSource*>(&source);
+  auto* kafka_sink = dynamic_cast<kafka::KafkaSink*>(&sink);
+  if (kafka_source != nullptr && kafka_sink != nullptr && kafka_sink->options().exactly_once) {
+    kafka_sink->CommitOffsetsOf(kafka_source);
+  }
+#else
+  (void)source;
+  (void)sink;
+#endif
+}
+
 }  // namespace laminar

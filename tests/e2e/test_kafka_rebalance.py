@@ -1,36 +1,49 @@
-"""Several laminar-connect processes in one consumer group, against the real broker.
+"""Several laminar-connect processes in one consumer group, against the real broker, each
+with its own checkpoint directory, reading one topic into one exactly-once Kafka topic
+(the sink commits the source's offsets inside its transaction). A read_committed consumer
+then sees every message exactly once.
 
 - Rebalance: a second member joins while messages keep arriving and later leaves; the
-  partitions move twice mid-epoch, and the union of both members' outputs holds every
-  message exactly once. A revoked partition is handed over only once the epoch holding
-  its rows is committed, with its offsets committed to the group.
+  partitions move twice mid-epoch. A revoked partition is handed over only once the
+  epoch holding its rows is committed, with its offsets committed to the group.
+- Discovery: three members; one is killed right after its transaction committed (before
+  it could commit the group's offsets itself); the survivors take its partitions over
+  after the session timeout. Only the offsets committed in the transaction keep them
+  from reading that epoch again.
 """
+import contextlib
+import json
 import os
+import re
 import signal
 import subprocess
 import threading
 import time
 
-from test_kafka_connectors import JsonProducer, create_topic, parquet_rows
+from test_kafka_connectors import JsonProducer, consume_all, create_topic
 
-GROUP_SOURCE_DDL = """
+MEMBER_DDL = """
 CREATE SOURCE events (id BIGINT NOT NULL, name VARCHAR) FROM KAFKA (
   'bootstrap.servers' = '{bootstrap}', topic = '{topic}', 'group.id' = '{group}',
   'startup.mode' = 'group-offsets', 'auto.offset.reset' = 'earliest', 'max.poll.records' = '200',
   'properties.session.timeout.ms' = '6000', 'properties.heartbeat.interval.ms' = '500');
-CREATE SINK out FROM events INTO FILES (path = '{out}', format = 'parquet');
+CREATE SINK out FROM events INTO KAFKA (
+  'bootstrap.servers' = '{bootstrap}', topic = '{out}', 'delivery.guarantee' = 'exactly-once',
+  'key.column' = 'id', 'linger.ms' = '5');
 """
 
 
 class Member:
     """One laminar-connect process of the group, with its own output and checkpoints."""
 
-    def __init__(self, binary, tmp_path, name, bootstrap, topic, group, checkpoint_ms=300):
-        self.out = tmp_path / f"out-{name}"
+    def __init__(self, binary, tmp_path, name, bootstrap, topic, out_topic, env_extra=None, checkpoint_ms=300):
+        self.name = name
+        # The DDL file's name is the pipeline's name: each member's transactional.id differs.
         ddl = tmp_path / f"{name}.sql"
-        ddl.write_text(GROUP_SOURCE_DDL.format(bootstrap=bootstrap, topic=topic, group=group, out=self.out))
+        ddl.write_text(MEMBER_DDL.format(bootstrap=bootstrap, topic=topic, group=f"g-{topic}", out=out_topic))
         env = dict(os.environ)
         env.pop("LAMINAR_FAULT_POINT", None)
+        env.update(env_extra or {})
         self.proc = subprocess.Popen(
             [binary, "run", str(ddl), "--checkpoint-dir", str(tmp_path / f"cp-{name}"),
              "--checkpoint-interval", str(checkpoint_ms), "--no-status"],
@@ -49,14 +62,21 @@ class Member:
             assert time.monotonic() < deadline, f"'{needle}' never appeared:\n{self.text()}"
             time.sleep(0.2)
 
-    def ids(self):
-        return [r["id"] for r in parquet_rows(self.out)]
-
     def stop(self, sig=signal.SIGTERM):
         self.proc.send_signal(sig)
         code = self.proc.wait(60)
         self.reader.join(10)
         return code
+
+
+@contextlib.contextmanager
+def members_logged(*members):
+    """On a failed check, the members' logs go into the failure message."""
+    try:
+        yield
+    except AssertionError as failure:
+        logs = "\n".join(f"--- member {m.name}:\n{m.text()[-20000:]}" for m in members)
+        raise AssertionError(f"{failure}\n{logs}") from None
 
 
 def wait_until(condition, timeout, what):
@@ -73,10 +93,17 @@ def assert_exactly_once(ids, total):
     assert not missing, f"{len(missing)} messages lost, e.g. {missing[:10]}"
 
 
+def rows_out(member):
+    """The rows a stopped member wrote, from its closing line."""
+    match = re.search(r"stopped cleanly: \d+ rows in, (\d+) rows out", member.text())
+    assert match, member.text()
+    return int(match.group(1))
+
+
 def test_partitions_move_between_two_members_without_loss_or_duplicates(laminar_connect, kafka_broker, tmp_path):
-    topic = create_topic(kafka_broker, 6)
-    group = f"g-{topic}"
-    producer = JsonProducer(kafka_broker, topic)
+    source_topic = create_topic(kafka_broker, 6)
+    out_topic = create_topic(kafka_broker, 3)
+    producer = JsonProducer(kafka_broker, source_topic)
     producer.produce(2000)
     stop = threading.Event()
 
@@ -85,20 +112,21 @@ def test_partitions_move_between_two_members_without_loss_or_duplicates(laminar_
             producer.produce(200)
             time.sleep(0.05)
 
+    def member(name):
+        return Member(laminar_connect, tmp_path, name, kafka_broker, source_topic, out_topic)
+
     feeder = threading.Thread(target=keep_producing)
     feeder.start()
     try:
-        first = Member(laminar_connect, tmp_path, "a", kafka_broker, topic, group)
+        first = member("a")
         first.wait_for("assigned")
-        wait_until(lambda: len(first.ids()) > 1000, 60, "the first member to write rows")
+        time.sleep(3)
         # The second member joins: the cooperative assignor moves half the partitions while
         # the first member has rows of them in its open epoch.
-        second = Member(laminar_connect, tmp_path, "b", kafka_broker, topic, group)
+        second = member("b")
         second.wait_for("assigned")
-        first.wait_for("released")
-        written = len(first.ids()) + len(second.ids())
-        wait_until(lambda: len(second.ids()) > 500 and len(first.ids()) + len(second.ids()) > written + 1000, 60,
-                   "both members to write rows")
+        first.wait_for("released ")
+        time.sleep(4)
         # The second member leaves cleanly: its partitions go back to the first member.
         assert second.stop() == 0, second.text()
         time.sleep(2)
@@ -106,9 +134,56 @@ def test_partitions_move_between_two_members_without_loss_or_duplicates(laminar_
         stop.set()
         feeder.join()
     total = producer.next_id
-    wait_until(lambda: len(first.ids()) + len(second.ids()) >= total, 120, "every message to be written")
-    time.sleep(1)
-    assert first.stop() == 0, first.text()
-    assert_exactly_once(first.ids() + second.ids(), total)
-    # Both members really shared the topic: each wrote rows of partitions the other also had.
-    assert len(second.ids()) > 0 and len(first.ids()) > len(second.ids())
+    with members_logged(first, second):
+        messages = consume_all(kafka_broker, out_topic, total, timeout=180)
+        assert first.stop() == 0, first.text()
+        assert_exactly_once([json.loads(m.value())["id"] for m in messages], total)
+        assert len(messages) == total
+        # Both members really shared the topic.
+        assert rows_out(second) > 0 and rows_out(first) > 0
+
+
+
+
+def test_survivors_take_over_a_killed_members_partitions_exactly_once(laminar_connect, kafka_broker, tmp_path):
+    source_topic = create_topic(kafka_broker, 6)
+    out_topic = create_topic(kafka_broker, 3)
+    producer = JsonProducer(kafka_broker, source_topic)
+    producer.produce(1000)
+    stop = threading.Event()
+
+    def keep_producing():
+        while not stop.is_set():
+            producer.produce(100)
+            time.sleep(0.05)
+
+    def member(name, env_extra=None):
+        return Member(laminar_connect, tmp_path, name, kafka_broker, source_topic, out_topic, env_extra)
+
+    feeder = threading.Thread(target=keep_producing)
+    feeder.start()
+    try:
+        survivors = [member("a"), member("c")]
+        for m in survivors:
+            m.wait_for("assigned")
+        # The victim dies right after its 15th transaction committed, before its own commit
+        # of the group's offsets: only offsets committed inside the transaction keep the
+        # survivors from reading that epoch again.
+        victim = member("b", {"LAMINAR_FAULT_POINT": "checkpoint.after_commit:15"})
+        victim.wait_for("assigned")
+        assert victim.proc.wait(90) == -signal.SIGKILL, victim.text()
+        # Past the session timeout (6 s) the group drops the victim and the survivors take
+        # its partitions over; messages keep arriving meanwhile. Every message of them must
+        # then reach the output, so the survivors must have read them.
+        time.sleep(10)
+    finally:
+        stop.set()
+        feeder.join()
+    total = producer.next_id
+    with members_logged(*survivors, victim):
+        messages = consume_all(kafka_broker, out_topic, total, timeout=180)
+        for m in survivors:
+            assert m.stop() == 0, m.text()
+        ids = [json.loads(message.value())["id"] for message in messages]
+        assert_exactly_once(ids, total)
+        assert len(ids) == total

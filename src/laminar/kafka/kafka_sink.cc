@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "laminar/kafka/kafka_avro_registry.h"
+#include "laminar/kafka/kafka_source.h"
 #include "laminar/runtime/fault_points.h"
 
 namespace laminar::kafka {
@@ -409,6 +410,26 @@ arrow::Status KafkaSink::PreCommit(uint64_t epoch) {
     return status.WithMessage(where_, ": ", status.message());
   }
   runtime::FaultPoint("kafka.pre_commit.after_marker");
+  if (offsets_source_ != nullptr) {
+    auto [group, offsets] = offsets_source_->OffsetsForTransaction();
+    if (offsets) {
+      arrow::Status status = ErrorObjectStatus(
+          rd_kafka_send_offsets_to_transaction(producer_.get(), offsets.get(), group.get(),
+                                               TimeoutMs(options_.transaction_timeout)),
+          where_ + ": committing the source's offsets of epoch " + std::to_string(epoch) + " in the transaction");
+      if (!status.ok()) {
+        // A member fenced by a newer generation lands here too: the epoch is aborted and its
+        // partitions are read again by their current owner.
+        fenced_ = fenced_ || KindOf(status) == ErrorKind::kFenced;
+        (void)TransitionTo(KindOf(status) == ErrorKind::kFatal || KindOf(status) == ErrorKind::kFenced
+                               ? TxnState::kFatal
+                               : TxnState::kAbortable);
+        return KindOf(status) == ErrorKind::kFatal || KindOf(status) == ErrorKind::kFenced
+                   ? status
+                   : NeedsAbortError("kafka", status.message());
+      }
+    }
+  }
   return TransitionTo(TxnState::kPrepared);
 }
 

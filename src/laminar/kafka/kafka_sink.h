@@ -37,6 +37,8 @@
 
 namespace laminar::kafka {
 
+class KafkaSource;
+
 void RegisterKafkaSink(ConnectorRegistry& registry);
 
 // The transactional producer's states, changed only through IsValidTxnTransition.
@@ -72,6 +74,11 @@ class KafkaSink : public SinkConnector {
   ConnectorMetrics Metrics() const override;
   arrow::Status Close() override;
 
+  // Exactly-once: every transaction also commits `source`'s offsets for the epoch to its
+  // consumer group (Kafka's consume-transform-produce), so the group's offsets and this
+  // sink's output move together. `source` must outlive this sink's use.
+  void CommitOffsetsOf(const KafkaSource* source) { offsets_source_ = source; }
+
   const KafkaSinkOptions& options() const { return options_; }
   TxnState txn_state() const { return state_.load(); }
   int32_t partition_count() const { return partitions_; }
@@ -100,6 +107,7 @@ class KafkaSink : public SinkConnector {
   KafkaHandle producer_;  // destroyed after topic_ (declared before it)
   TopicHandle topic_;
   std::unique_ptr<EpochMarker> marker_;
+  const KafkaSource* offsets_source_ = nullptr;
   Partitioner partitioner_{PartitionerKind::kKeyHash};
   int32_t partitions_ = 0;
   std::chrono::steady_clock::time_point partitions_at_{};

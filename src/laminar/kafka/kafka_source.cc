@@ -19,6 +19,12 @@ std::vector<TopicPartition> PartitionsOf(const rd_kafka_topic_partition_list_t* 
   return out;
 }
 
+std::string Describe(const std::vector<TopicPartition>& partitions) {
+  std::string out;
+  for (const auto& tp : partitions) out += (out.empty() ? "" : ", ") + tp.ToString();
+  return out.empty() ? "no partitions" : out;
+}
+
 }  // namespace
 
 void RegisterKafkaSource(ConnectorRegistry& registry) {
@@ -116,10 +122,8 @@ void KafkaSource::HandleRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partit
       const bool read_since_commit = next && (committed == committed_.end() || committed->second != *next);
       (read_since_commit ? dirty : clean).push_back(tp);
     }
-    spdlog::info("{}: {} partition(s) revoked{}{}", where_, tps.size(), lost ? " (assignment lost)" : "",
-                 dirty.empty() || lost || closing_
-                     ? ""
-                     : ", " + std::to_string(dirty.size()) + " released after the next checkpoint");
+    spdlog::info("{}: revoked {}{}{}", where_, Describe(tps), lost ? " (assignment lost)" : "",
+                 dirty.empty() || lost || closing_ ? "" : "; " + Describe(dirty) + " released after the next checkpoint");
     if (lost && !dirty.empty() && callback_error_.ok()) {
       // Another member may own them already and read from the group's offset: the open
       // epoch must not commit rows of them, so it is rolled back and read again.
@@ -173,7 +177,7 @@ arrow::Status KafkaSource::CommitAndReleaseRevoked(const Positions& positions) {
                  releasing_.size(), status.ToString());
     return status;
   }
-  spdlog::info("{}: released {} revoked partition(s) after committing their offsets", where_, releasing_.size());
+  spdlog::info("{}: released {} after committing their offsets", where_, Describe(releasing_));
   Release(std::exchange(releasing_, {}));
   return arrow::Status::OK();
 }
@@ -611,6 +615,19 @@ arrow::Status KafkaSource::OnCheckpointCommitted(uint64_t epoch) {
   }
   (void)CommitAndReleaseRevoked(last_checkpoint_);
   return arrow::Status::OK();
+}
+
+std::pair<GroupMetadataHandle, PartitionList> KafkaSource::OffsetsForTransaction() const {
+  if (!consumer_) return {};
+  const Positions& positions = replay_end_ ? *replay_end_ : last_checkpoint_;
+  auto held = tracker_.assigned();
+  held.insert(releasing_.begin(), releasing_.end());
+  PartitionList list = NewPartitionList(static_cast<int>(std::max<size_t>(1, positions.size())));
+  for (const auto& [tp, next] : positions) {
+    if (held.count(tp)) rd_kafka_topic_partition_list_add(list.get(), tp.topic.c_str(), tp.partition)->offset = next;
+  }
+  if (list->cnt == 0) return {};
+  return {GroupMetadataHandle(rd_kafka_consumer_group_metadata(consumer_.get())), std::move(list)};
 }
 
 HealthStatus KafkaSource::Health() const {

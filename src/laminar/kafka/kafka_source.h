@@ -59,6 +59,14 @@ class KafkaSource : public SourceConnector {
   const KafkaSourceOptions& options() const { return options_; }
   std::set<TopicPartition> assigned() const { return tracker_.assigned(); }
 
+  // For an exactly-once Kafka sink fed by this source: the group's identity (member and
+  // generation, so a zombie member is fenced) and the positions the epoch at the cut ends
+  // at (the replay's end while replaying), for partitions this member still holds. The
+  // sink commits them inside its transaction, so the group's offsets move exactly when the
+  // epoch's messages become visible and a member taking a partition over after a crash
+  // starts right after the last committed epoch. Null list when there is nothing to commit.
+  std::pair<GroupMetadataHandle, PartitionList> OffsetsForTransaction() const;
+
  private:
   static void OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions,
                           void* opaque);
