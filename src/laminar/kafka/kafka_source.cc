@@ -198,7 +198,9 @@ arrow::Status KafkaSource::ResolveStart(rd_kafka_topic_partition_list_t* partiti
       unknown.push_back(i);
     }
   }
-  if (!replay_end_) ARROW_RETURN_NOT_OK(CatchUpWithGroup(partitions, unknown));
+  // Also while replaying a lost epoch: rows another member already delivered from the
+  // group's offset on are not produced a second time.
+  ARROW_RETURN_NOT_OK(CatchUpWithGroup(partitions, unknown));
   if (unknown.empty()) return arrow::Status::OK();
 
   arrow::Status status;
