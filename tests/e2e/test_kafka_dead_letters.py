@@ -8,7 +8,8 @@ judged by confluent-kafka with isolation.level=read_committed.
 - The same while messages keep arriving, with SIGKILL at the dead-letter producer's and
   the coordinator's commit steps (a decided epoch whose transaction died is replayed into
   the dead-letter producer) and at random moments: still no dead letter twice, none lost.
-- A files source with dead_letter.topic and dead_letter.bootstrap.servers.
+- A files source with dead_letter.topic and dead_letter.bootstrap.servers, exactly-once
+  and at-least-once.
 - Configuration errors: path and topic together, a files source without brokers.
 """
 import json
@@ -18,8 +19,10 @@ import signal
 import subprocess
 import threading
 import time
+import urllib.request
 
-from confluent_kafka import Producer
+import pytest
+from confluent_kafka import Consumer, Producer, TopicPartition
 from test_kafka_connectors import consume_all, create_topic, parquet_rows, run, run_until
 
 # Every bad message must reach the topic: no rate limit in these tests.
@@ -106,6 +109,42 @@ def check_dead_letters(letters, producer, topic):
     return by_position
 
 
+def metric(metrics: str, connector: str, name: str) -> float:
+    """A connector-specific counter from /metrics (0 when absent)."""
+    found = re.search(r'^laminar_connector_metric\{[^}]*connector="%s"[^}]*name="%s"\} (\S+)$'
+                      % (re.escape(connector), re.escape(name)), metrics, re.M)
+    return float(found.group(1)) if found else 0.0
+
+
+def run_watching_metrics(binary, ddl, checkpoints, done, timeout=180):
+    """Runs an unbounded pipeline with --metrics-port until done(metrics_text) holds, then
+    stops it with SIGTERM; returns (exit code, log, the last metrics scraped)."""
+    proc = subprocess.Popen([binary, "run", str(ddl), "--checkpoint-dir", str(checkpoints), "--checkpoint-interval",
+                             "200", "--metrics-port", "0", "--no-status"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    log = []
+    reader = threading.Thread(target=lambda: log.extend(proc.stdout), daemon=True)
+    reader.start()
+    text = lambda: b"".join(log).decode(errors="replace")  # noqa: E731
+    deadline = time.monotonic() + timeout
+    metrics = ""
+    try:
+        while True:
+            assert proc.poll() is None, f"pipeline exited {proc.returncode}:\n{text()}"
+            assert time.monotonic() < deadline, "timed out:\n" + text() + "\n" + metrics
+            port = re.search(r"metrics on http://127\.0\.0\.1:(\d+)/metrics", text())
+            if port:
+                metrics = urllib.request.urlopen(f"http://127.0.0.1:{port.group(1)}/metrics", timeout=5).read().decode()
+                if done(metrics):
+                    break
+            time.sleep(0.5)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(60)
+        reader.join(10)
+    return proc.returncode, text(), metrics
+
+
 def check_rows(out, producer):
     ids = [r["id"] for r in parquet_rows(out)]
     assert len(ids) == len(set(ids)), f"{len(ids) - len(set(ids))} duplicated rows"
@@ -121,12 +160,20 @@ def test_bad_messages_go_to_the_dead_letter_topic_once(laminar_connect, kafka_br
     ddl = tmp_path / "dlq.sql"
     ddl.write_text(SOURCE_DDL.format(bootstrap=kafka_broker, topic=topic, group=f"g-{topic}", dlq=dlq, out=out,
                                      extra=""))
-    code, log = run_until(laminar_connect, ddl, tmp_path / "cp", lambda: len(parquet_rows(out)) >= len(producer.good))
+    code, log, metrics = run_watching_metrics(
+        laminar_connect, ddl, tmp_path / "cp",
+        lambda m: len(parquet_rows(out)) >= len(producer.good) and metric(m, "events.dead_letters", "dlq_written") >= 200)
     assert code == 0, log
     check_rows(out, producer)
     letters = consume_all(kafka_broker, dlq, len(producer.bad))
     by_position = check_dead_letters(letters, producer, topic)
     assert len(by_position) == 200
+    # Every record once: 800 decoded, 200 dead-lettered, all of them written, none failed.
+    assert metric(metrics, "events", "decoded") == 800, metrics
+    assert metric(metrics, "events", "dead_lettered") == 200, metrics
+    assert metric(metrics, "events", "dlq_dropped") == 0, metrics
+    assert metric(metrics, "events.dead_letters", "dlq_written") == 200, metrics
+    assert metric(metrics, "events.dead_letters", "dlq_write_failed") == 0, metrics
     # Both kinds of bad message: not JSON, and JSON whose id is not a BIGINT.
     assert any(m.value().startswith(b"NOT JSON") for m in letters)
     assert any(m.value().startswith(b"{") for m in letters)
@@ -187,7 +234,8 @@ def test_dead_letters_exactly_once_across_kills(laminar_connect, kafka_broker, t
     assert len(everything) > len(producer.bad), "no aborted dead letter ever reached the log: the kills proved nothing"
 
 
-def test_files_source_dead_letters_to_kafka(laminar_connect, kafka_broker, tmp_path):
+@pytest.mark.parametrize("guarantee", ["exactly-once", "at-least-once"])
+def test_files_source_dead_letters_to_kafka(laminar_connect, kafka_broker, tmp_path, guarantee):
     dlq = create_topic(kafka_broker, 1)
     source = tmp_path / "in"
     source.mkdir()
@@ -205,7 +253,8 @@ def test_files_source_dead_letters_to_kafka(laminar_connect, kafka_broker, tmp_p
     ddl.write_text(f"""
 CREATE SOURCE logs (id BIGINT NOT NULL, name VARCHAR) FROM FILES (path = '{source}', format = 'json',
   'on.error' = 'dead_letter', 'dead_letter.topic' = '{dlq}', 'dead_letter.bootstrap.servers' = '{kafka_broker}',
-  'dead_letter.properties.linger.ms' = '1', 'dead_letter.max-per-second' = '0');
+  'dead_letter.properties.linger.ms' = '1', 'dead_letter.max-per-second' = '0',
+  'dead_letter.delivery.guarantee' = '{guarantee}');
 CREATE SINK out FROM logs INTO FILES (path = '{out}', format = 'parquet');
 """)
     code, log = run(laminar_connect, ddl, tmp_path / "cp", timeout=120)
@@ -213,6 +262,11 @@ CREATE SINK out FROM logs INTO FILES (path = '{out}', format = 'parquet');
     assert sorted(r["id"] for r in parquet_rows(out)) == [i for i in range(300) if i not in bad]
     letters = consume_all(kafka_broker, dlq, len(bad))
     assert len(letters) == len(bad)
+    # Transactions only for exactly-once: its log has one commit marker per epoch besides the letters.
+    judge = Consumer({"bootstrap.servers": kafka_broker, "group.id": "judge"})
+    low, high = judge.get_watermark_offsets(TopicPartition(dlq, 0), timeout=30)
+    judge.close()
+    assert (high - low > len(bad)) == (guarantee == "exactly-once"), (low, high)
     assert sorted(m.value().decode() for m in letters) == sorted(bad.values())
     for m in letters:
         assert m.key() is None
