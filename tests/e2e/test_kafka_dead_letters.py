@@ -298,3 +298,14 @@ CREATE SINK out FROM events INTO FILES (path = '{tmp_path / "out"}');
     assert weak.returncode != 0 and "dead_letter.properties.acks" in weak.stderr + weak.stdout, weak
     fine = validate("'dead_letter.topic' = 'd', 'dead_letter.delivery.guarantee' = 'at-least-once'")
     assert fine.returncode == 0, fine
+    # A data sink whose transactional.id is the dead-letter producer's would fence it.
+    ddl = tmp_path / "clash.sql"
+    ddl.write_text(f"""
+CREATE SOURCE events (id BIGINT NOT NULL) FROM KAFKA ('bootstrap.servers' = '{kafka_broker}', topic = 't',
+  'group.id' = 'g', 'on.error' = 'dead_letter', 'dead_letter.topic' = 'd');
+CREATE SINK "events.dlq" FROM events INTO KAFKA ('bootstrap.servers' = '{kafka_broker}', topic = 'o',
+  'delivery.guarantee' = 'exactly-once');
+""")
+    clash = subprocess.run([laminar_connect, "validate", str(ddl)], capture_output=True, text=True, timeout=60)
+    assert clash.returncode != 0, clash
+    assert "is already the transactional.id of the dead-letter producer of source 'events'" in clash.stderr, clash
