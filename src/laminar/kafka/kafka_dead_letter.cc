@@ -114,8 +114,7 @@ arrow::Status DeadLetterProducerConfig::Explain(const arrow::Status& status) con
   explained += text.substr(at);
   // The sink's "where" names an object the user never declared.
   const std::string sink_where = config.Where();
-  if (explained.rfind(sink_where, 0) == 0) explained = explained.substr(sink_where.size());
-  else explained = ": " + explained;
+  explained = explained.rfind(sink_where, 0) == 0 ? explained.substr(sink_where.size()) : ": " + explained;
   return status.WithMessage(source_where, ": dead-letter producer for topic '", options.topic, "'", explained);
 }
 
@@ -164,7 +163,8 @@ arrow::Result<DeadLetterProducerConfig> MakeDeadLetterProducerConfig(const Conne
   }
   set("delivery.guarantee", source.Get("dead_letter.delivery.guarantee").value_or("exactly-once"),
       "dead_letter.delivery.guarantee");
-  if (auto id = source.Get("dead_letter.transactional.id")) set("transactional.id", *id, "dead_letter.transactional.id");
+  if (auto id = source.Get("dead_letter.transactional.id"))
+    set("transactional.id", *id, "dead_letter.transactional.id");
 
   ARROW_RETURN_NOT_OK(out.Explain(config.Validate(KafkaSinkKeySpecs())));
   auto options = KafkaSinkOptions::FromConfig(config);

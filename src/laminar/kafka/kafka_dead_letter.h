@@ -30,9 +30,9 @@ inline constexpr char kErrorTopicHeader[] = "laminar.error.topic";          // K
 // Kafka sources: the partition number; other sources: their partition text (the file of
 // the files source), absent when they have none.
 inline constexpr char kErrorPartitionHeader[] = "laminar.error.partition";
-inline constexpr char kErrorOffsetHeader[] = "laminar.error.offset";        // offset, line or byte position
+inline constexpr char kErrorOffsetHeader[] = "laminar.error.offset";              // offset, line or byte position
 inline constexpr char kErrorTruncatedHeader[] = "laminar.error.value.truncated";  // "true", only when cut
-inline constexpr char kErrorTimestampHeader[] = "laminar.error.timestamp";  // when it was dead-lettered, ms
+inline constexpr char kErrorTimestampHeader[] = "laminar.error.timestamp";        // when it was dead-lettered, ms
 
 // One message per dead letter: key = the original key (none when it had none), value = the
 // original bytes (cut at dead_letter.max-raw-bytes; none for a record without value), the

@@ -188,7 +188,8 @@ TEST(DeadLetterProducerConfigTest, ExplicitTransactionalId) {
 }
 
 TEST(DeadLetterProducerConfigTest, ErrorsNameTheSourcesOptions) {
-  auto bad_guarantee = Producer(KafkaSource({{"dead_letter.topic", "dlq"}, {"dead_letter.delivery.guarantee", "twice"}}));
+  auto bad_guarantee =
+      Producer(KafkaSource({{"dead_letter.topic", "dlq"}, {"dead_letter.delivery.guarantee", "twice"}}));
   ASSERT_FALSE(bad_guarantee.ok());
   const std::string message = bad_guarantee.status().message();
   EXPECT_TRUE(Contains(message, "option 'dead_letter.delivery.guarantee'")) << message;
@@ -384,8 +385,8 @@ TEST(DeadLetterMapperTest, RefusesAnythingButDeadLetters) {
   ASSERT_FALSE(status.ok());
   EXPECT_EQ(KindOf(status), ErrorKind::kConfig);
   std::vector<KafkaMessage> messages;
-  auto empty = arrow::RecordBatch::Make(other, 0, std::vector<std::shared_ptr<arrow::Array>>{
-                                                      arrow::MakeEmptyArray(arrow::int64()).ValueOrDie()});
+  auto empty = arrow::RecordBatch::Make(
+      other, 0, std::vector<std::shared_ptr<arrow::Array>>{arrow::MakeEmptyArray(arrow::int64()).ValueOrDie()});
   EXPECT_FALSE(mapper.Map(*empty, &messages).ok());
 }
 
