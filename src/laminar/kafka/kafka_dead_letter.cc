@@ -3,10 +3,12 @@
 #include <arrow/api.h>
 
 #include <algorithm>
+#include <regex>
 
 #include "laminar/core/status.h"
 #include "laminar/kafka/kafka_client.h"
 #include "laminar/kafka/kafka_sink.h"
+#include "laminar/kafka/kafka_source_options.h"
 
 namespace laminar::kafka {
 
@@ -143,6 +145,16 @@ arrow::Result<DeadLetterProducerConfig> MakeDeadLetterProducerConfig(const Conne
     // Another cluster (or a non-Kafka source): nothing of the source's applies.
     set("bootstrap.servers", *servers, "dead_letter.bootstrap.servers");
   } else if (source.connector_type() == "kafka") {
+    // Dead letters the source reads again would fail again, forever.
+    ARROW_ASSIGN_OR_RAISE(auto subscription, KafkaSourceOptions::FromConfig(source));
+    const auto& topics = subscription.topics;
+    const bool read_back = subscription.pattern.empty()
+                               ? std::find(topics.begin(), topics.end(), errors.dead_letter_topic) != topics.end()
+                               : std::regex_search(errors.dead_letter_topic, std::regex(subscription.pattern));
+    if (read_back) {
+      return ConfigError(source.Where(), "option 'dead_letter.topic' = '" + errors.dead_letter_topic +
+                                             "' is a topic this source reads: its dead letters would come back");
+    }
     for (const auto& spec : ConnectionKeySpecs()) {
       if (spec.key.find('*') != std::string::npos) continue;
       if (auto value = source.Get(spec.key)) set(spec.key, *value, spec.key);

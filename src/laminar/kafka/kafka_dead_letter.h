@@ -79,7 +79,8 @@ struct DeadLetterProducerConfig {
 //   properties.*          then dead_letter.properties.*, which win
 //   delivery.guarantee    dead_letter.delivery.guarantee, default exactly-once
 //   transactional.id      dead_letter.transactional.id, default DeadLetterTransactionalId
-// Errors are config errors naming the source's options.
+// A Kafka source sharing its cluster may not dead-letter into a topic it reads. Errors are
+// config errors naming the source's options.
 arrow::Result<DeadLetterProducerConfig> MakeDeadLetterProducerConfig(const ConnectorConfig& source,
                                                                      const dlq::ErrorOptions& errors);
 

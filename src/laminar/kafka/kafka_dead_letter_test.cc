@@ -24,7 +24,10 @@ ConnectorConfig KafkaSource(Properties properties) {
   ConnectorConfig config("kafka", std::move(properties));
   config.set_instance_name("events");
   config.set_pipeline_name("shop");
-  auto status = config.Validate(KafkaSourceKeySpecs());
+  // Every key must be one the source declares; the config is used as written (Validate
+  // would add the defaults of every other key).
+  ConnectorConfig checked = config;
+  auto status = checked.Validate(KafkaSourceKeySpecs());
   EXPECT_TRUE(status.ok()) << status.ToString();
   return config;
 }
@@ -225,6 +228,23 @@ TEST(DeadLetterProducerConfigTest, OwnBootstrapServersShareNothingOfTheSource) {
   EXPECT_FALSE(p.Has("sasl.username"));
   EXPECT_FALSE(p.Has("socket.timeout.ms"));
   EXPECT_EQ(p.Get("linger.ms"), "50");
+}
+
+TEST(DeadLetterProducerConfigTest, ATopicTheSourceReadsIsRefused) {
+  auto same = Producer(KafkaSource({{"dead_letter.topic", "orders"}}));
+  ASSERT_FALSE(same.ok());
+  EXPECT_EQ(KindOf(same.status()), ErrorKind::kConfig);
+  EXPECT_TRUE(Contains(same.status().message(), "is a topic this source reads")) << same.status().message();
+  auto listed = Producer(KafkaSource({{"topic", "a, b"}, {"dead_letter.topic", "b"}}));
+  EXPECT_FALSE(listed.ok());
+  auto matched = Producer(KafkaSource({{"topic.pattern", "orders-.*"}, {"dead_letter.topic", "orders-dlq"}}));
+  EXPECT_FALSE(matched.ok());
+  auto elsewhere = Producer(KafkaSource({{"topic.pattern", "orders-.*"}, {"dead_letter.topic", "dlq-orders"}}));
+  EXPECT_TRUE(elsewhere.ok()) << elsewhere.status().ToString();
+  // Another cluster: the same name is another topic.
+  auto other_cluster =
+      Producer(KafkaSource({{"dead_letter.topic", "orders"}, {"dead_letter.bootstrap.servers", "other:9092"}}));
+  EXPECT_TRUE(other_cluster.ok()) << other_cluster.status().ToString();
 }
 
 TEST(DeadLetterProducerConfigTest, DeadLetterPropertiesWinOverTheSources) {
