@@ -13,6 +13,7 @@
 #include <arrow/status.h>
 
 #include <chrono>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -39,6 +40,10 @@ struct SourceBatch {
   // Records of this poll that could not be decoded, routed to the source's dead-letter
   // sink in the same epoch as `records` (schema: dlq::DeadLetterSchema()). May be null.
   std::shared_ptr<arrow::RecordBatch> dead_letters;
+  // The source's event-time watermark after this batch (milliseconds since the epoch), for
+  // sources that track one: no later row should carry an earlier event time. Never
+  // decreases within a run.
+  std::optional<int64_t> watermark_ms;
   int64_t num_rows() const { return records ? records->num_rows() : 0; }
 };
 
@@ -114,6 +119,13 @@ class SourceConnector {
     return arrow::Status::NotImplemented("this source cannot replay a bounded range of its input");
   }
   virtual bool ReplayReachedEnd() const { return false; }
+
+  // Downstream pressure: the runtime hands over a probe of how full the queue between the
+  // poll threads and the sinks is (0 = empty, 1 = full), before the first PollBatch. A
+  // source that can stop fetching without stopping to serve its protocol (Kafka pauses its
+  // partitions and keeps polling, so the group does not evict it) uses it; the default
+  // ignores it and the poll thread simply blocks on a full queue.
+  virtual void SetBackpressureProbe(std::function<double()> /*fill*/) {}
 
   // Health and Metrics are the exceptions to the one-caller rule: the metrics thread calls
   // them while the connector runs, so they must be thread-safe and must not block.

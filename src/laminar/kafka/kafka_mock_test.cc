@@ -684,5 +684,155 @@ TEST_F(KafkaMockTest, ReplayReturnsExactlyTheRowsBetweenTwoCheckpoints) {
   EXPECT_EQ(rest.front(), 12);
 }
 
+
+// Backpressure: with the runtime's queue past the high mark the source pauses its
+// partitions (it keeps polling, so it stays in the group) and returns nothing; between the
+// marks it stays paused; below the low mark it resumes and every message arrives.
+TEST_F(KafkaMockTest, BackpressurePausesConsumptionUntilTheQueueDrainsBelowTheLowMark) {
+  CreateTopic("pressure", 2);
+  Produce("pressure", 0, JsonValues(0, 20));
+  Produce("pressure", 1, JsonValues(100, 20));
+  auto source = OpenSource({{"topic", "pressure"}, {"group.id", "g-pressure"}}, JsonSchema());
+  ASSERT_TRUE(source);
+  std::atomic<double> fill{0.9};
+  source->SetBackpressureProbe([&] { return fill.load(); });
+  auto poll_for = [&](std::chrono::milliseconds span) {
+    int64_t rows = 0;
+    const auto until = std::chrono::steady_clock::now() + span;
+    while (std::chrono::steady_clock::now() < until) {
+      auto batch = source->PollBatch(1000, 100ms);
+      EXPECT_TRUE(batch.ok()) << batch.status().ToString();
+      if (batch.ok() && *batch) rows += (*batch)->num_rows();
+    }
+    return rows;
+  };
+  // Polls go on (the member joins the group and gets both partitions), rows do not come.
+  int64_t rows_while_paused = 0;
+  for (const auto until = std::chrono::steady_clock::now() + 30s;
+       source->assigned().size() < 2 && std::chrono::steady_clock::now() < until;) {
+    rows_while_paused += poll_for(200ms);
+  }
+  ASSERT_EQ(source->assigned().size(), 2u);
+  rows_while_paused += poll_for(2s);
+  EXPECT_EQ(rows_while_paused, 0);
+  EXPECT_EQ(source->Health().state(), HealthStatus::State::kDegraded);
+  fill = 0.6;  // between the marks: stays paused
+  EXPECT_EQ(poll_for(1s), 0);
+  fill = 0.3;
+  auto ids = Ids(PollRows(*source, 40));
+  EXPECT_EQ(ids.size(), 40u);
+  EXPECT_EQ(source->Health().state(), HealthStatus::State::kHealthy);
+  double pauses = -1;
+  for (const auto& [name, value] : source->Metrics().custom) {
+    if (name == "backpressure_pauses") pauses = value;
+  }
+  EXPECT_EQ(pauses, 1);
+  ASSERT_TRUE(source->Close().ok());
+}
+
+// Event-time watermarks from a column: the slowest partition holds the watermark back by
+// the out-of-orderness until it has been silent for the idle timeout.
+TEST_F(KafkaMockTest, WatermarkFollowsTheEventTimeColumnAndSkipsIdlePartitions) {
+  CreateTopic("times", 2);
+  auto schema = arrow::schema({arrow::field("id", arrow::int64(), false), arrow::field("ts", arrow::int64())});
+  auto values = [](int64_t first, int64_t count, int64_t ts) {
+    std::vector<std::string> out;
+    for (int64_t i = 0; i < count; ++i) {
+      out.push_back("{\"id\": " + std::to_string(first + i) + ", \"ts\": " + std::to_string(ts + i) + "}");
+    }
+    return out;
+  };
+  auto source = OpenSource({{"topic", "times"}, {"group.id", "g-times"}, {"enable.watermark.tracking", "true"},
+                            {"event.time.column", "ts"}, {"max.out.of.orderness.ms", "100"},
+                            {"idle.timeout.ms", "1000"}},
+                           schema);
+  ASSERT_TRUE(source);
+  auto metric = [&](const std::string& wanted) {
+    for (const auto& [name, value] : source->Metrics().custom) {
+      if (name == wanted) return value;
+    }
+    return -1.0;
+  };
+  Produce("times", 1, values(0, 1, 500));
+  auto first = PollRows(*source, 1);
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(first[0].watermark_ms, 400);  // partition 0 has no event yet: it holds nothing back
+  Produce("times", 0, values(10, 10, 1000));
+  auto second = PollRows(*source, 10);
+  ASSERT_FALSE(second.empty());
+  EXPECT_EQ(second.back().watermark_ms, 400);  // partition 1 (500 - 100) holds it back
+  PollRows(*source, 1, 1s);                    // ~0.6 s of silence on both
+  Produce("times", 0, values(20, 10, 1010));
+  auto third = PollRows(*source, 10);
+  ASSERT_FALSE(third.empty());
+  // Half a second more: partition 1 has been silent for over 1 s (idle), partition 0 not.
+  for (const auto until = std::chrono::steady_clock::now() + 500ms; std::chrono::steady_clock::now() < until;) {
+    auto batch = source->PollBatch(1000, 100ms);
+    ASSERT_TRUE(batch.ok() && !*batch);
+  }
+  EXPECT_EQ(metric("idle_partitions"), 1);
+  EXPECT_EQ(metric("watermark_ms"), 1019 - 100);
+  EXPECT_GE(metric("watermark_advances"), 2);
+  ASSERT_TRUE(source->Close().ok());
+}
+
+// An event.time.column that is not a time fails Open, naming it.
+TEST_F(KafkaMockTest, EventTimeColumnMustBeATimeColumn) {
+  CreateTopic("badtimes", 1);
+  auto schema = arrow::schema({arrow::field("id", arrow::int64(), false), arrow::field("ts", arrow::utf8())});
+  ConnectorConfig config("kafka", {{"bootstrap.servers", bootstrap_}, {"topic", "badtimes"}, {"group.id", "g"},
+                                   {"enable.watermark.tracking", "true"}, {"event.time.column", "ts"}});
+  config.set_instance_name("in");
+  config.set_schema(schema);
+  KafkaSource source;
+  auto status = source.Open(config);
+  ASSERT_FALSE(status.ok());
+  EXPECT_NE(status.message().find("'ts' is string"), std::string::npos) << status.ToString();
+}
+
+
+// Alignment, drop-excess: a source may not run more than the drift ahead of the slowest
+// source of its group; its rows past that bound are dropped (and counted).
+TEST_F(KafkaMockTest, AlignmentDropsRowsPastTheSlowestSourcePlusTheDrift) {
+  CreateTopic("slow", 1);
+  CreateTopic("fast", 1);
+  auto schema = arrow::schema({arrow::field("id", arrow::int64(), false), arrow::field("ts", arrow::int64())});
+  auto values = [](int64_t first, int64_t count) {
+    std::vector<std::string> out;
+    for (int64_t i = first; i < first + count; ++i) {
+      out.push_back("{\"id\": " + std::to_string(i) + ", \"ts\": " + std::to_string(i) + "}");
+    }
+    return out;
+  };
+  const Properties aligned{{"enable.watermark.tracking", "true"}, {"event.time.column", "ts"},
+                           {"max.out.of.orderness.ms", "100"}, {"alignment.group.id", "mock-align"},
+                           {"alignment.mode", "drop-excess"}, {"alignment.max.drift.ms", "1000"}};
+  auto open = [&](const std::string& topic) {
+    Properties p = aligned;
+    p["topic"] = topic;
+    p["group.id"] = "g-" + topic;
+    return OpenSource(p, schema);
+  };
+  auto slow = open("slow");
+  auto fast = open("fast");
+  ASSERT_TRUE(slow && fast);
+  Produce("slow", 0, values(1000, 1));
+  ASSERT_EQ(Ids(PollRows(*slow, 1)).size(), 1u);  // the slow source's watermark: 900
+  Produce("fast", 0, values(1000, 2000));       // event times 1000 .. 2999
+  auto kept = Ids(PollRows(*fast, 901, 30s));
+  PollRows(*fast, 1, 1s);                        // nothing more comes
+  ASSERT_EQ(kept.size(), 901u);                  // 1000 .. 1900 = 900 + 1000
+  EXPECT_EQ(kept.front(), 1000);
+  EXPECT_EQ(kept.back(), 1900);
+  double dropped = -1;
+  for (const auto& [name, value] : fast->Metrics().custom) {
+    if (name == "alignment_dropped") dropped = value;
+  }
+  EXPECT_EQ(dropped, 1099);
+  EXPECT_EQ(fast->Checkpoint().GetOffset("fast-0"), "2000");  // dropped on purpose, not unread
+  ASSERT_TRUE(slow->Close().ok());
+  ASSERT_TRUE(fast->Close().ok());
+}
+
 }  // namespace
 }  // namespace laminar::kafka

@@ -1,6 +1,7 @@
 #include "laminar/kafka/kafka_source.h"
 
 #include <arrow/api.h>
+#include <arrow/compute/api.h>
 #include <arrow/util/utf8.h>
 #include <spdlog/spdlog.h>
 
@@ -50,6 +51,26 @@ arrow::Status KafkaSource::Open(const ConnectorConfig& config) {
   ARROW_ASSIGN_OR_RAISE(schema_, metadata_.OutputSchema(decoder_->schema()));
   ARROW_ASSIGN_OR_RAISE(auto errors, dlq::ErrorOptions::FromConfig(config));
   router_ = std::make_unique<dlq::ErrorRouter>(config.instance_name(), errors);
+  if (options_.watermarks) {
+    watermarks_ = std::make_unique<PartitionWatermarks>(options_.max_out_of_orderness, options_.idle_timeout);
+    if (!options_.event_time_column.empty()) {
+      event_time_index_ = schema_->GetFieldIndex(options_.event_time_column);
+      if (event_time_index_ < 0) {
+        return ConfigError(where_, "option 'event.time.column' names '" + options_.event_time_column +
+                                       "', which is not a column of the source");
+      }
+      const auto& type = schema_->field(event_time_index_)->type();
+      if (type->id() != arrow::Type::TIMESTAMP && type->id() != arrow::Type::INT64) {
+        return ConfigError(where_, "option 'event.time.column': column '" + options_.event_time_column +
+                                       "' is " + type->ToString() +
+                                       "; it must be a TIMESTAMP or a BIGINT of milliseconds");
+      }
+    }
+    if (!options_.alignment_group.empty()) {
+      alignment_ = AlignmentGroup::Get(options_.alignment_group);
+      alignment_member_ = alignment_->Join();
+    }
+  }
 
   spdlog::debug("{}: consumer {}", where_, options_.consumer.DisplayRedacted());
   ARROW_ASSIGN_OR_RAISE(auto conf, options_.consumer.MakeConf(where_));
@@ -84,6 +105,9 @@ void KafkaSource::HandleRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partit
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
     if (auto status = ResolveStart(partitions); !status.ok() && callback_error_.ok()) callback_error_ = status;
     tracker_.Assigned(tps);
+    if (watermarks_) {
+      for (const auto& tp : tps) watermarks_->Add(tp, PartitionWatermarks::Clock::now());
+    }
     arrow::Status assigned = cooperative
                                  ? ErrorObjectStatus(rd_kafka_incremental_assign(rk, partitions), where_ + ": assign")
                                  : (rd_kafka_assign(rk, partitions) == RD_KAFKA_RESP_ERR_NO_ERROR
@@ -96,6 +120,7 @@ void KafkaSource::HandleRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partit
               "@" + std::to_string(partitions->elems[i].offset);
     }
     spdlog::info("{}: assigned {}", where_, list);
+    if (fetch_paused_ && partitions->cnt > 0) rd_kafka_pause_partitions(rk, partitions);
     if (replay_end_) {
       for (const auto& tp : tps) {
         auto end = replay_end_->find(tp);
@@ -113,6 +138,9 @@ void KafkaSource::HandleRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partit
     // from them. Partitions with nothing read since the last commit go at once.
     const bool lost = rd_kafka_assignment_lost(rk);
     tracker_.Revoked(tps);
+    if (watermarks_) {
+      for (const auto& tp : tps) watermarks_->Remove(tp);
+    }
     for (const auto& tp : tps) paused_.erase(tp);
     std::vector<TopicPartition> clean;
     std::vector<TopicPartition> dirty;
@@ -359,6 +387,7 @@ void KafkaSource::PauseAtReplayEnd(const TopicPartition& tp) {
 arrow::Result<std::optional<SourceBatch>> KafkaSource::PollBatch(int64_t max_records, std::chrono::milliseconds timeout) {
   if (!consumer_) return arrow::Status::Invalid(where_, ": poll before open");
   if (!callback_error_.ok()) return std::exchange(callback_error_, arrow::Status::OK());
+  UpdateFetchPause();
   const int64_t limit = std::min(max_records > 0 ? max_records : options_.max_poll_records, options_.max_poll_records);
   const auto deadline = std::chrono::steady_clock::now() + std::min(timeout, options_.poll_timeout);
   std::vector<MessageHandle> messages;
@@ -401,7 +430,14 @@ arrow::Result<std::optional<SourceBatch>> KafkaSource::PollBatch(int64_t max_rec
     }
     messages.push_back(std::move(message));
   }
-  if (messages.empty()) return std::optional<SourceBatch>();
+  if (messages.empty()) {
+    if (watermarks_) {
+      // Silence is what makes a partition idle: check it even when nothing arrives.
+      watermarks_->CheckIdle(PartitionWatermarks::Clock::now());
+      PublishWatermark();
+    }
+    return std::optional<SourceBatch>();
+  }
   return Decode(std::move(messages));
 }
 
@@ -488,6 +524,18 @@ arrow::Result<std::optional<SourceBatch>> KafkaSource::Decode(std::vector<Messag
     }
     ARROW_ASSIGN_OR_RAISE(batch, metadata_.Assemble(schema_, *decoded.batch, rows));
   }
+  if (watermarks_) {
+    std::vector<TopicPartition> row_partitions;
+    std::vector<int64_t> row_timestamps;
+    row_partitions.reserve(static_cast<size_t>(batch->num_rows()));
+    row_timestamps.reserve(static_cast<size_t>(batch->num_rows()));
+    for (size_t i : decode_index) {
+      if (failed[i] || records[i].is_tombstone()) continue;
+      row_partitions.push_back(tps[i]);
+      row_timestamps.push_back(records[i].timestamp_ms);
+    }
+    ARROW_ASSIGN_OR_RAISE(batch, TrackEventTime(std::move(batch), row_partitions, row_timestamps));
+  }
   // Every message counts as read, tombstones and bad records included.
   for (size_t i = 0; i < n; ++i) tracker_.Consumed(tps[i], messages[i]->offset);
   if (replay_end_) {
@@ -502,7 +550,133 @@ arrow::Result<std::optional<SourceBatch>> KafkaSource::Decode(std::vector<Messag
   out.records = std::move(batch);
   out.dead_letters = std::move(dead_letters);
   out.partition = PartitionInfo{tps.back().ToString(), offsets.back()};
+  if (watermarks_) out.watermark_ms = watermarks_->current();
   return std::optional<SourceBatch>(std::move(out));
+}
+
+std::vector<std::optional<int64_t>> KafkaSource::EventTimes(const arrow::RecordBatch& batch,
+                                                            const std::vector<int64_t>& message_timestamps) const {
+  const int64_t n = batch.num_rows();
+  std::vector<std::optional<int64_t>> times(static_cast<size_t>(n));
+  if (event_time_index_ < 0) {
+    for (int64_t r = 0; r < n; ++r) {
+      if (message_timestamps[r] >= 0) times[r] = message_timestamps[r];  // -1: the broker gave none
+    }
+    return times;
+  }
+  const auto& column = *batch.column(event_time_index_);
+  int64_t per_ms = 1;  // column units per millisecond (negative: milliseconds per unit)
+  if (column.type_id() == arrow::Type::TIMESTAMP) {
+    switch (static_cast<const arrow::TimestampType&>(*column.type()).unit()) {
+      case arrow::TimeUnit::SECOND: per_ms = -1000; break;
+      case arrow::TimeUnit::MILLI: per_ms = 1; break;
+      case arrow::TimeUnit::MICRO: per_ms = 1000; break;
+      case arrow::TimeUnit::NANO: per_ms = 1000000; break;
+    }
+  }
+  const auto* values = column.data()->GetValues<int64_t>(1);
+  for (int64_t r = 0; r < n; ++r) {
+    if (column.IsNull(r)) continue;
+    const int64_t v = values[r];
+    // Floor division, so an event just before the epoch is not rounded forward.
+    times[r] = per_ms < 0 ? v * -per_ms : (v >= 0 ? v / per_ms : -((-v + per_ms - 1) / per_ms));
+  }
+  return times;
+}
+
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> KafkaSource::TrackEventTime(
+    std::shared_ptr<arrow::RecordBatch> batch, const std::vector<TopicPartition>& row_partitions,
+    const std::vector<int64_t>& row_timestamps) {
+  const auto now = PartitionWatermarks::Clock::now();
+  if (static_cast<int64_t>(row_partitions.size()) != batch->num_rows()) {
+    // A format that turns one message into several rows (debezium updates as retract +
+    // insert): advance by the messages' own timestamps instead.
+    for (size_t i = 0; i < row_partitions.size(); ++i) {
+      if (row_timestamps[i] >= 0) watermarks_->Update(row_partitions[i], row_timestamps[i], now);
+    }
+  } else {
+    const auto times = EventTimes(*batch, row_timestamps);
+    std::optional<int64_t> bound;
+    if (alignment_ && options_.alignment_mode == AlignmentMode::kDropExcess) {
+      bound = alignment_->Bound(options_.alignment_max_drift);
+    }
+    arrow::BooleanBuilder keep;
+    bool dropping = false;
+    if (bound) ARROW_RETURN_NOT_OK(keep.Reserve(batch->num_rows()));
+    for (size_t r = 0; r < times.size(); ++r) {
+      const bool excess = bound && times[r] && *times[r] > *bound;
+      if (bound) keep.UnsafeAppend(!excess);
+      if (excess) {
+        dropping = true;
+        alignment_dropped_.fetch_add(1);
+        continue;
+      }
+      if (times[r]) watermarks_->Update(row_partitions[r], *times[r], now);
+    }
+    if (dropping) {
+      ARROW_ASSIGN_OR_RAISE(auto mask, keep.Finish());
+      ARROW_ASSIGN_OR_RAISE(auto filtered, arrow::compute::Filter(batch, mask));
+      batch = filtered.record_batch();
+    }
+  }
+  watermarks_->CheckIdle(now);
+  PublishWatermark();
+  return batch;
+}
+
+void KafkaSource::PublishWatermark() {
+  const auto current = watermarks_->current();
+  if (current) watermark_ms_.store(*current);
+  idle_partitions_.store(watermarks_->idle_partitions());
+  watermark_advances_.store(watermarks_->counters().advances);
+  idle_transitions_.store(watermarks_->counters().idle_transitions);
+  if (alignment_) alignment_->Publish(alignment_member_, current);
+}
+
+void KafkaSource::UpdateFetchPause() {
+  if (fill_probe_) {
+    const double fill = fill_probe_();
+    if (!backpressure_ && fill >= options_.backpressure_high) {
+      backpressure_ = true;
+      backpressure_pauses_.fetch_add(1);
+      spdlog::debug("{}: queue {:.0f}% full: pausing consumption", where_, fill * 100);
+    } else if (backpressure_ && fill <= options_.backpressure_low) {
+      backpressure_ = false;
+      spdlog::debug("{}: queue {:.0f}% full: resuming consumption", where_, fill * 100);
+    }
+  }
+  paused_for_backpressure_.store(backpressure_);
+  if (alignment_ && options_.alignment_mode != AlignmentMode::kDropExcess) {
+    const auto bound = alignment_->Bound(options_.alignment_max_drift);
+    const auto own = watermarks_->current();
+    const bool ahead = bound && own && *own > *bound;
+    if (ahead && !ahead_of_alignment_) {
+      alignment_pauses_.fetch_add(1);
+      spdlog::warn("{}: watermark {} ms is more than {} ms ahead of alignment group '{}'{}", where_, *own,
+                   options_.alignment_max_drift.count(), options_.alignment_group,
+                   options_.alignment_mode == AlignmentMode::kPause ? ": pausing until the group catches up" : "");
+    }
+    ahead_of_alignment_ = ahead;
+  }
+  const bool pause = backpressure_ || (ahead_of_alignment_ && options_.alignment_mode == AlignmentMode::kPause);
+  if (pause != fetch_paused_) SetFetchPaused(pause);
+}
+
+void KafkaSource::SetFetchPaused(bool pause) {
+  fetch_paused_ = pause;
+  // Partitions paused at a replay's end stay paused either way.
+  std::vector<TopicPartition> held;
+  for (const auto& tp : tracker_.assigned()) {
+    if (!paused_.count(tp)) held.push_back(tp);
+  }
+  if (held.empty()) return;
+  PartitionList list = NewPartitionList(static_cast<int>(held.size()));
+  for (const auto& tp : held) rd_kafka_topic_partition_list_add(list.get(), tp.topic.c_str(), tp.partition);
+  if (pause) {
+    rd_kafka_pause_partitions(consumer_.get(), list.get());
+  } else {
+    rd_kafka_resume_partitions(consumer_.get(), list.get());
+  }
 }
 
 SourceCheckpoint KafkaSource::Checkpoint() const {
@@ -635,6 +809,7 @@ std::pair<GroupMetadataHandle, PartitionList> KafkaSource::OffsetsForTransaction
 HealthStatus KafkaSource::Health() const {
   if (!consumer_) return HealthStatus();
   if (fatal_.load()) return HealthStatus::Unhealthy("the consumer hit a fatal error");
+  if (paused_for_backpressure_.load()) return HealthStatus::Degraded("backpressure: consumption paused");
   return HealthStatus::Healthy();
 }
 
@@ -655,6 +830,17 @@ ConnectorMetrics KafkaSource::Metrics() const {
   metrics.AddCustom("assigned_partitions", static_cast<double>(tracker_.assigned().size()));
   metrics.AddCustom("offset_commits", static_cast<double>(commits_.load()));
   metrics.AddCustom("offset_commit_failures", static_cast<double>(commit_failures_.load()));
+  metrics.AddCustom("backpressure_pauses", static_cast<double>(backpressure_pauses_.load()));
+  if (options_.watermarks) {
+    if (const int64_t w = watermark_ms_.load(); w != INT64_MIN) metrics.AddCustom("watermark_ms", static_cast<double>(w));
+    metrics.AddCustom("idle_partitions", static_cast<double>(idle_partitions_.load()));
+    metrics.AddCustom("watermark_advances", static_cast<double>(watermark_advances_.load()));
+    metrics.AddCustom("idle_transitions", static_cast<double>(idle_transitions_.load()));
+  }
+  if (!options_.alignment_group.empty()) {
+    metrics.AddCustom("alignment_pauses", static_cast<double>(alignment_pauses_.load()));
+    metrics.AddCustom("alignment_dropped", static_cast<double>(alignment_dropped_.load()));
+  }
   return metrics;
 }
 
@@ -664,6 +850,8 @@ arrow::Status KafkaSource::Close() {
   // a committed checkpoint are read again by whoever owns their partitions next.
   closing_ = true;
   Release(std::exchange(releasing_, {}));
+  if (alignment_) alignment_->Leave(alignment_member_);
+  alignment_.reset();
   const rd_kafka_resp_err_t err = rd_kafka_consumer_close(consumer_.get());
   consumer_.reset();
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) spdlog::warn("{}: close: {}", where_, rd_kafka_err2str(err));

@@ -18,6 +18,8 @@
 #pragma once
 
 #include <atomic>
+#include <climits>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -28,10 +30,12 @@
 #include "laminar/core/connector.h"
 #include "laminar/core/registry.h"
 #include "laminar/dlq/error_router.h"
+#include "laminar/kafka/kafka_alignment.h"
 #include "laminar/kafka/kafka_client.h"
 #include "laminar/kafka/kafka_metadata_columns.h"
 #include "laminar/kafka/kafka_offset_tracker.h"
 #include "laminar/kafka/kafka_source_options.h"
+#include "laminar/kafka/kafka_watermarks.h"
 #include "laminar/serde/codec.h"
 
 namespace laminar::kafka {
@@ -51,6 +55,7 @@ class KafkaSource : public SourceConnector {
   // Commits the offsets of the checkpoint taken (or restored) last to the group.
   arrow::Status OnCheckpointCommitted(uint64_t epoch) override;
   arrow::Status SetReplayEnd(const std::optional<SourceCheckpoint>& end) override;
+  void SetBackpressureProbe(std::function<double()> fill) override { fill_probe_ = std::move(fill); }
   bool ReplayReachedEnd() const override;
   HealthStatus Health() const override;
   ConnectorMetrics Metrics() const override;
@@ -88,6 +93,19 @@ class KafkaSource : public SourceConnector {
   // exactly after them.
   arrow::Status CommitAndReleaseRevoked(const Positions& positions);
   arrow::Result<std::optional<SourceBatch>> Decode(std::vector<MessageHandle> messages);
+  // Backpressure and alignment: pauses or resumes fetching of every held partition, still
+  // polling so the group keeps the member.
+  void UpdateFetchPause();
+  void SetFetchPaused(bool paused);
+  // Event times of the rows (milliseconds; nullopt for a null), in row order.
+  std::vector<std::optional<int64_t>> EventTimes(const arrow::RecordBatch& batch,
+                                                 const std::vector<int64_t>& message_timestamps) const;
+  // Feeds the watermark tracker and alignment with the batch's rows, dropping rows past the
+  // alignment bound in drop-excess mode. `row_partitions` and `row_timestamps` are per row.
+  arrow::Result<std::shared_ptr<arrow::RecordBatch>> TrackEventTime(std::shared_ptr<arrow::RecordBatch> batch,
+                                                                     const std::vector<TopicPartition>& row_partitions,
+                                                                     const std::vector<int64_t>& row_timestamps);
+  void PublishWatermark();
 
   ConnectorConfig config_;
   KafkaSourceOptions options_;
@@ -108,6 +126,23 @@ class KafkaSource : public SourceConnector {
   bool closing_ = false;
   arrow::Status callback_error_;          // raised inside the rebalance callback, returned by PollBatch
 
+  std::function<double()> fill_probe_;
+  bool backpressure_ = false;     // the queue filled past the high mark, not yet below the low one
+  bool ahead_of_alignment_ = false;
+  bool fetch_paused_ = false;     // held partitions are paused for one of the two
+  std::unique_ptr<PartitionWatermarks> watermarks_;
+  int event_time_index_ = -1;     // column of event.time.column, -1: message timestamps
+  std::shared_ptr<AlignmentGroup> alignment_;
+  int alignment_member_ = -1;
+
+  std::atomic<int64_t> watermark_ms_{INT64_MIN};  // for Metrics; INT64_MIN: none yet
+  std::atomic<int> idle_partitions_{0};
+  std::atomic<int64_t> watermark_advances_{0};
+  std::atomic<int64_t> idle_transitions_{0};
+  std::atomic<bool> paused_for_backpressure_{false};
+  std::atomic<int64_t> backpressure_pauses_{0};
+  std::atomic<int64_t> alignment_pauses_{0};
+  std::atomic<int64_t> alignment_dropped_{0};
   std::atomic<uint64_t> records_{0};
   std::atomic<uint64_t> bytes_{0};
   std::atomic<uint64_t> consumer_errors_{0};

@@ -76,6 +76,28 @@ std::vector<ConfigKeySpec> KafkaSourceKeySpecs() {
       ConfigKeySpec::Optional("request.timeout.ms", ConfigType::kInt, "30000",
                               "Bound of the blocking calls the source makes itself (committed offsets, watermarks, "
                               "offsets for a timestamp, seek, offset commit)."),
+      ConfigKeySpec::Optional("enable.watermark.tracking", ConfigType::kBool, "false",
+                              "Track per-partition event-time watermarks (metric watermark_ms, and the batches' "
+                              "watermark)."),
+      ConfigKeySpec::Unset("event.time.column", ConfigType::kString,
+                           "Column holding the event time (TIMESTAMP, or BIGINT milliseconds); default: the "
+                           "message timestamp."),
+      ConfigKeySpec::Optional("max.out.of.orderness.ms", ConfigType::kInt, "5000",
+                              "How far behind the largest event time of a partition its watermark stays."),
+      ConfigKeySpec::Optional("idle.timeout.ms", ConfigType::kInt, "30000",
+                              "A partition without messages this long stops holding the watermark back."),
+      ConfigKeySpec::Unset("alignment.group.id", ConfigType::kString,
+                           "Sources of this process with the same id keep their watermarks within "
+                           "alignment.max.drift.ms of the slowest (needs enable.watermark.tracking)."),
+      ConfigKeySpec::Optional("alignment.max.drift.ms", ConfigType::kInt, "300000",
+                              "How far this source's watermark may run ahead of its alignment group's slowest."),
+      ConfigKeySpec::Optional("alignment.mode", ConfigType::kString, "pause",
+                              "pause (stop fetching until back within the drift), warn-only, or drop-excess "
+                              "(drop rows whose event time is past the bound)."),
+      ConfigKeySpec::Optional("backpressure.high.watermark", ConfigType::kDouble, "0.8",
+                              "Fill of the pipeline's queue (0..1) at which fetching pauses."),
+      ConfigKeySpec::Optional("backpressure.low.watermark", ConfigType::kDouble, "0.5",
+                              "Fill at which paused fetching resumes; below the high watermark."),
       ConfigKeySpec::Optional("format", ConfigType::kString, "json",
                               "How message values are decoded: json, csv, avro, raw, debezium (format.* options)."),
   };
@@ -196,6 +218,40 @@ arrow::Result<KafkaSourceOptions> KafkaSourceOptions::FromConfig(const Connector
   o.format = config.Get("format").value_or("json");
   if (o.format == "debezium" && (o.include_metadata || o.include_headers)) {
     return bad("include.metadata", "cannot be used with format 'debezium' (one message may become two rows)");
+  }
+  ARROW_ASSIGN_OR_RAISE(o.watermarks, config.GetBool("enable.watermark.tracking", false));
+  ARROW_ASSIGN_OR_RAISE(auto out_of_orderness, config.GetInt64("max.out.of.orderness.ms", 5000));
+  if (out_of_orderness < 0) return bad("max.out.of.orderness.ms", "must not be negative");
+  o.max_out_of_orderness = std::chrono::milliseconds(out_of_orderness);
+  ARROW_ASSIGN_OR_RAISE(auto idle, config.GetInt64("idle.timeout.ms", 30000));
+  if (idle < 1) return bad("idle.timeout.ms", "must be positive");
+  o.idle_timeout = std::chrono::milliseconds(idle);
+  if (auto column = config.Get("event.time.column")) {
+    o.event_time_column = Trim(*column);
+    if (o.event_time_column.empty()) return bad("event.time.column", "must not be empty");
+    if (!o.watermarks) return bad("event.time.column", "needs enable.watermark.tracking = 'true'");
+  }
+  if (auto group = config.Get("alignment.group.id")) {
+    o.alignment_group = Trim(*group);
+    if (o.alignment_group.empty()) return bad("alignment.group.id", "must not be empty");
+    if (!o.watermarks) return bad("alignment.group.id", "needs enable.watermark.tracking = 'true'");
+  }
+  ARROW_ASSIGN_OR_RAISE(auto drift, config.GetInt64("alignment.max.drift.ms", 300000));
+  if (drift < 0) return bad("alignment.max.drift.ms", "must not be negative");
+  o.alignment_max_drift = std::chrono::milliseconds(drift);
+  const std::string alignment = Normalized(config.Get("alignment.mode").value_or("pause"));
+  if (alignment == "pause") o.alignment_mode = AlignmentMode::kPause;
+  else if (alignment == "warn-only" || alignment == "warnonly" || alignment == "warn") o.alignment_mode = AlignmentMode::kWarnOnly;
+  else if (alignment == "drop-excess" || alignment == "dropexcess" || alignment == "drop") o.alignment_mode = AlignmentMode::kDropExcess;
+  else return bad("alignment.mode", "= '" + alignment + "' is not one of pause, warn-only, drop-excess");
+  ARROW_ASSIGN_OR_RAISE(o.backpressure_high, config.GetDouble("backpressure.high.watermark", 0.8));
+  ARROW_ASSIGN_OR_RAISE(o.backpressure_low, config.GetDouble("backpressure.low.watermark", 0.5));
+  for (const auto& [key, value] : {std::pair{"backpressure.high.watermark", o.backpressure_high},
+                                   std::pair{"backpressure.low.watermark", o.backpressure_low}}) {
+    if (!(value >= 0.0 && value <= 1.0)) return bad(key, "must be between 0 and 1");
+  }
+  if (o.backpressure_low >= o.backpressure_high) {
+    return bad("backpressure.low.watermark", "must be below backpressure.high.watermark");
   }
   ARROW_ASSIGN_OR_RAISE(o.registry, SchemaRegistryOptions::FromConfig(config));
   ARROW_RETURN_NOT_OK(CheckRegistryNeeded(config, /*sink=*/false));

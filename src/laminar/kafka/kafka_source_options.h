@@ -29,6 +29,8 @@ const char* StartupModeName(StartupMode mode);
 // entry in startup.specific.offsets: auto.offset.reset.
 enum class OffsetReset { kEarliest, kLatest, kError };
 
+enum class AlignmentMode { kPause, kWarnOnly, kDropExcess };
+
 // "p:o,p:o" (every subscribed topic) or "topic:p:o,..." entries. Spaces around items are
 // allowed; at least one entry. Key: (topic or "" for any topic, partition).
 arrow::Result<std::map<std::pair<std::string, int32_t>, int64_t>> ParseSpecificOffsets(const std::string& text);
@@ -48,6 +50,21 @@ struct KafkaSourceOptions {
   bool include_metadata = false;
   bool include_headers = false;
   std::string format = "json";
+  // Event-time watermarks (§1.8): off unless enable.watermark.tracking. Event time is
+  // event.time.column when set (a TIMESTAMP or BIGINT milliseconds column), else the
+  // message timestamp.
+  bool watermarks = false;
+  std::string event_time_column;
+  std::chrono::milliseconds max_out_of_orderness{5000};
+  std::chrono::milliseconds idle_timeout{30000};
+  // Sources sharing an alignment group keep their watermarks within max drift of the
+  // slowest one (§1.8): pause the fast one, warn, or drop its rows past the bound.
+  std::string alignment_group;
+  std::chrono::milliseconds alignment_max_drift{300000};
+  AlignmentMode alignment_mode = AlignmentMode::kPause;
+  // Pause fetching at this fill of the runtime's queue, resume at the low mark (§1.6).
+  double backpressure_high = 0.8;
+  double backpressure_low = 0.5;
   // schema.registry.* (nullopt without schema.registry.url): Avro writer schemas by id.
   std::optional<SchemaRegistryOptions> registry;
   ClientProperties consumer;

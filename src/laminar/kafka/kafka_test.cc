@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "laminar/core/registry.h"
+#include "laminar/kafka/kafka_alignment.h"
 #include "laminar/kafka/kafka_metadata_columns.h"
 #include "laminar/kafka/kafka_offset_tracker.h"
 #include "laminar/kafka/kafka_partitioner.h"
@@ -12,6 +13,7 @@
 #include "laminar/kafka/kafka_sink_options.h"
 #include "laminar/kafka/kafka_source.h"
 #include "laminar/kafka/kafka_source_options.h"
+#include "laminar/kafka/kafka_watermarks.h"
 
 namespace laminar::kafka {
 namespace {
@@ -429,6 +431,121 @@ TEST(KafkaSinkTest, TransitionTable) {
   EXPECT_FALSE(IsValidTxnTransition(TxnState::kPrepared, TxnState::kOpen));   // prepared: commit or abort only
   EXPECT_FALSE(IsValidTxnTransition(TxnState::kFatal, TxnState::kReady));     // a fatal producer is replaced
   EXPECT_TRUE(IsValidTxnTransition(TxnState::kOpen, TxnState::kFatal));
+}
+
+
+// --- watermarks, alignment, backpressure options ----------------------------------------
+
+TEST(PartitionWatermarksTest, TheSlowestActivePartitionHoldsTheWatermarkBackByTheOutOfOrderness) {
+  PartitionWatermarks w(std::chrono::milliseconds(500), std::chrono::milliseconds(1000));
+  const auto t0 = PartitionWatermarks::Clock::now();
+  const TopicPartition p0{"t", 0}, p1{"t", 1};
+  w.Add(p0, t0);
+  w.Add(p1, t0);
+  EXPECT_FALSE(w.current());  // no event yet: no watermark
+  w.Update(p0, 10'000, t0);
+  EXPECT_EQ(w.current(), 9'500);  // p1 has no event yet and holds nothing back
+  w.Update(p1, 4'000, t0);
+  EXPECT_EQ(w.current(), 9'500);  // never backwards, even though p1 is behind
+  w.Update(p0, 20'000, t0);
+  EXPECT_EQ(w.current(), 9'500);  // p1 (3'500) now holds it at the old value
+  w.Update(p1, 12'000, t0);
+  EXPECT_EQ(w.current(), 11'500);
+  w.Update(p1, 11'000, t0);       // late event: below the partition's max, changes nothing
+  EXPECT_EQ(w.current(), 11'500);
+  EXPECT_EQ(w.counters().updates, 5);
+  EXPECT_EQ(w.counters().advances, 2);
+}
+
+TEST(PartitionWatermarksTest, AnIdlePartitionStopsHoldingBackAndItsReturnNeverPullsTheWatermarkBack) {
+  PartitionWatermarks w(std::chrono::milliseconds(0), std::chrono::milliseconds(1000));
+  const auto t0 = PartitionWatermarks::Clock::now();
+  const TopicPartition busy{"t", 0}, quiet{"t", 1};
+  w.Update(busy, 1'000, t0);
+  w.Update(quiet, 1'000, t0);
+  w.Update(busy, 5'000, t0 + std::chrono::milliseconds(900));
+  w.CheckIdle(t0 + std::chrono::milliseconds(900));
+  EXPECT_EQ(w.current(), 1'000);  // quiet is silent for 900 ms < 1 s: still holds back
+  w.CheckIdle(t0 + std::chrono::milliseconds(1'500));
+  EXPECT_EQ(w.idle_partitions(), 1);
+  EXPECT_EQ(w.current(), 5'000);  // quiet went idle
+  w.Update(quiet, 2'000, t0 + std::chrono::milliseconds(1'600));  // back with older data
+  EXPECT_EQ(w.idle_partitions(), 0);
+  EXPECT_EQ(w.current(), 5'000);  // monotonic
+  EXPECT_EQ(w.counters().idle_transitions, 1);
+  EXPECT_EQ(w.counters().active_transitions, 1);
+  // Every partition idle: the last value holds.
+  w.CheckIdle(t0 + std::chrono::milliseconds(10'000));
+  EXPECT_EQ(w.idle_partitions(), 2);
+  EXPECT_EQ(w.current(), 5'000);
+  // A revoked partition no longer holds the others back.
+  w.Update(quiet, 3'000, t0 + std::chrono::milliseconds(10'100));
+  w.Update(busy, 9'000, t0 + std::chrono::milliseconds(10'100));
+  EXPECT_EQ(w.current(), 5'000);
+  w.Remove(quiet);
+  EXPECT_EQ(w.current(), 9'000);
+}
+
+TEST(PartitionWatermarksTest, OutOfOrdernessSaturatesAtTheSmallestTime) {
+  PartitionWatermarks w(std::chrono::milliseconds(1000), std::chrono::milliseconds(1000));
+  w.Update({"t", 0}, INT64_MIN + 10, PartitionWatermarks::Clock::now());
+  EXPECT_EQ(w.current(), INT64_MIN);
+}
+
+TEST(AlignmentGroupTest, TheBoundIsTheSlowestPublishedWatermarkPlusTheDrift) {
+  auto group = AlignmentGroup::Get("align-unit");
+  EXPECT_EQ(group, AlignmentGroup::Get("align-unit"));
+  EXPECT_NE(group, AlignmentGroup::Get("align-other"));
+  const int fast = group->Join();
+  const int slow = group->Join();
+  EXPECT_FALSE(group->Bound(std::chrono::milliseconds(100)));
+  group->Publish(fast, 10'000);
+  EXPECT_EQ(group->Bound(std::chrono::milliseconds(100)), 10'100);  // slow has none yet
+  group->Publish(slow, 2'000);
+  EXPECT_EQ(group->Bound(std::chrono::milliseconds(100)), 2'100);
+  group->Leave(slow);
+  EXPECT_EQ(group->Bound(std::chrono::milliseconds(100)), 10'100);
+  group->Leave(fast);
+}
+
+TEST(KafkaSourceOptionsTest, WatermarkAlignmentAndBackpressureKeysAreValidated) {
+  const Properties base{{"bootstrap.servers", "b"}, {"group.id", "g"}, {"topic", "events"}};
+  auto with = [&](Properties extra) {
+    Properties p = base;
+    p.insert(extra.begin(), extra.end());
+    return p;
+  };
+  auto options = KafkaSourceOptions::FromConfig(SourceConfig(with(
+      {{"enable.watermark.tracking", "true"}, {"event.time.column", "ts"}, {"max.out.of.orderness.ms", "250"},
+       {"idle.timeout.ms", "1500"}, {"alignment.group.id", "a"}, {"alignment.mode", "Drop_Excess"},
+       {"alignment.max.drift.ms", "60000"}, {"backpressure.high.watermark", "0.9"},
+       {"backpressure.low.watermark", "0.2"}})));
+  ASSERT_TRUE(options.ok()) << options.status().ToString();
+  EXPECT_TRUE(options->watermarks);
+  EXPECT_EQ(options->event_time_column, "ts");
+  EXPECT_EQ(options->max_out_of_orderness.count(), 250);
+  EXPECT_EQ(options->idle_timeout.count(), 1500);
+  EXPECT_EQ(options->alignment_mode, AlignmentMode::kDropExcess);
+  EXPECT_EQ(options->alignment_max_drift.count(), 60000);
+  EXPECT_DOUBLE_EQ(options->backpressure_high, 0.9);
+  EXPECT_DOUBLE_EQ(options->backpressure_low, 0.2);
+  auto defaults = KafkaSourceOptions::FromConfig(SourceConfig(base));
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_FALSE(defaults->watermarks);
+  EXPECT_EQ(defaults->max_out_of_orderness.count(), 5000);
+  EXPECT_EQ(defaults->idle_timeout.count(), 30000);
+  EXPECT_DOUBLE_EQ(defaults->backpressure_high, 0.8);
+  EXPECT_DOUBLE_EQ(defaults->backpressure_low, 0.5);
+
+  EXPECT_MENTIONS(SourceError(with({{"backpressure.high.watermark", "0.4"}})), "backpressure.low.watermark");
+  EXPECT_MENTIONS(SourceError(with({{"backpressure.high.watermark", "1.5"}})), "between 0 and 1");
+  EXPECT_MENTIONS(SourceError(with({{"event.time.column", "ts"}})), "enable.watermark.tracking");
+  EXPECT_MENTIONS(SourceError(with({{"alignment.group.id", "a"}})), "enable.watermark.tracking");
+  EXPECT_MENTIONS(SourceError(with({{"enable.watermark.tracking", "true"}, {"alignment.group.id", "a"},
+                                    {"alignment.mode", "sometimes"}})),
+                  "is not one of pause, warn-only, drop-excess");
+  EXPECT_MENTIONS(SourceError(with({{"idle.timeout.ms", "0"}})), "idle.timeout.ms");
+  EXPECT_MENTIONS(SourceError(with({{"max.out.of.orderness.ms", "-1"}})), "max.out.of.orderness.ms");
 }
 
 }  // namespace

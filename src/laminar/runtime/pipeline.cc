@@ -121,6 +121,8 @@ void Pipeline::SourceLoop(SourceSlot& slot, size_t index) {
 void Pipeline::StartSources() {
   for (size_t i = 0; i < sources_.size(); ++i) {
     SourceSlot* s = sources_[i].get();
+    s->connector->SetBackpressureProbe(
+        [this] { return static_cast<double>(queue_.size()) / static_cast<double>(queue_.capacity()); });
     s->thread = std::thread([this, s, i] { SourceLoop(*s, i); });
   }
 }
