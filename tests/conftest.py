@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from kafka_fixtures import kafka_broker, schema_registry  # noqa: F401  (fixtures)
+from kafka_fixtures import kafka_broker, kafka_secure_broker, schema_registry  # noqa: F401  (fixtures)
 from service_fixtures import azurite, gcs_server, s3_server  # noqa: F401  (fixtures)
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent

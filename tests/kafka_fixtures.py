@@ -4,11 +4,13 @@ schema-registry.sh), each on a free loopback port with its scratch files under t
 session's temporary directory, so a developer's own running services are never touched.
 
     kafka_broker     Kafka 3.9 KRaft broker   -> "127.0.0.1:<port>" (bootstrap.servers)
+    kafka_secure_broker  its own broker with SASL and TLS listeners too -> SecureKafka
     schema_registry  Apicurio Registry        -> "http://127.0.0.1:<port>/apis/ccompat/v7"
 
 The first use on a machine fetches the broker's jars and builds the registry with Maven
 (cached under ~/.cache/laminar and ~/.m2); later sessions only start them.
 """
+import dataclasses
 import os
 import pathlib
 import socket
@@ -80,5 +82,54 @@ def schema_registry(tmp_path_factory) -> str:
     out = service.start()
     try:
         yield _announced(out, "schema.registry.url")
+    finally:
+        service.stop()
+
+
+@dataclasses.dataclass
+class SecureKafka:
+    """A broker started with KAFKA_SECURITY=1 (scripts/services.d/kafka.sh): its PLAINTEXT
+    listener for setting up topics, and listeners that need SASL or TLS."""
+    bootstrap: str           # PLAINTEXT
+    listeners: dict          # "sasl_plaintext", "ssl", "mtls", "sasl_ssl" -> "127.0.0.1:<port>"
+    username: str            # one user for PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512
+    password: str
+    ca_location: str         # the test CA, which signed the broker's and the client's certificates
+    certificate_location: str  # the client certificate the mtls listener requires
+    key_location: str        # its key, encrypted with key_password
+    key_password: str
+
+    def security(self, listener: str, mechanism: str = None) -> dict:
+        """librdkafka properties for a listener, which are also the connectors' option names
+        (apart from sasl.mechanism, which librdkafka spells sasl.mechanisms but accepts too)."""
+        protocol = "ssl" if listener == "mtls" else listener
+        settings = {"bootstrap.servers": self.listeners[listener], "security.protocol": protocol}
+        if protocol.startswith("sasl_"):
+            settings.update({"sasl.mechanism": mechanism, "sasl.username": self.username,
+                             "sasl.password": self.password})
+        if protocol.endswith("ssl"):
+            settings["ssl.ca.location"] = self.ca_location
+        if listener == "mtls":
+            settings.update({"ssl.certificate.location": self.certificate_location,
+                             "ssl.key.location": self.key_location, "ssl.key.password": self.key_password})
+        return settings
+
+
+@pytest.fixture(scope="session")
+def kafka_secure_broker(tmp_path_factory) -> SecureKafka:
+    """A broker of its own (not kafka_broker's) with SASL_PLAINTEXT, SSL, mTLS and SASL_SSL
+    listeners on 127.0.0.1, a fresh CA and a random password."""
+    service = _Service("kafka", "KAFKA_PORT", tmp_path_factory.mktemp("services-kafka-secure"))
+    service.env["KAFKA_SECURITY"] = "1"
+    out = service.start()
+    try:
+        yield SecureKafka(
+            bootstrap=_announced(out, "bootstrap.servers"),
+            listeners={name: _announced(out, f"{name}.bootstrap.servers")
+                       for name in ("sasl_plaintext", "ssl", "mtls", "sasl_ssl")},
+            username=_announced(out, "sasl.username"), password=_announced(out, "sasl.password"),
+            ca_location=_announced(out, "ssl.ca.location"),
+            certificate_location=_announced(out, "ssl.certificate.location"),
+            key_location=_announced(out, "ssl.key.location"), key_password=_announced(out, "ssl.key.password"))
     finally:
         service.stop()
