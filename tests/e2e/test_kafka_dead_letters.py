@@ -10,6 +10,8 @@ judged by confluent-kafka with isolation.level=read_committed.
   the dead-letter producer) and at random moments: still no dead letter twice, none lost.
 - A files source with dead_letter.topic and dead_letter.bootstrap.servers, exactly-once
   and at-least-once.
+- A Kafka source on a SASL_SSL (SCRAM-SHA-512) listener: the dead-letter producer shares
+  its connection and credentials, which stay masked in the debug output.
 - Configuration errors: path and topic together, a files source without brokers.
 """
 import json
@@ -24,6 +26,8 @@ import urllib.request
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from test_kafka_connectors import consume_all, create_topic, parquet_rows, run, run_until
+from test_kafka_security import assert_secrets_hidden, consume, options
+from test_kafka_security import run as run_debug
 
 # Every bad message must reach the topic: no rate limit in these tests.
 SOURCE_DDL = """
@@ -309,3 +313,30 @@ CREATE SINK "events.dlq" FROM events INTO KAFKA ('bootstrap.servers' = '{kafka_b
     clash = subprocess.run([laminar_connect, "validate", str(ddl)], capture_output=True, text=True, timeout=60)
     assert clash.returncode != 0, clash
     assert "is already the transactional.id of the dead-letter producer of source 'events'" in clash.stderr, clash
+
+
+def test_dead_letter_producer_shares_the_sources_security(laminar_connect, kafka_secure_broker, tmp_path):
+    secure = kafka_secure_broker
+    settings = secure.security("sasl_ssl", "SCRAM-SHA-512")
+    topic = create_topic(secure.bootstrap, 2)
+    dlq = create_topic(secure.bootstrap, 1)
+    producer = MixedProducer(secure.bootstrap, topic)
+    producer.produce(200)
+    out = tmp_path / "out"
+    ddl = tmp_path / "secure.sql"
+    ddl.write_text(f"""
+CREATE SOURCE events (id BIGINT NOT NULL, name VARCHAR) FROM KAFKA ({options(settings)}, topic = '{topic}',
+  'group.id' = 'g-{topic}', 'startup.mode' = 'earliest', 'on.error' = 'dead_letter', 'dead_letter.topic' = '{dlq}',
+  'dead_letter.max-per-second' = '0');
+CREATE SINK out FROM events INTO FILES (path = '{out}', format = 'parquet');
+""")
+    code, log = run_debug(laminar_connect, ddl, tmp_path / "cp",
+                          done=lambda _: len(parquet_rows(out)) >= len(producer.good) and
+                          len(consume(settings, dlq, len(producer.bad), timeout=2)) >= len(producer.bad))
+    assert code == 0, log
+    # The dead-letter producer went through the secured listener with the source's settings.
+    producer_line = "'events.dead_letters' (kafka): producer bootstrap.servers=" + settings["bootstrap.servers"]
+    assert producer_line + ", security.protocol=sasl_ssl, sasl.mechanisms=SCRAM-SHA-512" in log, log
+    assert_secrets_hidden(log, secure, settings)
+    check_rows(out, producer)
+    check_dead_letters(consume(settings, dlq, len(producer.bad)), producer, topic)
