@@ -7,10 +7,13 @@ confluent-kafka configured with the same security settings.
   datagen -> Kafka sink (exactly-once), then Kafka source -> Parquet, each row exactly once.
   Both run with --log-level debug: the client configurations they log show the password
   and the key password as ***, and neither secret appears anywhere in the output.
-- A wrong SASL password fails the pipeline with an error that says authentication failed,
-  without printing the password; a CA that did not sign the broker's certificate fails it
-  with an error that names the certificate check; an mTLS listener without a client
-  certificate refuses the connection.
+- A DDL error on the line of a secret option stars out its value in the quoted line.
+- A wrong SASL password: librdkafka's log lines, relayed as warnings, say that
+  authentication failed and with which mechanism; the password is never printed. The
+  exactly-once sink fails when init_transactions times out (transaction.timeout.ms); the
+  source retries, as librdkafka treats a refused login as transient, until stopped.
+- A CA that did not sign the broker's certificate: "certificate verify failed"; an mTLS
+  listener without a client certificate: "bad certificate".
 """
 import os
 import signal
@@ -211,3 +214,17 @@ def test_mtls_listener_refuses_a_client_without_a_certificate(laminar_connect, k
     code, log = run(laminar_connect, sink_ddl(tmp_path / "mtls.sql", settings, topic), tmp_path / "cp")
     assert code not in (0, None), log
     assert "ssl/tls alert bad certificate" in log, log
+
+
+def test_a_ddl_error_on_the_line_of_a_secret_does_not_quote_it(laminar_connect, tmp_path):
+    ddl = tmp_path / "typo.sql"
+    ddl.write_text("""
+CREATE SOURCE events (id BIGINT NOT NULL) FROM DATAGEN ('number-of-rows' = '1');
+CREATE SINK out FROM events INTO KAFKA ('bootstrap.servers' = '127.0.0.1:1', 'security.protocol' = 'sasl_ssl', 'sasl.mechanism' = 'PLAIN', 'sasl.username' = 'u', 'sasl.password' = 'pw-in-the-ddl', 'ssl.key.password' = 'key-pw', topic = 't', 'no.such.option' = 'x');
+""")
+    result = subprocess.run([laminar_connect, "validate", str(ddl)], capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert "unknown option 'no.such.option'" in result.stderr, result.stderr
+    assert "'sasl.password' = '*************'" in result.stderr and "'ssl.key.password' = '******'" in result.stderr
+    assert "pw-in-the-ddl" not in result.stdout + result.stderr and "key-pw" not in result.stdout + result.stderr
+

@@ -16,6 +16,7 @@
 #include <cstring>
 #include <utility>
 
+#include "laminar/core/config.h"
 #include "laminar/core/registry.h"
 #include "laminar/core/status.h"
 #include "laminar/ddl/types.h"
@@ -925,6 +926,64 @@ std::shared_ptr<arrow::Schema> SchemaOf(const SourceDef& source) {
   return arrow::schema(std::move(fields));
 }
 
+namespace {
+
+bool IsKeyChar(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '.' || c == '-' || c == '*';
+}
+
+// The source line of an error excerpt with the value of every secret option on it
+// (`'sasl.password' = '...'`, IsSecretKey) starred out, one '*' per character so that the
+// caret still lines up; a value that goes on past the line is starred to its end.
+std::string MaskSecretValues(std::string_view line) {
+  std::string out(line);
+  size_t i = 0;
+  while (i < out.size()) {
+    // The next key: a quoted string or a bare word.
+    std::string key;
+    if (out[i] == '\'' || out[i] == '"') {
+      const char quote = out[i];
+      size_t j = i + 1;
+      while (j < out.size() && out[j] != quote) ++j;
+      key = out.substr(i + 1, j - i - 1);
+      i = j + 1;
+    } else if (IsKeyChar(out[i])) {
+      size_t j = i;
+      while (j < out.size() && IsKeyChar(out[j])) ++j;
+      key = out.substr(i, j - i);
+      i = j;
+    } else {
+      ++i;
+      continue;
+    }
+    size_t j = i;
+    while (j < out.size() && (out[j] == ' ' || out[j] == '\t')) ++j;
+    if (j >= out.size() || out[j] != '=' || !IsSecretKey(key)) continue;
+    ++j;
+    while (j < out.size() && (out[j] == ' ' || out[j] == '\t')) ++j;
+    if (j >= out.size() || out[j] != '\'') continue;
+    // The value, with '' as an escaped quote inside it.
+    std::string masked;
+    size_t k = j + 1;
+    for (; k < out.size(); ++k) {
+      if (out[k] == '\'') {
+        if (k + 1 < out.size() && out[k + 1] == '\'') {
+          masked += "**";
+          ++k;
+          continue;
+        }
+        break;
+      }
+      if (!IsContinuationByte(out[k])) masked += '*';
+    }
+    out.replace(j + 1, k - j - 1, masked);
+    i = j + 1 + masked.size() + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
 arrow::Status ErrorAt(const Script& script, SourceLocation location, const std::string& message) {
   return ErrorAt(script.file_name, script.text, location, message);
 }
@@ -942,8 +1001,9 @@ arrow::Status ErrorAt(const std::string& file_name, std::string_view text, Sourc
   }
   if (location.line >= 1 && location.column >= 1 && start != std::string_view::npos) {
     const size_t stop = text.find('\n', start);
-    std::string_view line = text.substr(start, stop == std::string_view::npos ? stop : stop - start);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    std::string_view raw = text.substr(start, stop == std::string_view::npos ? stop : stop - start);
+    if (!raw.empty() && raw.back() == '\r') raw.remove_suffix(1);
+    const std::string line = MaskSecretValues(raw);
     std::string caret;
     int column = 1;
     for (size_t i = 0; i < line.size() && column < location.column; ++i) {
@@ -952,7 +1012,7 @@ arrow::Status ErrorAt(const std::string& file_name, std::string_view text, Sourc
       ++column;
     }
     if (column < location.column) caret.append(static_cast<size_t>(location.column - column), ' ');
-    detail += "\n  " + std::string(line) + "\n  " + caret + "^";
+    detail += "\n  " + line + "\n  " + caret + "^";
   }
   return ConfigError(where, detail);
 }

@@ -541,6 +541,18 @@ TEST(DdlErrorMessageTest, ErrorAtServesLaterStages) {
   EXPECT_EQ(ErrorAt("", "x", SourceLocation{7, 3}, "gone").message(), "<input>:7:3: gone");
 }
 
+TEST(DdlErrorMessageTest, ExcerptStarsOutTheValuesOfSecretOptions) {
+  const std::string line =
+      "INTO kafka ('sasl.password' = 'hunter2', \"ssl.key.password\"='it''s', password = '\xC3\xA9t\xC3\xA9', "
+      "topic = 'hunter2', 'client.secret' = 'unterminated";
+  const arrow::Status status = ErrorAt("p.sql", "-- first\n" + line + "\n", SourceLocation{2, 90}, "boom");
+  EXPECT_EQ(status.message(),
+            "p.sql:2:90: boom\n"
+            "  INTO kafka ('sasl.password' = '*******', \"ssl.key.password\"='*****', password = '***', "
+            "topic = 'hunter2', 'client.secret' = '************\n"
+            "  " + std::string(89, ' ') + "^");
+}
+
 TEST(DdlErrorMessageTest, FirstProblemInFileOrderWins) {
   // A syntax error before an unterminated string is reported, not the string.
   auto result =
