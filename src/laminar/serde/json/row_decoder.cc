@@ -11,7 +11,6 @@
 #include <unordered_map>
 
 #include "laminar/core/status.h"
-#include "laminar/serde/json/column_buffer_internal.h"
 #include "laminar/serde/json/jsonb.h"
 
 namespace laminar::serde::json_internal {
@@ -37,11 +36,10 @@ struct Column {
   arrow::TimeUnit::type unit = arrow::TimeUnit::MICRO;
 
   int64_t length = 0;
-  BitBuffer validity;
-  BitBuffer bits;       // BOOLEAN values
-  ByteBuffer values;    // other fixed-width values
-  ByteBuffer offsets;   // int32, length + 1 of them (strings, lists)
-  ByteBuffer data;      // string and binary bytes
+  std::vector<uint8_t> validity;  // one byte per slot; packed at Finish
+  std::vector<uint8_t> values;    // fixed-width values (bool: one byte each)
+  std::vector<int32_t> offsets{0};
+  std::string data;
   int64_t data_hint = 0;  // bytes per row seen in the last batch, for Reserve
   std::vector<Column> children;
 
@@ -56,46 +54,23 @@ struct Column {
     return it == index.end() ? -1 : it->second;
   }
 
-  int32_t Offset(int64_t i) const {
-    int32_t v;
-    std::memcpy(&v, offsets.data() + i * 4, 4);
-    return v;
-  }
-  // Starts the offsets of a new batch.
-  void ResetOffsets() {
-    offsets.Clear();
-    offsets.AppendValue<int32_t>(0);
-  }
-  void AppendValid() {
-    validity.Append(true);
-    ++length;
-  }
   template <typename T>
   void AppendFixed(T v) {
-    values.AppendValue(v);
-    AppendValid();
+    const size_t at = values.size();
+    values.resize(at + sizeof(T));
+    std::memcpy(values.data() + at, &v, sizeof(T));
+    validity.push_back(1);
+    ++length;
   }
-  void AppendBool(bool v) {
-    bits.Append(v);
-    AppendValid();
-  }
-  // Ends a string, binary or list slot whose bytes or children were just written.
-  void EndVariable(int32_t end) {
-    offsets.AppendValue(end);
-    AppendValid();
-  }
-  void EndBytes() { EndVariable(static_cast<int32_t>(data.size())); }
   void AppendBytes(std::string_view bytes) {
-    data.Append(bytes.data(), static_cast<int64_t>(bytes.size()));
-    EndBytes();
+    data.append(bytes.data(), bytes.size());
+    offsets.push_back(static_cast<int32_t>(data.size()));
+    validity.push_back(1);
+    ++length;
   }
 };
 
 namespace {
-
-bool HasOffsets(Kind kind) {
-  return kind == Kind::kString || kind == Kind::kJson || kind == Kind::kBinary || kind == Kind::kList;
-}
 
 bool IsJsonField(const arrow::Field& field) {
   if (!field.metadata()) return false;
@@ -163,7 +138,6 @@ arrow::Status BuildColumn(const arrow::Field& field, const std::string& path, co
       return ConfigError(where, "column '" + path + "' has type " + field.type()->ToString() +
                                     ", which the JSON format cannot decode");
   }
-  if (HasOffsets(c->kind)) c->ResetOffsets();
   return arrow::Status::OK();
 }
 
@@ -180,18 +154,17 @@ arrow::Status IndexColumn(Column* c, const std::string& where) {
 }
 
 void AppendNull(Column& c) {
-  c.validity.Append(false);
+  c.validity.push_back(0);
   ++c.length;
   switch (c.kind) {
     case Kind::kString:
     case Kind::kJson:
     case Kind::kBinary:
-    case Kind::kList: c.offsets.AppendValue(c.Offset(c.length - 1)); break;
+    case Kind::kList: c.offsets.push_back(c.offsets.back()); break;
     case Kind::kStruct:
       for (auto& child : c.children) AppendNull(child);
       break;
-    case Kind::kBool: c.bits.Append(false); break;
-    default: std::memset(c.values.Extend(c.width), 0, static_cast<size_t>(c.width)); break;
+    default: c.values.resize(c.values.size() + static_cast<size_t>(c.width)); break;
   }
 }
 
@@ -201,76 +174,79 @@ void TruncateColumn(Column& c, int64_t n) {
   if (c.kind == Kind::kStruct) {
     for (auto& child : c.children) TruncateColumn(child, n);
   } else if (c.kind == Kind::kList) {
-    TruncateColumn(c.children[0], c.Offset(n));
+    TruncateColumn(c.children[0], c.offsets[static_cast<size_t>(n)]);
   }
   if (n == c.length) return;
   c.length = n;
-  c.validity.Truncate(n);
+  c.validity.resize(static_cast<size_t>(n));
   switch (c.kind) {
     case Kind::kString:
     case Kind::kJson:
     case Kind::kBinary:
-      c.data.Truncate(c.Offset(n));
-      c.offsets.Truncate((n + 1) * 4);
+      c.data.resize(static_cast<size_t>(c.offsets[static_cast<size_t>(n)]));
+      c.offsets.resize(static_cast<size_t>(n) + 1);
       break;
-    case Kind::kList: c.offsets.Truncate((n + 1) * 4); break;
+    case Kind::kList: c.offsets.resize(static_cast<size_t>(n) + 1); break;
     case Kind::kStruct: break;
-    case Kind::kBool: c.bits.Truncate(n); break;
-    default: c.values.Truncate(n * c.width); break;
+    default: c.values.resize(static_cast<size_t>(n * c.width)); break;
   }
 }
 
 void ReserveColumn(Column& c, int64_t rows) {
-  c.validity.Reserve(c.length + rows);
+  const auto n = static_cast<size_t>(rows);
+  c.validity.reserve(c.validity.size() + n);
   switch (c.kind) {
     case Kind::kString:
     case Kind::kJson:
     case Kind::kBinary:
-      c.offsets.Reserve(rows * 4);
-      c.data.Reserve(rows * std::max<int64_t>(c.data_hint, 8));
+      c.offsets.reserve(c.offsets.size() + n);
+      c.data.reserve(c.data.size() + n * static_cast<size_t>(std::max<int64_t>(c.data_hint, 8)));
       break;
-    case Kind::kList: c.offsets.Reserve(rows * 4); break;
+    case Kind::kList: c.offsets.reserve(c.offsets.size() + n); break;
     case Kind::kStruct:
       for (auto& child : c.children) ReserveColumn(child, rows);
       break;
-    case Kind::kBool: c.bits.Reserve(c.length + rows); break;
-    default: c.values.Reserve(rows * c.width); break;
+    default: c.values.reserve(c.values.size() + n * static_cast<size_t>(c.width)); break;
   }
+}
+
+arrow::Result<std::shared_ptr<arrow::Buffer>> PackBits(const std::vector<uint8_t>& bytes, int64_t length) {
+  ARROW_ASSIGN_OR_RAISE(auto buffer, arrow::AllocateEmptyBitmap(length));
+  uint8_t* bits = buffer->mutable_data();
+  for (int64_t i = 0; i < length; ++i) {
+    if (bytes[static_cast<size_t>(i)]) arrow::bit_util::SetBit(bits, i);
+  }
+  return std::shared_ptr<arrow::Buffer>(std::move(buffer));
 }
 
 arrow::Result<std::shared_ptr<arrow::ArrayData>> FinishColumn(Column& c) {
   const int64_t length = c.length;
-  const int64_t nulls = length - c.validity.CountSet();
+  int64_t nulls = 0;
+  for (uint8_t v : c.validity) nulls += v == 0;
   std::shared_ptr<arrow::Buffer> validity;
   if (nulls > 0) {
-    ARROW_ASSIGN_OR_RAISE(validity, c.validity.Finish());
-  } else {
-    c.validity.Clear();  // no bitmap needed; its memory serves the next batch
+    ARROW_ASSIGN_OR_RAISE(validity, PackBits(c.validity, length));
   }
   std::vector<std::shared_ptr<arrow::Buffer>> buffers{validity};
   std::vector<std::shared_ptr<arrow::ArrayData>> children;
   switch (c.kind) {
     case Kind::kBool: {
-      ARROW_ASSIGN_OR_RAISE(auto bits, c.bits.Finish());
+      ARROW_ASSIGN_OR_RAISE(auto bits, PackBits(c.values, length));
       buffers.push_back(std::move(bits));
       break;
     }
     case Kind::kString:
     case Kind::kJson:
-    case Kind::kBinary: {
-      if (c.data.size() > std::numeric_limits<int32_t>::max()) {
+    case Kind::kBinary:
+      if (c.data.size() > static_cast<size_t>(std::numeric_limits<int32_t>::max())) {
         return arrow::Status::CapacityError("column '", c.path, "': more than 2 GiB of data in one batch");
       }
-      c.data_hint = length > 0 ? c.data.size() / length + 1 : c.data_hint;
-      ARROW_ASSIGN_OR_RAISE(auto offsets, c.offsets.Finish());
-      ARROW_ASSIGN_OR_RAISE(auto data, c.data.Finish());
-      buffers.push_back(std::move(offsets));
-      buffers.push_back(std::move(data));
+      c.data_hint = length > 0 ? static_cast<int64_t>(c.data.size()) / length + 1 : c.data_hint;
+      buffers.push_back(arrow::Buffer::FromVector(std::move(c.offsets)));
+      buffers.push_back(arrow::Buffer::FromString(std::move(c.data)));
       break;
-    }
     case Kind::kList: {
-      ARROW_ASSIGN_OR_RAISE(auto offsets, c.offsets.Finish());
-      buffers.push_back(std::move(offsets));
+      buffers.push_back(arrow::Buffer::FromVector(std::move(c.offsets)));
       ARROW_ASSIGN_OR_RAISE(auto child, FinishColumn(c.children[0]));
       children.push_back(std::move(child));
       break;
@@ -281,14 +257,13 @@ arrow::Result<std::shared_ptr<arrow::ArrayData>> FinishColumn(Column& c) {
         children.push_back(std::move(child));
       }
       break;
-    default: {
-      ARROW_ASSIGN_OR_RAISE(auto values, c.values.Finish());
-      buffers.push_back(std::move(values));
-      break;
-    }
+    default: buffers.push_back(arrow::Buffer::FromVector(std::move(c.values))); break;
   }
   c.length = 0;
-  if (HasOffsets(c.kind)) c.ResetOffsets();
+  c.validity = {};
+  c.values = {};
+  c.offsets = {0};
+  c.data = {};
   return arrow::ArrayData::Make(c.type, length, std::move(buffers), std::move(children), nulls);
 }
 
@@ -605,14 +580,14 @@ bool RowDecoder::AppendValue(Column& c, od::value value) {
       if (type == od::json_type::boolean) {
         bool b = false;
         if (auto code = value.get_bool().get(b)) return Malformed(code);
-        c.AppendBool(b);
+        c.AppendFixed<uint8_t>(b ? 1 : 0);
         return true;
       }
       if (type == od::json_type::string && coerce) {
         std::string_view s;
         if (auto code = value.get_string().get(s)) return Malformed(code);
-        if (EqualsIgnoreCase(s, "true")) return c.AppendBool(true), true;
-        if (EqualsIgnoreCase(s, "false")) return c.AppendBool(false), true;
+        if (EqualsIgnoreCase(s, "true")) return c.AppendFixed<uint8_t>(1), true;
+        if (EqualsIgnoreCase(s, "false")) return c.AppendFixed<uint8_t>(0), true;
       }
       return Mismatch(c, value, type, nullptr);
     }
@@ -699,8 +674,13 @@ bool RowDecoder::AppendValue(Column& c, od::value value) {
       arrow::Decimal128 d;
       const char* reason = nullptr;
       if (!text::ParseDecimal(s, c.precision, c.scale, &d, &reason)) return Mismatch(c, value, type, reason);
-      d.ToBytes(c.values.Extend(16));
-      c.AppendValid();
+      uint8_t bytes[16];
+      d.ToBytes(bytes);
+      const size_t at = c.values.size();
+      c.values.resize(at + 16);
+      std::memcpy(c.values.data() + at, bytes, 16);
+      c.validity.push_back(1);
+      ++c.length;
       return true;
     }
     case Kind::kString: {
@@ -729,15 +709,17 @@ bool RowDecoder::AppendValue(Column& c, od::value value) {
       std::string_view raw;
       if (type == od::json_type::object || type == od::json_type::array) {
         if (auto code = simdjson::to_json_string(value).get(raw)) return Malformed(code);
-        const int64_t at = c.data.size();
-        char* out = reinterpret_cast<char*>(c.data.Extend(static_cast<int64_t>(raw.size())));
+        const size_t at = c.data.size();
+        c.data.resize(at + raw.size());
         size_t written = 0;
-        if (auto code = simdjson::minify(raw.data(), raw.size(), out, written)) {
-          c.data.Truncate(at);
+        if (auto code = simdjson::minify(raw.data(), raw.size(), c.data.data() + at, written)) {
+          c.data.resize(at);
           return Malformed(code);
         }
-        c.data.Truncate(at + static_cast<int64_t>(written));
-        c.EndBytes();
+        c.data.resize(at + written);
+        c.offsets.push_back(static_cast<int32_t>(c.data.size()));
+        c.validity.push_back(1);
+        ++c.length;
         return true;
       }
       c.AppendBytes(TrimRight(value.raw_json_token()));
@@ -747,9 +729,14 @@ bool RowDecoder::AppendValue(Column& c, od::value value) {
       if (type != od::json_type::string) return Mismatch(c, value, type, nullptr);
       std::string_view s;
       if (auto code = value.get_string().get(s)) return Malformed(code);
-      scratch_.clear();
-      if (!text::DecodeBase64(s, &scratch_)) return Mismatch(c, value, type, "not base64");
-      c.AppendBytes(scratch_);
+      const size_t at = c.data.size();
+      if (!text::DecodeBase64(s, &c.data)) {
+        c.data.resize(at);
+        return Mismatch(c, value, type, "not base64");
+      }
+      c.offsets.push_back(static_cast<int32_t>(c.data.size()));
+      c.validity.push_back(1);
+      ++c.length;
       return true;
     }
     case Kind::kDate32: {
@@ -831,7 +818,9 @@ bool RowDecoder::AppendValue(Column& c, od::value value) {
         if (auto code = std::move(element).get(v)) return Malformed(code);
         if (!AppendValue(child, v)) return false;
       }
-      c.EndVariable(static_cast<int32_t>(child.length));
+      c.offsets.push_back(static_cast<int32_t>(child.length));
+      c.validity.push_back(1);
+      ++c.length;
       return true;
     }
     case Kind::kStruct: {
@@ -839,7 +828,8 @@ bool RowDecoder::AppendValue(Column& c, od::value value) {
       od::object object;
       if (auto code = value.get_object().get(object)) return Malformed(code);
       if (!AppendStructFields(c, object)) return false;
-      c.AppendValid();
+      c.validity.push_back(1);
+      ++c.length;
       return true;
     }
   }
@@ -926,8 +916,13 @@ bool RowDecoder::AppendEncoded(Column& c, od::value value, const ValueEncoding& 
       auto rescaled = unscaled->Rescale(e.scale, c.scale);
       if (!rescaled.ok()) return Mismatch(c, value, type, "more fractional digits than the column's scale");
       if (!rescaled->FitsInPrecision(c.precision)) return Mismatch(c, value, type, "more digits than the precision");
-      rescaled->ToBytes(c.values.Extend(16));
-      c.AppendValid();
+      uint8_t bytes[16];
+      rescaled->ToBytes(bytes);
+      const size_t at = c.values.size();
+      c.values.resize(at + 16);
+      std::memcpy(c.values.data() + at, bytes, 16);
+      c.validity.push_back(1);
+      ++c.length;
       return true;
     }
   }
