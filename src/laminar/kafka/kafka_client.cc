@@ -4,6 +4,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <map>
+#include <mutex>
+#include <string_view>
 
 namespace laminar::kafka {
 
@@ -272,8 +275,23 @@ void LogCallback(const rd_kafka_t* rk, int level, const char* facility, const ch
   }
 }
 
+// The first authentication/TLS failure of each live client (see SecurityFailureOf).
+std::mutex security_failures_mu;
+std::map<const rd_kafka_t*, std::string>& SecurityFailures() {
+  static std::map<const rd_kafka_t*, std::string> failures;
+  return failures;
+}
+
 void ErrorCallback(rd_kafka_t* rk, int err, const char* reason, void* /*opaque*/) {
   const auto code = static_cast<rd_kafka_resp_err_t>(err);
+  // TLS failures often arrive as transport errors; their text tells them apart.
+  const std::string_view text = reason != nullptr ? reason : "";
+  const bool tls_refused = text.find("SSL handshake failed") != std::string_view::npos ||
+                           text.find("certificate verify failed") != std::string_view::npos;
+  if (code == RD_KAFKA_RESP_ERR__AUTHENTICATION || code == RD_KAFKA_RESP_ERR__SSL || tls_refused) {
+    std::lock_guard<std::mutex> lock(security_failures_mu);
+    SecurityFailures().try_emplace(rk, reason != nullptr ? reason : rd_kafka_err2str(code));
+  }
   if (code == RD_KAFKA_RESP_ERR__FATAL) {
     spdlog::error("{}: fatal: {}", rd_kafka_name(rk), reason);
   } else if (code == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN || code == RD_KAFKA_RESP_ERR__TRANSPORT) {
@@ -284,6 +302,20 @@ void ErrorCallback(rd_kafka_t* rk, int err, const char* reason, void* /*opaque*/
 }
 
 }  // namespace
+
+void DestroyClient(rd_kafka_t* rk) {
+  rd_kafka_destroy(rk);
+  std::lock_guard<std::mutex> lock(security_failures_mu);
+  SecurityFailures().erase(rk);
+}
+
+std::optional<arrow::Status> SecurityFailureOf(rd_kafka_t* rk, const std::string& what) {
+  std::lock_guard<std::mutex> lock(security_failures_mu);
+  auto it = SecurityFailures().find(rk);
+  if (it == SecurityFailures().end()) return std::nullopt;
+  return FatalError(kOrigin, what + ": the broker refused the connection's security settings (check sasl.*, "
+                                    "ssl.* and security.protocol): " + it->second);
+}
 
 void InstallLogging(rd_kafka_conf_t* conf) {
   rd_kafka_conf_set_log_cb(conf, LogCallback);

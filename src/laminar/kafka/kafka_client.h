@@ -22,8 +22,11 @@
 
 namespace laminar::kafka {
 
+// Destroys a client and forgets what the error callback recorded for it.
+void DestroyClient(rd_kafka_t* rk);
+
 struct HandleDeleter {
-  void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
+  void operator()(rd_kafka_t* rk) const { DestroyClient(rk); }
   void operator()(rd_kafka_conf_t* conf) const { rd_kafka_conf_destroy(conf); }
   void operator()(rd_kafka_topic_t* rkt) const { rd_kafka_topic_destroy(rkt); }
   void operator()(rd_kafka_topic_partition_list_t* list) const { rd_kafka_topic_partition_list_destroy(list); }
@@ -59,6 +62,12 @@ arrow::Status ResponseError(rd_kafka_resp_err_t err, const std::string& what);
 // ownership. Fatal -> kFatal (kFenced when fenced); txn_requires_abort -> kNeedsAbort;
 // retriable -> kTransient; otherwise by its code. OK for nullptr.
 arrow::Status ErrorObjectStatus(rd_kafka_error_t* error, const std::string& what);
+
+// An authentication or TLS failure librdkafka reported for `rk` through the error callback
+// that InstallLogging sets (a refused SASL login, a certificate that does not verify).
+// librdkafka retries these forever, but they never heal without a configuration change,
+// so the connectors stop with this error (kFatal) instead of timing out.
+std::optional<arrow::Status> SecurityFailureOf(rd_kafka_t* rk, const std::string& what);
 
 // The instance's fatal error (rd_kafka_fatal_error), if one was raised.
 std::optional<arrow::Status> FatalErrorOf(rd_kafka_t* rk, const std::string& what);

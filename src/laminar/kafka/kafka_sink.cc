@@ -4,6 +4,9 @@
 #include <arrow/compute/api.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <chrono>
+
 #include "laminar/kafka/kafka_avro_registry.h"
 #include "laminar/kafka/kafka_source.h"
 #include "laminar/runtime/fault_points.h"
@@ -189,9 +192,20 @@ arrow::Status KafkaSink::CreateProducer() {
   if (options_.exactly_once) {
     // Fences every earlier producer with this transactional.id; the broker completes or
     // aborts whatever transaction it left open before this returns.
-    ARROW_RETURN_NOT_OK(ErrorObjectStatus(
-        rd_kafka_init_transactions(producer_.get(), TimeoutMs(options_.transaction_timeout)),
-        where_ + ": init_transactions('" + options_.transactional_id + "')"));
+    // In one-second slices (a timed-out call may be repeated), so that a refused login or
+    // certificate stops the sink at once instead of after transaction.timeout.ms.
+    const auto deadline = std::chrono::steady_clock::now() + options_.transaction_timeout;
+    while (true) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      arrow::Status status = ErrorObjectStatus(
+          rd_kafka_init_transactions(producer_.get(), TimeoutMs(std::clamp(left, std::chrono::milliseconds(1),
+                                                                            std::chrono::milliseconds(1000)))),
+          where_ + ": init_transactions('" + options_.transactional_id + "')");
+      if (status.ok()) break;
+      rd_kafka_poll(producer_.get(), 0);  // serves the error callback, which records refusals
+      if (auto security = SecurityFailureOf(producer_.get(), where_)) return *security;
+      if (!IsRetryable(status) || left <= std::chrono::milliseconds(1000)) return status;
+    }
     return TransitionTo(TxnState::kReady);
   }
   return arrow::Status::OK();
@@ -362,6 +376,11 @@ arrow::Status KafkaSink::FlushAndCheck(const std::string& what) {
     return *fatal;
   }
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    rd_kafka_poll(producer_.get(), 0);
+    if (auto security = SecurityFailureOf(producer_.get(), where_)) {
+      (void)TransitionTo(TxnState::kFatal);
+      return *security;
+    }
     return TransientError("librdkafka", where_ + ": " + what + ": " + std::to_string(rd_kafka_outq_len(producer_.get())) +
                                             " messages still unacknowledged after delivery.timeout.ms (" +
                                             std::to_string(options_.delivery_timeout.count()) + " ms)",

@@ -387,6 +387,7 @@ void KafkaSource::PauseAtReplayEnd(const TopicPartition& tp) {
 arrow::Result<std::optional<SourceBatch>> KafkaSource::PollBatch(int64_t max_records, std::chrono::milliseconds timeout) {
   if (!consumer_) return arrow::Status::Invalid(where_, ": poll before open");
   if (!callback_error_.ok()) return std::exchange(callback_error_, arrow::Status::OK());
+  if (auto security = SecurityFailureOf(consumer_.get(), where_)) return *security;
   UpdateFetchPause();
   const int64_t limit = std::min(max_records > 0 ? max_records : options_.max_poll_records, options_.max_poll_records);
   const auto deadline = std::chrono::steady_clock::now() + std::min(timeout, options_.poll_timeout);
