@@ -93,6 +93,9 @@ arrow::Result<std::unique_ptr<runtime::Pipeline>> BuildPipeline(const ddl::Scrip
     }
 #endif
     if (options.validate_only) {
+      if (auto status = (*created)->CheckConfig(config); !status.ok()) {
+        return LocateError(script, status, source.options, source.connector_location);
+      }
       source_schemas[source.name] = config.schema();
       continue;
     }
@@ -155,7 +158,12 @@ arrow::Result<std::unique_ptr<runtime::Pipeline>> BuildPipeline(const ddl::Scrip
       }
     }
 #endif
-    if (options.validate_only) continue;
+    if (options.validate_only) {
+      if (auto status = (*created)->CheckConfig(config); !status.ok()) {
+        return LocateError(script, status, sink.options, sink.connector_location);
+      }
+      continue;
+    }
     auto connector = std::move(*created);
     if (auto status = connector->Open(config); !status.ok()) {
       return LocateError(script, status.WithMessage("sink '", sink.name, "': ", status.message()), sink.options,

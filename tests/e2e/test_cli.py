@@ -48,6 +48,28 @@ def test_bad_input_exits_2_with_file_line_column_and_caret(laminar_connect, tmp_
             assert caret_line.index("^") == column + 1, result.stderr  # two spaces of indent, 1-based column
 
 
+def test_validate_runs_the_kafka_connectors_own_checks_without_connecting(laminar_connect, tmp_path):
+    # Nothing listens on port 1: validate must judge the options without a broker.
+    ddl = tmp_path / "kafka_source.sql"
+    ddl.write_text("CREATE SOURCE s (id BIGINT) FROM KAFKA ('bootstrap.servers' = '127.0.0.1:1', topic = 't',\n"
+                   "  'group.id' = 'g', 'security.protocol' = 'sasl_plaintext', 'sasl.mechanism' = 'PLAINX',\n"
+                   "  'sasl.username' = 'u', 'sasl.password' = 'secret-pw');\n"
+                   "CREATE SINK k FROM s INTO FILES (path = '/nowhere');")
+    result = cli(laminar_connect, "validate", str(ddl))
+    assert result.returncode == 2, result
+    assert re.search(str(ddl) + r":2:.*option 'sasl.mechanism' = 'PLAINX' is not one of", result.stderr), result.stderr
+    assert "secret-pw" not in result.stderr + result.stdout
+
+    ddl = tmp_path / "kafka_sink.sql"
+    ddl.write_text("CREATE SOURCE s (id BIGINT) FROM DATAGEN ();\n"
+                   "CREATE SINK k FROM s INTO KAFKA ('bootstrap.servers' = '127.0.0.1:1', topic = 't',\n"
+                   "  'linger.ms' = '200000');")
+    result = cli(laminar_connect, "validate", str(ddl))
+    assert result.returncode == 2, result
+    assert re.search(str(ddl) + r":3:.*option 'linger.ms' \(200000\) must be below delivery.timeout.ms",
+                     result.stderr), result.stderr
+
+
 def test_missing_file_and_bad_flags_exit_2(laminar_connect, tmp_path):
     assert cli(laminar_connect, "run", str(tmp_path / "nope.sql")).returncode == 2
     assert cli(laminar_connect, "run").returncode == 2

@@ -80,6 +80,11 @@ class SourceConnector {
   // start.
   virtual arrow::Status Open(const ConnectorConfig& config) = 0;
 
+  // The connector's own option checks (combinations, formats, values) without connecting
+  // or touching files: what `laminar-connect validate` runs beyond the key specs. Open
+  // must make the same checks. The default has none beyond the key specs.
+  virtual arrow::Status CheckConfig(const ConnectorConfig& /*config*/) const { return arrow::Status::OK(); }
+
   // The schema of every batch this source returns. Valid after Open.
   virtual std::shared_ptr<arrow::Schema> schema() const = 0;
 
@@ -143,6 +148,11 @@ class SinkConnector {
 
   // Connects and prepares. config.schema() is the schema of the batches it will receive.
   virtual arrow::Status Open(const ConnectorConfig& config) = 0;
+
+  // The connector's own option checks (combinations, formats, values) without connecting
+  // or touching files: what `laminar-connect validate` runs beyond the key specs. Open
+  // must make the same checks. The default has none beyond the key specs.
+  virtual arrow::Status CheckConfig(const ConnectorConfig& /*config*/) const { return arrow::Status::OK(); }
 
   virtual SinkCapabilities capabilities() const = 0;
 

@@ -135,6 +135,11 @@ void KafkaSink::OnDelivery(rd_kafka_t*, const rd_kafka_message_t* message, void*
   }
 }
 
+arrow::Status KafkaSink::CheckConfig(const ConnectorConfig& config) const {
+  ARROW_ASSIGN_OR_RAISE(auto options, KafkaSinkOptions::FromConfig(config));
+  return options.producer.MakeConf(config.Where()).status();
+}
+
 arrow::Status KafkaSink::Open(const ConnectorConfig& config) {
   config_ = config;
   where_ = config.Where();

@@ -61,6 +61,8 @@ class KafkaSink : public SinkConnector {
   ~KafkaSink() override;
 
   arrow::Status Open(const ConnectorConfig& config) override;
+  // The options and the librdkafka producer configuration they make.
+  arrow::Status CheckConfig(const ConnectorConfig& config) const override;
   SinkCapabilities capabilities() const override;
   arrow::Status BeginEpoch(uint64_t epoch) override;
   arrow::Result<WriteResult> WriteBatch(const std::shared_ptr<arrow::RecordBatch>& batch) override;

@@ -40,6 +40,11 @@ KafkaSource::KafkaSource() = default;
 
 KafkaSource::~KafkaSource() { (void)Close(); }
 
+arrow::Status KafkaSource::CheckConfig(const ConnectorConfig& config) const {
+  ARROW_ASSIGN_OR_RAISE(auto options, KafkaSourceOptions::FromConfig(config));
+  return options.consumer.MakeConf(config.Where()).status();
+}
+
 arrow::Status KafkaSource::Open(const ConnectorConfig& config) {
   config_ = config;
   where_ = config.Where();

@@ -48,6 +48,8 @@ class KafkaSource : public SourceConnector {
   ~KafkaSource() override;
 
   arrow::Status Open(const ConnectorConfig& config) override;
+  // The options and the librdkafka consumer configuration they make.
+  arrow::Status CheckConfig(const ConnectorConfig& config) const override;
   std::shared_ptr<arrow::Schema> schema() const override { return schema_; }
   arrow::Result<std::optional<SourceBatch>> PollBatch(int64_t max_records, std::chrono::milliseconds timeout) override;
   SourceCheckpoint Checkpoint() const override;
