@@ -125,7 +125,7 @@ def test_partitions_move_between_two_members_without_loss_or_duplicates(laminar_
         # the first member has rows of them in its open epoch.
         second = member("b")
         second.wait_for("assigned")
-        first.wait_for("released ")
+        first.wait_for("revoked")
         time.sleep(4)
         # The second member leaves cleanly: its partitions go back to the first member.
         assert second.stop() == 0, second.text()

@@ -108,6 +108,20 @@ void KafkaSource::HandleRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partit
   const bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
   const auto tps = PartitionsOf(partitions);
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    // A partition given back while its revocation was still waiting for a commit: finish
+    // that revocation (librdkafka still counts it as assigned) and keep its position.
+    std::vector<TopicPartition> returning;
+    for (const auto& tp : tps) {
+      if (std::find(releasing_.begin(), releasing_.end(), tp) != releasing_.end()) returning.push_back(tp);
+    }
+    if (!returning.empty()) {
+      PartitionList list = NewPartitionList(static_cast<int>(returning.size()));
+      for (const auto& tp : returning) {
+        rd_kafka_topic_partition_list_add(list.get(), tp.topic.c_str(), tp.partition);
+        releasing_.erase(std::find(releasing_.begin(), releasing_.end(), tp));
+      }
+      if (cooperative) (void)ErrorObjectStatus(rd_kafka_incremental_unassign(rk, list.get()), where_ + ": unassign");
+    }
     if (auto status = ResolveStart(partitions); !status.ok() && callback_error_.ok()) callback_error_ = status;
     tracker_.Assigned(tps);
     if (watermarks_) {
@@ -157,6 +171,13 @@ void KafkaSource::HandleRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partit
     }
     spdlog::info("{}: revoked {}{}{}", where_, Describe(tps), lost ? " (assignment lost)" : "",
                  dirty.empty() || lost || closing_ ? "" : "; " + Describe(dirty) + " released after the next checkpoint");
+    if (lost && !releasing_.empty()) {
+      // Partitions still waiting for their commit are lost with the rest: the group has
+      // moved on without this member, so that commit can no longer succeed.
+      for (const auto& tp : std::exchange(releasing_, {})) {
+        if (std::find(tps.begin(), tps.end(), tp) == tps.end()) dirty.push_back(tp);
+      }
+    }
     if (lost && !dirty.empty() && callback_error_.ok()) {
       // Another member may own them already and read from the group's offset: the open
       // epoch must not commit rows of them, so it is rolled back and read again.
@@ -166,6 +187,11 @@ void KafkaSource::HandleRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partit
     }
     if (lost || closing_) {
       Release(tps);
+      std::vector<TopicPartition> also;
+      for (const auto& tp : dirty) {
+        if (std::find(tps.begin(), tps.end(), tp) == tps.end()) also.push_back(tp);
+      }
+      Release(also);
     } else {
       Release(clean);
       releasing_.insert(releasing_.end(), dirty.begin(), dirty.end());
