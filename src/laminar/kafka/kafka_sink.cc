@@ -428,9 +428,7 @@ arrow::Status KafkaSink::PreCommit(uint64_t epoch) {
   }
   runtime::FaultPoint("kafka.pre_commit.after_flush");
   if (auto status = marker_->Stage(producer_.get(), epoch, options_.transaction_timeout); !status.ok()) {
-    fenced_ = fenced_ || KindOf(status) == ErrorKind::kFenced;
-    (void)TransitionTo(KindOf(status) == ErrorKind::kFatal || KindOf(status) == ErrorKind::kFenced ? TxnState::kFatal
-                                                                                                 : TxnState::kAbortable);
+    NoteTransactionFailure(status);
     return status.WithMessage(where_, ": ", status.message());
   }
   runtime::FaultPoint("kafka.pre_commit.after_marker");
@@ -444,17 +442,19 @@ arrow::Status KafkaSink::PreCommit(uint64_t epoch) {
       if (!status.ok()) {
         // A member fenced by a newer generation lands here too: the epoch is aborted and its
         // partitions are read again by their current owner.
-        fenced_ = fenced_ || KindOf(status) == ErrorKind::kFenced;
-        (void)TransitionTo(KindOf(status) == ErrorKind::kFatal || KindOf(status) == ErrorKind::kFenced
-                               ? TxnState::kFatal
-                               : TxnState::kAbortable);
-        return KindOf(status) == ErrorKind::kFatal || KindOf(status) == ErrorKind::kFenced
-                   ? status
-                   : NeedsAbortError("kafka", status.message());
+        NoteTransactionFailure(status);
+        const bool unusable = KindOf(status) == ErrorKind::kFatal || KindOf(status) == ErrorKind::kFenced;
+        return unusable ? status : NeedsAbortError("kafka", status.message());
       }
     }
   }
   return TransitionTo(TxnState::kPrepared);
+}
+
+void KafkaSink::NoteTransactionFailure(const arrow::Status& status) {
+  const bool fenced = KindOf(status) == ErrorKind::kFenced;
+  fenced_ = fenced_ || fenced;
+  (void)TransitionTo(fenced || KindOf(status) == ErrorKind::kFatal ? TxnState::kFatal : TxnState::kAbortable);
 }
 
 arrow::Result<bool> KafkaSink::MarkerCovers(uint64_t epoch) {

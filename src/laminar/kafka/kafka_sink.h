@@ -87,6 +87,9 @@ class KafkaSink : public SinkConnector {
 
  private:
   static void OnDelivery(rd_kafka_t* rk, const rd_kafka_message_t* message, void* opaque);
+  // A transactional call of the open epoch failed: the transaction can only be aborted
+  // (kAbortable), or the producer is unusable (kFatal, also when fenced).
+  void NoteTransactionFailure(const arrow::Status& status);
 
   arrow::Status TransitionTo(TxnState next);
   // A new producer (and init_transactions in exactly-once): after a fatal error, or at Open.

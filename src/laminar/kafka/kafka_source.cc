@@ -171,13 +171,15 @@ void KafkaSource::HandleRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partit
     }
     spdlog::info("{}: revoked {}{}{}", where_, Describe(tps), lost ? " (assignment lost)" : "",
                  dirty.empty() || lost || closing_ ? "" : "; " + Describe(dirty) + " released after the next checkpoint");
-    if (lost && !releasing_.empty()) {
-      // Partitions still waiting for their commit are lost with the rest: the group has
-      // moved on without this member, so that commit can no longer succeed.
+    // Partitions still waiting for their commit are lost with the rest: the group has moved
+    // on without this member, so that commit can no longer succeed.
+    std::vector<TopicPartition> pending;
+    if (lost) {
       for (const auto& tp : std::exchange(releasing_, {})) {
-        if (std::find(tps.begin(), tps.end(), tp) == tps.end()) dirty.push_back(tp);
+        if (std::find(tps.begin(), tps.end(), tp) == tps.end()) pending.push_back(tp);
       }
     }
+    dirty.insert(dirty.end(), pending.begin(), pending.end());
     if (lost && !dirty.empty() && callback_error_.ok()) {
       // Another member may own them already and read from the group's offset: the open
       // epoch must not commit rows of them, so it is rolled back and read again.
@@ -187,11 +189,7 @@ void KafkaSource::HandleRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partit
     }
     if (lost || closing_) {
       Release(tps);
-      std::vector<TopicPartition> also;
-      for (const auto& tp : dirty) {
-        if (std::find(tps.begin(), tps.end(), tp) == tps.end()) also.push_back(tp);
-      }
-      Release(also);
+      Release(pending);
     } else {
       Release(clean);
       releasing_.insert(releasing_.end(), dirty.begin(), dirty.end());
@@ -224,18 +222,22 @@ void KafkaSource::Release(const std::vector<TopicPartition>& partitions) {
   }
 }
 
-arrow::Status KafkaSource::CommitAndReleaseRevoked(const Positions& positions) {
-  if (releasing_.empty()) return arrow::Status::OK();
+arrow::Status KafkaSource::CommitAndReleaseRevoked(const Positions& positions, bool with_owned) {
+  const auto owned = with_owned ? tracker_.assigned() : std::set<TopicPartition>();
   Positions to_commit;
-  for (const auto& tp : releasing_) {
-    if (auto it = positions.find(tp); it != positions.end()) to_commit[tp] = it->second;
+  for (const auto& [tp, next] : positions) {
+    if (owned.count(tp) || std::find(releasing_.begin(), releasing_.end(), tp) != releasing_.end()) {
+      to_commit[tp] = next;
+    }
   }
   if (auto status = CommitToGroup(to_commit); !status.ok()) {
-    // Keep them: releasing now would hand the next owner an offset behind our rows.
-    spdlog::warn("{}: keeping {} revoked partition(s) until their offsets are committed: {}", where_,
-                 releasing_.size(), status.ToString());
+    // Revoked partitions stay: releasing now would hand the next owner an offset behind
+    // our rows. The checkpoint is durable either way; the next one commits again.
+    spdlog::warn("{}: {}{}", where_, status.ToString(),
+                 releasing_.empty() ? "" : "; keeping " + Describe(releasing_) + " until their offsets are committed");
     return status;
   }
+  if (releasing_.empty()) return arrow::Status::OK();
   spdlog::info("{}: released {} after committing their offsets", where_, Describe(releasing_));
   Release(std::exchange(releasing_, {}));
   return arrow::Status::OK();
@@ -724,7 +726,7 @@ arrow::Status KafkaSource::Restore(const SourceCheckpoint& checkpoint) {
   if (!consumer_) return arrow::Status::OK();
   // Revoked partitions waiting for a commit: the epoch that read them is gone, so the
   // restored positions are what the next owner must start from.
-  (void)CommitAndReleaseRevoked(positions);
+  if (!releasing_.empty()) (void)CommitAndReleaseRevoked(positions, /*with_owned=*/false);
   // Partitions this member owns move now; the others start where the positions say when
   // the group assigns them (HandleRebalance).
   const auto owned = tracker_.assigned();
@@ -808,20 +810,11 @@ arrow::Status KafkaSource::CommitToGroup(const Positions& positions) {
   return arrow::Status::OK();
 }
 
-arrow::Status KafkaSource::OnCheckpointCommitted(uint64_t epoch) {
+arrow::Status KafkaSource::OnCheckpointCommitted(uint64_t /*epoch*/) {
   if (!consumer_ || last_checkpoint_.empty()) return arrow::Status::OK();
   // The partitions this member owns, plus those revoked while their rows were in this
   // epoch; another member may own the rest now, and its offsets are its own.
-  const auto owned = tracker_.assigned();
-  Positions to_commit;
-  for (const auto& [tp, next] : last_checkpoint_) {
-    if (owned.count(tp)) to_commit[tp] = next;
-  }
-  if (auto status = CommitToGroup(to_commit); !status.ok()) {
-    // The checkpoint is durable either way; the next one commits again.
-    spdlog::warn("{}: epoch {}: {}", where_, epoch, status.ToString());
-  }
-  (void)CommitAndReleaseRevoked(last_checkpoint_);
+  (void)CommitAndReleaseRevoked(last_checkpoint_, /*with_owned=*/true);
   return arrow::Status::OK();
 }
 

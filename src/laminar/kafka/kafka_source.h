@@ -93,7 +93,8 @@ class KafkaSource : public SourceConnector {
   // Revoked partitions whose rows sit in the open epoch: released once `positions` (the
   // checkpoint that covers those rows) is committed to the group, so the next owner starts
   // exactly after them.
-  arrow::Status CommitAndReleaseRevoked(const Positions& positions);
+  // With `with_owned`, the owned partitions' offsets go in the same commit.
+  arrow::Status CommitAndReleaseRevoked(const Positions& positions, bool with_owned);
   arrow::Result<std::optional<SourceBatch>> Decode(std::vector<MessageHandle> messages);
   // Backpressure and alignment: pauses or resumes fetching of every held partition, still
   // polling so the group keeps the member.
