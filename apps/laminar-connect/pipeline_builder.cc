@@ -155,6 +155,21 @@ arrow::Result<std::unique_ptr<runtime::Pipeline>> BuildPipeline(const ddl::Scrip
                                                              "; set a different one"),
                              sink.options, sink.connector_location);
         }
+        if (!kafka_options->dlq_topic.empty()) {
+          // Its dead-letter producer holds an id of its own (dlq.transactional.id).
+          auto dlq = kafka::MakeSinkDeadLetterProducerConfig(config, *kafka_options);
+          if (dlq.ok() && dlq->options.exactly_once) {
+            auto [held, fresh_dlq] = transactional_ids.emplace(dlq->options.transactional_id,
+                                                               "the dead-letter producer of sink '" + sink.name + "'");
+            if (!fresh_dlq) {
+              return LocateError(script,
+                                 ConfigError(config.Where(), "option 'dlq.transactional.id': '" + held->first +
+                                                                 "' is already the transactional.id of " +
+                                                                 held->second + "; set a different one"),
+                                 sink.options, sink.connector_location);
+            }
+          }
+        }
       }
     }
 #endif

@@ -190,6 +190,98 @@ arrow::Result<DeadLetterProducerConfig> MakeDeadLetterProducerConfig(const Conne
   return out;
 }
 
+KafkaMessage SinkDeadLetterMessage(const SinkDeadLetter& letter, const std::string& sink, const std::string& topic,
+                                   std::optional<uint64_t> epoch, int64_t now_ms, size_t max_value_bytes) {
+  KafkaMessage message;
+  if (letter.key) message.key = *letter.key;
+  bool truncated = false;
+  if (letter.value) {
+    std::string_view value = *letter.value;
+    if (value.size() > max_value_bytes) {
+      value = value.substr(0, max_value_bytes);
+      truncated = true;
+    }
+    message.value = value;
+  }
+  auto& out = message.headers;
+  out.emplace_back(kErrorMessageHeader, letter.error);
+  out.emplace_back(kErrorCodeHeader, letter.code);
+  out.emplace_back(kErrorSinkHeader, sink);
+  out.emplace_back(kErrorConnectorHeader, "kafka");
+  out.emplace_back(kErrorTopicHeader, topic);
+  if (letter.partition) out.emplace_back(kErrorPartitionHeader, std::to_string(*letter.partition));
+  if (epoch) out.emplace_back(kErrorEpochHeader, std::to_string(*epoch));
+  if (truncated) out.emplace_back(kErrorTruncatedHeader, "true");
+  out.emplace_back(kErrorTimestampHeader, std::to_string(now_ms));
+  return message;
+}
+
+arrow::Result<DeadLetterProducerConfig> MakeSinkDeadLetterProducerConfig(const ConnectorConfig& sink,
+                                                                         const KafkaSinkOptions& sink_options) {
+  DeadLetterProducerConfig out;
+  if (sink_options.dlq_topic.empty()) {
+    return arrow::Status::Invalid(sink.Where(), ": no dlq.topic to make a dead-letter producer for");
+  }
+  out.source_where = sink.Where();
+  ConnectorConfig& config = out.config;
+  config = ConnectorConfig("kafka");
+  config.set_instance_name(sink.instance_name() + ".dead_letters");
+  config.set_pipeline_name(sink.pipeline_name());
+  config.set_schema(arrow::schema(arrow::FieldVector{}));
+  out.options.topic = sink_options.dlq_topic;  // for Explain until the options are parsed
+  auto set = [&](const std::string& key, const std::string& value, const std::string& from) {
+    config.Set(key, value);
+    auto& origins = out.origins;
+    origins.erase(std::remove_if(origins.begin(), origins.end(), [&](const auto& entry) { return entry.first == key; }),
+                  origins.end());
+    origins.emplace_back(key, from);
+  };
+  set("topic", sink_options.dlq_topic, "dlq.topic");
+  if (auto servers = sink.Get("dlq.bootstrap.servers")) {
+    // Another cluster: nothing of the sink's connection applies.
+    set("bootstrap.servers", *servers, "dlq.bootstrap.servers");
+  } else {
+    for (const auto& spec : ConnectionKeySpecs()) {
+      if (spec.key.find('*') != std::string::npos) continue;
+      if (auto value = sink.Get(spec.key)) set(spec.key, *value, spec.key);
+    }
+    // In AddPassthroughProperties' order: kafka.* first, properties.* wins.
+    for (const std::string prefix : {"kafka.", "properties."}) {
+      for (const auto& [name, value] : sink.PropertiesWithPrefix(prefix)) {
+        if (IsClientWideProperty(name)) set("properties." + name, value, prefix + name);
+      }
+    }
+  }
+  for (const auto& [name, value] : sink.PropertiesWithPrefix("dlq.properties.")) {
+    set("properties." + name, value, "dlq.properties." + name);
+  }
+  set("delivery.guarantee", sink_options.exactly_once ? "exactly-once" : "at-least-once", "delivery.guarantee");
+  for (const char* key : {"transaction.timeout.ms", "delivery.timeout.ms"}) {
+    if (auto value = sink.Get(key); value && (sink_options.exactly_once || std::string(key) != "transaction.timeout.ms")) {
+      set(key, *value, key);
+    }
+  }
+  if (sink_options.exactly_once) {
+    if (auto id = sink.Get("dlq.transactional.id")) {
+      set("transactional.id", *id, "dlq.transactional.id");
+    } else {
+      set("transactional.id", sink_options.transactional_id + ".dlq", "");
+    }
+  } else if (sink.Has("dlq.transactional.id")) {
+    return ConfigError(sink.Where(), "option 'dlq.transactional.id' needs delivery.guarantee = 'exactly-once'");
+  }
+  ARROW_RETURN_NOT_OK(out.Explain(config.Validate(KafkaSinkKeySpecs())));
+  auto options = KafkaSinkOptions::FromConfig(config);
+  if (!options.ok()) return out.Explain(options.status());
+  if (options->exactly_once && options->transactional_id == sink_options.transactional_id) {
+    return ConfigError(sink.Where(), "option 'dlq.transactional.id' = '" + options->transactional_id +
+                                         "' is the sink's own transactional.id: the two producers would fence "
+                                         "each other");
+  }
+  out.options = std::move(*options);
+  return out;
+}
+
 std::unique_ptr<SinkConnector> MakeDeadLetterProducer(const std::string& source_connector) {
   return std::make_unique<KafkaSink>(std::make_unique<DeadLetterMapper>(source_connector));
 }

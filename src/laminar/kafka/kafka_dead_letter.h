@@ -33,6 +33,10 @@ inline constexpr char kErrorPartitionHeader[] = "laminar.error.partition";
 inline constexpr char kErrorOffsetHeader[] = "laminar.error.offset";              // offset, line or byte position
 inline constexpr char kErrorTruncatedHeader[] = "laminar.error.value.truncated";  // "true", only when cut
 inline constexpr char kErrorTimestampHeader[] = "laminar.error.timestamp";        // when it was dead-lettered, ms
+// A Kafka sink's dead letters (dlq.topic) carry these too.
+inline constexpr char kErrorCodeHeader[] = "laminar.error.code";    // ENCODE, KEY, or librdkafka's error name
+inline constexpr char kErrorSinkHeader[] = "laminar.error.sink";    // the DDL sink's name
+inline constexpr char kErrorEpochHeader[] = "laminar.error.epoch";  // exactly-once: the epoch of the row
 
 // One message per dead letter: key = the original key (none when it had none), value = the
 // original bytes (cut at dead_letter.max-raw-bytes; none for a record without value), the
@@ -60,7 +64,7 @@ std::string DeadLetterTransactionalId(const std::string& pipeline, const std::st
 // The `kafka` sink configuration of a source's dead-letter producer, and where each of its
 // options came from in the source's.
 struct DeadLetterProducerConfig {
-  std::string source_where;  // the source's ConnectorConfig::Where()
+  std::string source_where;  // the source's (or the data sink's) ConnectorConfig::Where()
   ConnectorConfig config;    // instance "<source>.dead_letters", schema dlq::DeadLetterSchema()
   KafkaSinkOptions options;
   std::vector<std::pair<std::string, std::string>> origins;  // sink option -> source option
@@ -86,5 +90,40 @@ arrow::Result<DeadLetterProducerConfig> MakeDeadLetterProducerConfig(const Conne
 
 // A KafkaSink with a DeadLetterMapper; Open it with MakeDeadLetterProducerConfig's config.
 std::unique_ptr<SinkConnector> MakeDeadLetterProducer(const std::string& source_connector);
+
+// ---- A Kafka sink's own dead letters (dlq.topic) ----
+
+// A row a Kafka sink cannot deliver for a reason of its own: its value could not be
+// encoded, its key could not be rendered, librdkafka refused the message (too large), or
+// (at-least-once) the broker refused it for good, alone in its batch.
+struct SinkDeadLetter {
+  std::optional<std::string> key;    // the row's key, when it has one that could be rendered
+  std::optional<std::string> value;  // the encoded value; none when encoding failed
+  std::string error;                 // why, naming the row
+  std::string code;                  // ENCODE, KEY, or librdkafka's name (MSG_SIZE_TOO_LARGE, INVALID_RECORD ...)
+  std::optional<int32_t> partition;  // where the broker refused it, when it got that far
+};
+
+// The dead letter as a message to dlq.topic: the original key and value, then the headers
+// laminar.error.message, .code, .sink, .connector (kafka), .topic (the sink's topic),
+// .partition (when known), .epoch (when known: exactly-once), .value.truncated (only when
+// the value was cut to `max_value_bytes`), .timestamp (`now_ms`). The message points into
+// `letter`, which must outlive it.
+KafkaMessage SinkDeadLetterMessage(const SinkDeadLetter& letter, const std::string& sink, const std::string& topic,
+                                   std::optional<uint64_t> epoch, int64_t now_ms, size_t max_value_bytes);
+
+// The `kafka` sink configuration of a Kafka sink's dead-letter producer (instance
+// "<sink>.dead_letters", no input schema: it is given whole messages):
+//   topic                 dlq.topic
+//   connection            without dlq.bootstrap.servers: the sink's bootstrap.servers,
+//                         security.protocol, sasl.*, ssl.* and its client-wide properties.* /
+//                         kafka.* (IsClientWideProperty: not message.max.bytes, linger.ms ...);
+//                         otherwise dlq.bootstrap.servers alone
+//   properties.*          then dlq.properties.*, which win
+//   delivery.guarantee    the sink's; transaction.timeout.ms and delivery.timeout.ms too
+//   transactional.id      dlq.transactional.id, default the sink's transactional.id + ".dlq"
+// Errors name the sink's options. `sink` must have dlq.topic.
+arrow::Result<DeadLetterProducerConfig> MakeSinkDeadLetterProducerConfig(const ConnectorConfig& sink,
+                                                                         const KafkaSinkOptions& sink_options);
 
 }  // namespace laminar::kafka

@@ -17,6 +17,15 @@
 //                 dead producer's transaction; the runtime replays the epoch into this sink.
 //   RollbackEpoch abort_transaction (or a new producer, which aborts it by fencing).
 // At-least-once: the idempotent producer without transactions; Flush at each checkpoint.
+//
+// Dead letters (dlq.topic): a row the sink cannot deliver for a reason of its own (its
+// value cannot be encoded, its key cannot be rendered, librdkafka refuses the message as
+// too large; at-least-once also a message the broker refuses for good even when sent
+// alone) goes to a second producer of its own (ForMessages, kafka_dead_letter.h for its
+// configuration and the message), and the other rows flow on. Exactly-once: that producer
+// has a transactional.id of its own and takes part in the same epochs; its transaction is
+// pre-committed after this one's and committed first, so rows never become visible without
+// their dead letters, and a replayed epoch skips the producer that already committed it.
 #pragma once
 
 #include <atomic>
@@ -24,11 +33,14 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <map>
 #include <string>
+#include <vector>
 
 #include "laminar/core/connector.h"
 #include "laminar/core/registry.h"
 #include "laminar/kafka/kafka_client.h"
+#include "laminar/kafka/kafka_dead_letter.h"
 #include "laminar/kafka/kafka_epoch_marker.h"
 #include "laminar/kafka/kafka_message.h"
 #include "laminar/kafka/kafka_partitioner.h"
@@ -59,6 +71,9 @@ class KafkaSink : public SinkConnector {
   // Messages built by `mapper` instead of the format encoder and key.column (dead letters).
   explicit KafkaSink(std::unique_ptr<KafkaMessageMapper> mapper);
   ~KafkaSink() override;
+  // A producer given whole messages (WriteMessages), never rows: a sink's dead-letter
+  // producer. Open it with any schema (MakeSinkDeadLetterProducerConfig's config).
+  static std::unique_ptr<KafkaSink> ForMessages();
 
   arrow::Status Open(const ConnectorConfig& config) override;
   // The options and the librdkafka producer configuration they make.
@@ -81,6 +96,17 @@ class KafkaSink : public SinkConnector {
   // sink's output move together. `source` must outlive this sink's use.
   void CommitOffsetsOf(const KafkaSource* source) { offsets_source_ = source; }
 
+  // Enqueues `messages` in the current epoch (exactly-once: in its transaction); nothing
+  // for an epoch this producer has committed already (skipping_epoch()).
+  arrow::Status WriteMessages(const std::vector<KafkaMessage>& messages);
+  // Exactly-once: BeginEpoch found the epoch committed by this producer already (a replay
+  // for the sink's other producer): nothing is produced or staged for it.
+  bool skipping_epoch() const { return skip_epoch_; }
+  // The dead-letter producer (dlq.topic), or null.
+  KafkaSink* dead_letter_producer() const { return dlq_.get(); }
+  // Dead letters written: of committed epochs (exactly-once) or of successful flushes.
+  uint64_t dlq_records() const { return dlq_records_.load(); }
+
   const KafkaSinkOptions& options() const { return options_; }
   TxnState txn_state() const { return state_.load(); }
   int32_t partition_count() const { return partitions_; }
@@ -100,7 +126,25 @@ class KafkaSink : public SinkConnector {
   // Waits for every enqueued message; the first delivery failure since the last call.
   arrow::Status FlushAndCheck(const std::string& what);
   arrow::Status RefreshPartitionCount(bool force);
-  arrow::Status Produce(const std::vector<KafkaMessage>& messages, int64_t* enqueued_bytes);
+  // Enqueues `messages`. A message librdkafka refuses for a reason of its own (too large)
+  // is added to `refused` when it is not null (index into `messages`, the error) instead
+  // of failing; `rows` (when not null) gives each message's row for error texts.
+  arrow::Status Produce(const std::vector<KafkaMessage>& messages, int64_t* enqueued_bytes,
+                        std::vector<std::pair<size_t, SinkDeadLetter>>* refused = nullptr,
+                        const std::vector<int64_t>* rows = nullptr, void* opaque = nullptr);
+  // Exactly-once: the open transaction, begun if the runtime did not; or an error.
+  arrow::Status ReadyToProduce();
+  // This producer's part of the epoch calls (BeginEpoch etc. add the dead-letter producer's).
+  arrow::Status BeginOwn(uint64_t epoch);
+  arrow::Status PreCommitOwn(uint64_t epoch);
+  arrow::Status CommitOwn(uint64_t epoch);
+  arrow::Status RollbackOwn(uint64_t epoch);
+  // Sends `letters` to the dead-letter producer (counted for the open epoch).
+  arrow::Status DeadLetter(std::vector<SinkDeadLetter> letters);
+  // At-least-once: the messages the broker refused for good are sent again one at a time
+  // (the broker refuses a whole batch for one bad record); what it refuses alone too is
+  // dead-lettered.
+  arrow::Status RetryRefusedAlone();
 
   ConnectorConfig config_;
   KafkaSinkOptions options_;
@@ -122,6 +166,16 @@ class KafkaSink : public SinkConnector {
   std::optional<uint64_t> last_committed_;
   bool open_ = false;
   std::atomic<bool> fenced_{false};  // another producer owns the transactional.id: never fight back
+  bool skip_epoch_ = false;          // see skipping_epoch()
+
+  // dlq.topic
+  std::unique_ptr<KafkaSink> dlq_;
+  int64_t dlq_max_message_bytes_ = 1000000;  // the dead-letter producer's message.max.bytes
+  uint64_t epoch_letters_ = 0;                // dead letters of the open epoch (or since the last flush)
+  std::map<uint64_t, uint64_t> staged_letters_;  // pre-committed epoch -> its dead letters
+  // At-least-once: messages the broker refused for good (delivery callback), with whether
+  // they were sent alone.
+  std::vector<std::pair<SinkDeadLetter, bool>> refused_;
 
   // Delivery reports since the last FlushAndCheck (the callback runs on this thread,
   // inside rd_kafka_poll / rd_kafka_flush).
@@ -137,6 +191,7 @@ class KafkaSink : public SinkConnector {
   std::atomic<uint64_t> epochs_rolled_back_{0};
   std::atomic<uint64_t> epochs_lost_{0};
   std::atomic<uint64_t> queue_full_waits_{0};
+  std::atomic<uint64_t> dlq_records_{0};
 };
 
 }  // namespace laminar::kafka

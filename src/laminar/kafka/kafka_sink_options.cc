@@ -50,6 +50,19 @@ std::vector<ConfigKeySpec> KafkaSinkKeySpecs() {
       ConfigKeySpec::Optional("batch.size", ConfigType::kInt, "16384", "Maximum bytes of one partition batch."),
       ConfigKeySpec::Unset("batch.num.messages", ConfigType::kInt, "Maximum messages of one batch."),
       ConfigKeySpec::Optional("compression.type", ConfigType::kString, "none", "none, gzip, snappy, lz4 or zstd."),
+      ConfigKeySpec::Unset("dlq.topic", ConfigType::kString,
+                           "Dead-letter topic for rows that cannot be delivered for a reason of their own (an "
+                           "encoding or key failure, a message librdkafka or the broker refuses as too large or "
+                           "invalid): the original key and value plus laminar.error.* headers. Without it such a "
+                           "row fails the write."),
+      ConfigKeySpec::Unset("dlq.bootstrap.servers", ConfigType::kString,
+                           "Brokers of dlq.topic when it is on another cluster; default: the sink's connection "
+                           "and security settings."),
+      ConfigKeySpec::Unset("dlq.properties.*", ConfigType::kString,
+                           "librdkafka properties of the dead-letter producer, applied last."),
+      ConfigKeySpec::Unset("dlq.transactional.id", ConfigType::kString,
+                           "Transactional id of the dead-letter producer (exactly-once); default the sink's "
+                           "transactional.id + '.dlq'."),
   };
   specs.insert(specs.end(), own.begin(), own.end());
   for (auto& spec : SchemaRegistryKeySpecs()) specs.push_back(std::move(spec));
@@ -84,6 +97,22 @@ arrow::Result<KafkaSinkOptions> KafkaSinkOptions::FromConfig(const ConnectorConf
     o.subject = *subject;
   }
   ARROW_RETURN_NOT_OK(CheckRegistryNeeded(config, /*sink=*/true));
+  if (auto dlq = config.Get("dlq.topic")) {
+    if (dlq->empty()) return bad("dlq.topic", "must not be empty");
+    if (dlq->find(',') != std::string::npos) return bad("dlq.topic", "names one topic, not a list");
+    const auto dlq_servers = config.Get("dlq.bootstrap.servers");
+    if (*dlq == o.topic && (!dlq_servers || *dlq_servers == config.Get("bootstrap.servers").value_or(""))) {
+      return bad("dlq.topic", "= '" + *dlq + "' is the sink's own topic: dead letters go to a topic of their own");
+    }
+    o.dlq_topic = *dlq;
+  } else {
+    for (const char* key : {"dlq.bootstrap.servers", "dlq.transactional.id"}) {
+      if (config.Has(key)) return bad(key, "needs 'dlq.topic'");
+    }
+    if (!config.PropertiesWithPrefix("dlq.properties.").empty()) {
+      return ConfigError(where, "options 'dlq.properties.*' need 'dlq.topic'");
+    }
+  }
 
   const std::string guarantee = Normalized(config.Get("delivery.guarantee").value_or("at-least-once"));
   if (guarantee == "exactly-once" || guarantee == "exactlyonce") {

@@ -48,6 +48,9 @@ struct KafkaSinkOptions {
   std::optional<SchemaRegistryOptions> registry;
   SubjectStrategy subject_strategy = SubjectStrategy::kTopicName;
   std::optional<std::string> subject;
+  // dlq.topic: where rows that cannot be delivered for a reason of their own go (empty:
+  // such a row fails the write). The producer's configuration: MakeSinkDeadLetterProducerConfig.
+  std::string dlq_topic;
   // Everything handed to librdkafka's producer, pass-through included.
   ClientProperties producer;
   // What a consumer needs to reach the same cluster (connection, security, pass-through
