@@ -4,6 +4,9 @@
 #include <arrow/api.h>
 #include <gtest/gtest.h>
 
+#include <map>
+#include <set>
+
 #include "laminar/dlq/dead_letter_sink.h"
 #include "laminar/dlq/error_router.h"
 #include "laminar/kafka/kafka_dead_letter.h"
@@ -475,6 +478,188 @@ TEST(DeadLetterCountersTest, AtLeastOnceCountsAtEachFlush) {
   scripted->flush = arrow::Status::OK();
   ASSERT_TRUE(sink.Flush().ok());  // nothing new since the failed one
   EXPECT_EQ(sink.dlq_written(), 3);
+}
+
+// --- a Kafka sink's own dead letters (dlq.topic) ----------------------------------------
+
+ConnectorConfig KafkaSinkConfig(Properties properties) {
+  properties.emplace("bootstrap.servers", "broker-a:9092");
+  properties.emplace("topic", "orders-out");
+  ConnectorConfig config("kafka", std::move(properties));
+  config.set_instance_name("out");
+  config.set_pipeline_name("shop");
+  config.set_schema(arrow::schema({arrow::field("id", arrow::int64())}));
+  ConnectorConfig checked = config;
+  auto status = checked.Validate(KafkaSinkKeySpecs());
+  EXPECT_TRUE(status.ok()) << status.ToString();
+  return config;
+}
+
+arrow::Result<DeadLetterProducerConfig> SinkProducer(const ConnectorConfig& sink) {
+  ARROW_ASSIGN_OR_RAISE(auto options, KafkaSinkOptions::FromConfig(sink));
+  return MakeSinkDeadLetterProducerConfig(sink, options);
+}
+
+TEST(SinkDeadLetterOptionsTest, TheKeysAreDeclaredAndNeedATopic) {
+  std::set<std::string> keys;
+  for (const auto& spec : KafkaSinkKeySpecs()) keys.insert(spec.key);
+  for (const char* key : {"dlq.topic", "dlq.bootstrap.servers", "dlq.properties.*", "dlq.transactional.id"}) {
+    EXPECT_TRUE(keys.count(key)) << key;
+  }
+  for (const auto& [key, value] : Properties{{"dlq.bootstrap.servers", "b:9092"},
+                                             {"dlq.transactional.id", "x"},
+                                             {"dlq.properties.linger.ms", "1"}}) {
+    auto options = KafkaSinkOptions::FromConfig(KafkaSinkConfig({{key, value}}));
+    ASSERT_FALSE(options.ok()) << key;
+    EXPECT_TRUE(Contains(options.status().message(), "need")) << options.status().ToString();
+    EXPECT_TRUE(Contains(options.status().message(), "dlq.topic")) << options.status().ToString();
+  }
+  auto empty = KafkaSinkOptions::FromConfig(KafkaSinkConfig({{"dlq.topic", ""}}));
+  ASSERT_FALSE(empty.ok());
+  EXPECT_TRUE(Contains(empty.status().message(), "'dlq.topic' must not be empty")) << empty.status().ToString();
+}
+
+TEST(SinkDeadLetterOptionsTest, TheSinksOwnTopicIsRefusedAlsoByCheckConfig) {
+  auto config = KafkaSinkConfig({{"dlq.topic", "orders-out"}});
+  auto options = KafkaSinkOptions::FromConfig(config);
+  ASSERT_FALSE(options.ok());
+  EXPECT_TRUE(Contains(options.status().message(), "option 'dlq.topic' = 'orders-out' is the sink's own topic"))
+      << options.status().ToString();
+  EXPECT_FALSE(KafkaSink().CheckConfig(config).ok());
+  // The same name on another cluster is another topic.
+  EXPECT_TRUE(KafkaSinkOptions::FromConfig(
+                  KafkaSinkConfig({{"dlq.topic", "orders-out"}, {"dlq.bootstrap.servers", "broker-b:9092"}}))
+                  .ok());
+  EXPECT_TRUE(KafkaSink().CheckConfig(KafkaSinkConfig({{"dlq.topic", "orders-dlq"}})).ok());
+}
+
+TEST(SinkDeadLetterProducerConfigTest, SharesTheSinksConnectionAndSecurityNotItsProducerSettings) {
+  auto producer = SinkProducer(KafkaSinkConfig({{"dlq.topic", "orders-dlq"},
+                                                {"security.protocol", "SASL_SSL"},
+                                                {"sasl.mechanism", "SCRAM-SHA-512"},
+                                                {"sasl.username", "alice"},
+                                                {"sasl.password", "s3cret"},
+                                                {"ssl.ca.location", "/etc/ca.pem"},
+                                                {"ssl.key.password", "k3y"},
+                                                {"ssl.certificate.location", "/etc/c.pem"},
+                                                {"ssl.key.location", "/etc/k.pem"},
+                                                {"properties.ssl.endpoint.identification.algorithm", "none"},
+                                                {"kafka.socket.timeout.ms", "7000"},
+                                                // the data producer's: the dead letters must fit elsewhere
+                                                {"properties.message.max.bytes", "1000"},
+                                                {"linger.ms", "50"},
+                                                {"compression.type", "zstd"},
+                                                {"key.column", "id"},
+                                                {"delivery.timeout.ms", "30000"}}));
+  ASSERT_TRUE(producer.ok()) << producer.status().ToString();
+  const ClientProperties& p = producer->options.producer;
+  EXPECT_EQ(p.Get("bootstrap.servers"), "broker-a:9092");
+  EXPECT_EQ(p.Get("security.protocol"), "sasl_ssl");
+  EXPECT_EQ(p.Get("sasl.mechanisms"), "SCRAM-SHA-512");
+  EXPECT_EQ(p.Get("sasl.username"), "alice");
+  EXPECT_EQ(p.Get("sasl.password"), "s3cret");
+  EXPECT_EQ(p.Get("ssl.ca.location"), "/etc/ca.pem");
+  EXPECT_EQ(p.Get("ssl.certificate.location"), "/etc/c.pem");
+  EXPECT_EQ(p.Get("ssl.key.location"), "/etc/k.pem");
+  EXPECT_EQ(p.Get("ssl.key.password"), "k3y");
+  EXPECT_EQ(p.Get("ssl.endpoint.identification.algorithm"), "none");
+  EXPECT_EQ(p.Get("socket.timeout.ms"), "7000");
+  EXPECT_FALSE(p.Has("message.max.bytes"));
+  EXPECT_EQ(p.Get("linger.ms"), "5");
+  EXPECT_EQ(p.Get("compression.type"), "none");
+  EXPECT_EQ(p.Get("message.timeout.ms"), "30000");
+  EXPECT_FALSE(producer->options.key_column.has_value());
+  EXPECT_FALSE(producer->options.exactly_once);  // as the sink
+  EXPECT_FALSE(p.Has("transactional.id"));
+  EXPECT_EQ(p.Get("enable.idempotence"), "true");
+  EXPECT_EQ(producer->options.topic, "orders-dlq");
+  EXPECT_EQ(producer->config.instance_name(), "out.dead_letters");
+  EXPECT_FALSE(Contains(p.DisplayRedacted(), "s3cret"));
+  EXPECT_FALSE(Contains(p.DisplayRedacted(), "k3y"));
+  EXPECT_FALSE(Contains(producer->config.DisplayRedacted(), "s3cret"));
+}
+
+TEST(SinkDeadLetterProducerConfigTest, ExactlyOnceWithTheSinksIdPlusDlq) {
+  auto producer = SinkProducer(KafkaSinkConfig({{"dlq.topic", "orders-dlq"},
+                                                {"delivery.guarantee", "exactly-once"},
+                                                {"transaction.timeout.ms", "20000"}}));
+  ASSERT_TRUE(producer.ok()) << producer.status().ToString();
+  EXPECT_TRUE(producer->options.exactly_once);
+  EXPECT_EQ(producer->options.transactional_id, "laminar-shop-out.dlq");
+  EXPECT_EQ(producer->options.marker_group, "laminar-epochs-laminar-shop-out.dlq");
+  EXPECT_EQ(producer->options.producer.Get("transaction.timeout.ms"), "20000");
+  auto own = SinkProducer(KafkaSinkConfig({{"dlq.topic", "orders-dlq"},
+                                           {"delivery.guarantee", "exactly-once"},
+                                           {"transactional.id", "tx-1"},
+                                           {"dlq.transactional.id", "tx-1-letters"}}));
+  ASSERT_TRUE(own.ok()) << own.status().ToString();
+  EXPECT_EQ(own->options.transactional_id, "tx-1-letters");
+  auto same = SinkProducer(KafkaSinkConfig({{"dlq.topic", "orders-dlq"},
+                                            {"delivery.guarantee", "exactly-once"},
+                                            {"transactional.id", "tx-1"},
+                                            {"dlq.transactional.id", "tx-1"}}));
+  ASSERT_FALSE(same.ok());
+  EXPECT_TRUE(Contains(same.status().message(), "fence")) << same.status().ToString();
+  auto at_least_once = SinkProducer(KafkaSinkConfig({{"dlq.topic", "orders-dlq"}, {"dlq.transactional.id", "x"}}));
+  ASSERT_FALSE(at_least_once.ok());
+  EXPECT_TRUE(Contains(at_least_once.status().message(), "'dlq.transactional.id' needs delivery.guarantee"))
+      << at_least_once.status().ToString();
+}
+
+TEST(SinkDeadLetterProducerConfigTest, OverridesNameTheSinksOptions) {
+  auto other = SinkProducer(KafkaSinkConfig({{"dlq.topic", "orders-dlq"},
+                                             {"dlq.bootstrap.servers", "broker-b:9092"},
+                                             {"security.protocol", "SASL_PLAINTEXT"},
+                                             {"sasl.mechanism", "PLAIN"},
+                                             {"sasl.username", "alice"},
+                                             {"sasl.password", "s3cret"},
+                                             {"dlq.properties.message.max.bytes", "5000000"}}));
+  ASSERT_TRUE(other.ok()) << other.status().ToString();
+  EXPECT_EQ(other->options.producer.Get("bootstrap.servers"), "broker-b:9092");
+  EXPECT_FALSE(other->options.producer.Has("sasl.password"));
+  EXPECT_EQ(other->options.producer.Get("message.max.bytes"), "5000000");
+  auto weak = SinkProducer(KafkaSinkConfig({{"dlq.topic", "orders-dlq"}, {"dlq.properties.acks", "1"}}));
+  ASSERT_FALSE(weak.ok());
+  EXPECT_TRUE(Contains(weak.status().message(), "option 'dlq.properties.acks'")) << weak.status().ToString();
+  EXPECT_TRUE(Contains(weak.status().message(), "'out' (kafka): dead-letter producer for topic 'orders-dlq'"))
+      << weak.status().ToString();
+  // validate (CheckConfig) finds it too.
+  auto checked = KafkaSink().CheckConfig(KafkaSinkConfig({{"dlq.topic", "orders-dlq"}, {"dlq.properties.acks", "1"}}));
+  ASSERT_FALSE(checked.ok());
+  EXPECT_TRUE(Contains(checked.message(), "dlq.properties.acks")) << checked.ToString();
+}
+
+TEST(SinkDeadLetterMessageTest, OriginalKeyAndValueThenTheErrorsContext) {
+  SinkDeadLetter letter;
+  letter.key = "k1";
+  letter.value = std::string(100, 'v');
+  letter.error = "row 3: librdkafka refused the message: too large (MSG_SIZE_TOO_LARGE)";
+  letter.code = "MSG_SIZE_TOO_LARGE";
+  KafkaMessage message = SinkDeadLetterMessage(letter, "out", "orders-out", 7, 1700000000123, 1000);
+  EXPECT_EQ(message.key, std::optional<std::string_view>("k1"));
+  EXPECT_EQ(message.value, std::optional<std::string_view>(std::string(100, 'v')));
+  using Header = std::pair<std::string, std::optional<std::string>>;
+  EXPECT_EQ(message.headers, (std::vector<Header>{{"laminar.error.message", letter.error},
+                                                  {"laminar.error.code", "MSG_SIZE_TOO_LARGE"},
+                                                  {"laminar.error.sink", "out"},
+                                                  {"laminar.error.connector", "kafka"},
+                                                  {"laminar.error.topic", "orders-out"},
+                                                  {"laminar.error.epoch", "7"},
+                                                  {"laminar.error.timestamp", "1700000000123"}}));
+  // At-least-once (no epoch), refused by the broker on partition 2, cut to fit.
+  letter.partition = 2;
+  letter.key.reset();
+  KafkaMessage cut = SinkDeadLetterMessage(letter, "out", "orders-out", std::nullopt, 5, 10);
+  EXPECT_FALSE(cut.key.has_value());
+  EXPECT_EQ(cut.value, std::optional<std::string_view>(std::string(10, 'v')));
+  std::map<std::string, std::string> headers;
+  for (const auto& [name, value] : cut.headers) headers[name] = value.value_or("");
+  EXPECT_EQ(headers["laminar.error.partition"], "2");
+  EXPECT_EQ(headers["laminar.error.value.truncated"], "true");
+  EXPECT_FALSE(headers.count("laminar.error.epoch"));
+  // A row whose value could not be encoded has none.
+  letter.value.reset();
+  EXPECT_FALSE(SinkDeadLetterMessage(letter, "out", "orders-out", 1, 5, 10).value.has_value());
 }
 
 }  // namespace

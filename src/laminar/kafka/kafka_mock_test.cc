@@ -410,6 +410,165 @@ TEST_F(KafkaMockTest, AtLeastOnceFlushReportsUndeliveredMessages) {
   EXPECT_EQ(ReadTopic("alo", 1, 20).size(), 20u);
 }
 
+// dlq.topic: a row librdkafka refuses (larger than message.max.bytes) goes to the
+// dead-letter topic with its key, value and the error's headers; the others are written.
+// Exactly-once: the dead letters are in the dead-letter producer's transaction, counted
+// when the epoch commits; a rolled-back epoch's are not.
+TEST_F(KafkaMockTest, SinkDeadLettersARowLibrdkafkaRefusesAndTheOthersFlowOn) {
+  CreateTopic("big", 1);
+  CreateTopic("big-dlq", 1);
+  auto sink = OpenSink({{"topic", "big"},
+                        {"delivery.guarantee", "exactly-once"},
+                        {"key.column", "k"},
+                        {"properties.message.max.bytes", "1000"},
+                        {"dlq.topic", "big-dlq"}});
+  ASSERT_TRUE(sink);
+  ASSERT_NE(sink->dead_letter_producer(), nullptr);
+  EXPECT_EQ(sink->dead_letter_producer()->options().transactional_id, "laminar-mock-out.dlq");
+  EXPECT_EQ(sink->dead_letter_producer()->txn_state(), TxnState::kReady);
+  const std::string huge(3000, 'x');
+  ASSERT_TRUE(sink->BeginEpoch(1).ok());
+  auto written = sink->WriteBatch(Rows(0, 4, {"a", huge, "c", "d"}));
+  ASSERT_TRUE(written.ok()) << written.status().ToString();
+  EXPECT_EQ(written->records_written, 3);
+  auto pre = sink->PreCommit(1);
+  ASSERT_TRUE(pre.ok()) << pre.ToString();
+  EXPECT_EQ(sink->dlq_records(), 0u);  // not before the commit
+  auto commit = sink->CommitEpoch(1);
+  ASSERT_TRUE(commit.ok()) << commit.ToString();
+  EXPECT_EQ(sink->dlq_records(), 1u);
+  EXPECT_EQ(*sink->dead_letter_producer()->LastCommittedEpoch(), std::optional<uint64_t>(1));
+
+  auto rows = ReadTopic("big", 1, 3);
+  ASSERT_EQ(rows.size(), 3u);
+  for (const auto& m : rows) EXPECT_NE(m.key, std::optional<std::string>(huge));
+  auto letters = ReadTopic("big-dlq", 1, 1);
+  ASSERT_EQ(letters.size(), 1u);
+  EXPECT_EQ(letters[0].key, std::optional<std::string>(huge));
+  EXPECT_MENTIONS(letters[0].value, "\"id\":1");
+  EXPECT_MENTIONS(letters[0].value, huge);
+  std::map<std::string, std::string> headers(letters[0].headers.begin(), letters[0].headers.end());
+  EXPECT_EQ(headers["laminar.error.code"], "MSG_SIZE_TOO_LARGE");
+  EXPECT_MENTIONS(headers["laminar.error.message"], "row 1");
+  EXPECT_EQ(headers["laminar.error.topic"], "big");
+  EXPECT_EQ(headers["laminar.error.sink"], "out");
+  EXPECT_EQ(headers["laminar.error.connector"], "kafka");
+  EXPECT_EQ(headers["laminar.error.epoch"], "1");
+  EXPECT_GT(std::stoll(headers["laminar.error.timestamp"]), 1600000000000);
+
+  // A rolled-back epoch's dead letters are not counted; its transaction is aborted.
+  ASSERT_TRUE(sink->BeginEpoch(2).ok());
+  ASSERT_TRUE(sink->WriteBatch(Rows(10, 2, {huge, "f"})).ok());
+  ASSERT_TRUE(sink->RollbackEpoch(2).ok());
+  EXPECT_EQ(sink->dead_letter_producer()->txn_state(), TxnState::kReady);
+  ASSERT_TRUE(sink->BeginEpoch(2).ok());
+  ASSERT_TRUE(sink->WriteBatch(Rows(10, 2, {huge, "f"})).ok());
+  ASSERT_TRUE(sink->PreCommit(2).ok());
+  ASSERT_TRUE(sink->CommitEpoch(2).ok());
+  EXPECT_EQ(sink->dlq_records(), 2u);
+  auto metrics = sink->Metrics();
+  auto counter = std::find_if(metrics.custom.begin(), metrics.custom.end(),
+                              [](const auto& entry) { return entry.first == "dlq_records"; });
+  ASSERT_NE(counter, metrics.custom.end());
+  EXPECT_EQ(counter->second, 2.0);
+  ASSERT_TRUE(sink->Close().ok());
+}
+
+// Without dlq.topic the same row fails the write, naming the row and the reason.
+TEST_F(KafkaMockTest, WithoutADeadLetterTopicARefusedRowFailsTheWrite) {
+  CreateTopic("big2", 1);
+  auto sink = OpenSink({{"topic", "big2"}, {"properties.message.max.bytes", "1000"}});
+  ASSERT_TRUE(sink);
+  auto written = sink->WriteBatch(Rows(0, 3, {"a", std::string(3000, 'x'), "c"}));
+  ASSERT_FALSE(written.ok());
+  EXPECT_MENTIONS(written.status().message(), "produce row 1");
+  EXPECT_MENTIONS(written.status().message(), "MSG_SIZE_TOO_LARGE");
+  for (const auto& [name, value] : sink->Metrics().custom) EXPECT_NE(name, "dlq_records");
+}
+
+// At-least-once: the broker refuses a whole batch for good (as for one record too large
+// for the topic's max.message.bytes); each message is sent again alone, and the one it
+// refuses alone as well is dead-lettered with the partition, the others are written.
+TEST_F(KafkaMockTest, AtLeastOnceSendsABatchTheBrokerRefusedAgainAloneAndDeadLettersTheRefusedOne) {
+  CreateTopic("refused", 1);
+  CreateTopic("refused-dlq", 1);
+  auto sink = OpenSink({{"topic", "refused"}, {"key.column", "k"}, {"linger.ms", "200"}, {"dlq.topic", "refused-dlq"}});
+  ASSERT_TRUE(sink);
+  // The batch of five, then the first of them sent alone.
+  rd_kafka_mock_push_request_errors(cluster_, /*Produce*/ 0, 2, RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE,
+                                    RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE);
+  ASSERT_TRUE(sink->WriteBatch(Rows(0, 5)).ok());
+  auto flushed = sink->Flush();
+  ASSERT_TRUE(flushed.ok()) << flushed.ToString();
+  EXPECT_EQ(sink->dlq_records(), 1u);
+  auto rows = ReadTopic("refused", 1, 4);
+  std::set<std::string> keys;
+  for (const auto& m : rows) keys.insert(m.key.value_or(""));
+  EXPECT_EQ(keys, (std::set<std::string>{"key-1", "key-2", "key-3", "key-4"}));
+  auto letters = ReadTopic("refused-dlq", 1, 1);
+  ASSERT_EQ(letters.size(), 1u);
+  EXPECT_EQ(letters[0].key, std::optional<std::string>("key-0"));
+  EXPECT_MENTIONS(letters[0].value, "\"id\":0");
+  std::map<std::string, std::string> headers(letters[0].headers.begin(), letters[0].headers.end());
+  EXPECT_EQ(headers["laminar.error.code"], "MSG_SIZE_TOO_LARGE");
+  EXPECT_EQ(headers["laminar.error.partition"], "0");
+  EXPECT_EQ(headers["laminar.error.topic"], "refused");
+  EXPECT_FALSE(headers.count("laminar.error.epoch"));
+  EXPECT_EQ(sink->Metrics().errors_total, 0u);
+  ASSERT_TRUE(sink->Close().ok());
+}
+
+// A decided epoch whose dead letters committed but whose rows were lost (the process died
+// between the two commits) is replayed into the sink: the rows are written again, the
+// dead letters are not (their producer skips an epoch it committed).
+TEST_F(KafkaMockTest, AReplayedEpochSkipsTheDeadLettersAlreadyCommitted) {
+  CreateTopic("replayed", 1);
+  CreateTopic("replayed-dlq", 1);
+  const Properties eo = {{"topic", "replayed"},
+                         {"delivery.guarantee", "exactly-once"},
+                         {"properties.message.max.bytes", "1000"},
+                         {"dlq.topic", "replayed-dlq"}};
+  const std::string huge(3000, 'x');
+  {
+    auto sink = OpenSink(eo);
+    ASSERT_TRUE(sink);
+    ASSERT_TRUE(sink->BeginEpoch(1).ok());
+    ASSERT_TRUE(sink->WriteBatch(Rows(0, 3, {"a", huge, "c"})).ok());
+    ASSERT_TRUE(sink->PreCommit(1).ok());
+    // Only the dead letters commit; then the process "dies" (the sink is dropped without
+    // its rows' commit, and the next producer's fencing aborts them).
+    ASSERT_TRUE(sink->dead_letter_producer()->CommitEpoch(1).ok());
+  }
+  {
+    // The mock broker keeps no transactional offsets: record the dead-letter producer's
+    // marker as a broker would have on its commit.
+    char reason[256];
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap_.c_str(), reason, sizeof(reason));
+    rd_kafka_conf_set(conf, "group.id", "laminar-epochs-laminar-mock-out.dlq", reason, sizeof(reason));
+    KafkaHandle consumer(rd_kafka_new(RD_KAFKA_CONSUMER, conf, reason, sizeof(reason)));
+    PartitionList offsets = NewPartitionList();
+    rd_kafka_topic_partition_list_add(offsets.get(), "replayed-dlq", 0)->offset = 1;
+    ASSERT_EQ(rd_kafka_commit(consumer.get(), offsets.get(), 0), RD_KAFKA_RESP_ERR_NO_ERROR);
+    rd_kafka_consumer_close(consumer.get());
+  }
+  auto sink = OpenSink(eo);
+  ASSERT_TRUE(sink);
+  EXPECT_EQ(*sink->LastCommittedEpoch(), std::optional<uint64_t>(1));  // the later of the two
+  auto lost = sink->CommitEpoch(1);
+  ASSERT_FALSE(lost.ok());
+  EXPECT_EQ(KindOf(lost), ErrorKind::kEpochLost) << lost.ToString();
+  ASSERT_TRUE(sink->BeginEpoch(1).ok());
+  EXPECT_TRUE(sink->dead_letter_producer()->skipping_epoch());
+  ASSERT_TRUE(sink->WriteBatch(Rows(0, 3, {"a", huge, "c"})).ok());
+  ASSERT_TRUE(sink->PreCommit(1).ok());
+  auto commit = sink->CommitEpoch(1);
+  ASSERT_TRUE(commit.ok()) << commit.ToString();
+  EXPECT_EQ(sink->dlq_records(), 0u);  // committed by the first producer, not this one
+  EXPECT_EQ(ReadTopic("replayed-dlq", 1, 1).size(), 1u);
+  ASSERT_TRUE(sink->Close().ok());
+}
+
 TEST_F(KafkaMockTest, OpenFailsForAMissingKeyColumnOrAnUnwritableFormat) {
   arrow::Status failure;
   CreateTopic("keyed", 1);
