@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -379,6 +380,47 @@ TEST(JsonDecoder, MalformedInputs) {
   EXPECT_EQ(d.batch.errors[4].message, "expected a JSON object, found a string");
   EXPECT_EQ(d.batch.batch->num_rows(), 1);
   EXPECT_TRUE(d.batch.batch->column(0)->Equals(*A(arrow::int64(), "[1]")));
+}
+
+// The decoder hands simdjson an unpadded message when the bytes simdjson may read past its
+// end stay in the same page. Whatever those bytes are must not change the result: each
+// message here sits at the start of a page, followed by bytes that would complete or
+// extend it, and must decode exactly as it does from a buffer of its own.
+TEST(JsonDecoder, BytesAfterTheMessageNeverChangeTheResult) {
+  auto schema = arrow::schema({arrow::field("a", arrow::int64()), arrow::field("s", arrow::utf8()),
+                               arrow::field("l", arrow::list(arrow::int64()))});
+  const std::vector<std::string> messages = {R"({"a":1)",      R"({"a":12)",         R"({"s":"ab)",
+                                             R"({"s":"ab")",   R"({"l":[1,2)",       R"({"a":1,)",
+                                             R"({"a":tru)",    R"({"a":1,"s":"x"})", R"({"a":-)",
+                                             R"({"a":1.5e)",   R"({"s":"x\)",        R"({)"};
+  const std::vector<std::string> tails = {"}", R"("})", "3}", "]}", "0}", R"(e}"})", std::string(64, '}'),
+                                          std::string(64, '"'), std::string(64, '9')};
+  auto expected = DecodeAll(schema, messages);
+  // Page-aligned, so that every message and its tail lie in one page.
+  constexpr size_t kPage = 4096;
+  std::vector<char> storage(kPage * (messages.size() + 1));
+  char* pages = storage.data() + (kPage - reinterpret_cast<uintptr_t>(storage.data()) % kPage);
+  for (const auto& tail : tails) {
+    std::vector<RawRecord> records;
+    for (size_t i = 0; i < messages.size(); ++i) {
+      char* at = pages + i * kPage;
+      std::memcpy(at, messages[i].data(), messages[i].size());
+      std::memcpy(at + messages[i].size(), tail.data(), tail.size());
+      records.push_back(Rec(std::string_view(at, messages[i].size())));
+    }
+    auto decoder = *MakeJsonDecoder(ConnectorConfig("test"), schema);
+    auto out = decoder->Decode(records);
+    ASSERT_TRUE(out.ok()) << out.status().ToString();
+    ASSERT_EQ(out->errors.size(), expected.batch.errors.size()) << "tail " << tail;
+    for (size_t i = 0; i < out->errors.size(); ++i) {
+      EXPECT_EQ(out->errors[i].index, expected.batch.errors[i].index) << "tail " << tail;
+      EXPECT_EQ(out->errors[i].message, expected.batch.errors[i].message) << "tail " << tail;
+    }
+    EXPECT_TRUE(out->batch->Equals(*expected.batch.batch)) << "tail " << tail << "\n" << out->batch->ToString();
+  }
+  // Only the one complete message decodes.
+  EXPECT_EQ(expected.batch.errors.size(), messages.size() - 1);
+  EXPECT_TRUE(expected.batch.batch->Equals(*BatchFromJson(schema, R"([{"a":1,"s":"x","l":null}])")));
 }
 
 TEST(JsonDecoder, TombstonesAreSkipped) {

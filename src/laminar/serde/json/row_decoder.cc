@@ -200,7 +200,10 @@ void ReserveColumn(Column& c, int64_t rows) {
     case Kind::kJson:
     case Kind::kBinary:
       c.offsets.reserve(c.offsets.size() + n);
-      c.data.reserve(c.data.size() + n * static_cast<size_t>(std::max<int64_t>(c.data_hint, 8)));
+      // A quarter more than the last batch's mean: a batch only slightly above the mean
+      // would otherwise grow the buffer by doubling, copying it and faulting in twice
+      // the pages (measured: a tenth of the decoder's time on 1 KB messages).
+      c.data.reserve(c.data.size() + n * static_cast<size_t>(std::max<int64_t>(c.data_hint + c.data_hint / 4, 8)));
       break;
     case Kind::kList: c.offsets.reserve(c.offsets.size() + n); break;
     case Kind::kStruct:
@@ -379,7 +382,40 @@ std::string DescribeJsonType(od::json_type type) {
   return "?";
 }
 
+namespace {
+
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kSanitized = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(memory_sanitizer)
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
+#else
+constexpr bool kSanitized = false;
+#endif
+
+// simdjson may read up to SIMDJSON_PADDING bytes past the end, but what it finds there
+// does not change the result (its maintainers' rule, and json_codec_test checks it with
+// hostile bytes behind truncated documents). Memory protection works per page, so when
+// those bytes lie in the page of the last byte the read cannot fault and the message
+// needs no padded copy: that copy was a sixth of the decoder's time. Sanitizers would
+// report the read, so they always get the copy.
+bool PaddingStaysInPage(std::string_view bytes) {
+  constexpr uintptr_t kPage = 4096;
+  if (kSanitized || bytes.empty()) return false;
+  const auto last = reinterpret_cast<uintptr_t>(bytes.data() + bytes.size() - 1);
+  return last % kPage + simdjson::SIMDJSON_PADDING < kPage;
+}
+
+}  // namespace
+
 simdjson::simdjson_result<od::document> PaddedParser::Iterate(std::string_view bytes) {
+  if (PaddingStaysInPage(bytes)) {
+    return parser_.iterate(
+        simdjson::padded_string_view(bytes.data(), bytes.size(), bytes.size() + simdjson::SIMDJSON_PADDING));
+  }
   const size_t needed = bytes.size() + simdjson::SIMDJSON_PADDING;
   if (needed > capacity_) {
     capacity_ = std::max(needed, capacity_ * 2);
