@@ -185,7 +185,10 @@ arrow::Result<std::unique_ptr<runtime::Pipeline>> BuildPipeline(const ddl::Scrip
                          sink.connector_location);
     }
     if (auto from = opened_sources.find(sink.from); from != opened_sources.end()) {
-      LinkConnectors(*from->second, *connector);
+      if (auto status = LinkConnectors(*from->second, *connector); !status.ok()) {
+        return LocateError(script, status.WithMessage("sink '", sink.name, "': ", status.message()), sink.options,
+                           sink.connector_location);
+      }
     }
     pipeline->AddSink(sink.name, sink.connector, sink.from, std::move(connector));
   }

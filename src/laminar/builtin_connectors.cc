@@ -28,17 +28,74 @@ void RegisterBuiltinConnectors(ConnectorRegistry& registry) {
 #endif
 }
 
-void LinkConnectors(SourceConnector& source, SinkConnector& sink) {
+#if defined(LAMINAR_WITH_KAFKA) && defined(LAMINAR_WITH_DELTA_LAKE)
+namespace {
+
+std::string OffsetAppId(const std::string& group, const kafka::TopicPartition& tp) {
+  return "kafka-offsets:" + group + ":" + tp.topic + ":" + std::to_string(tp.partition);
+}
+
+// Several members of one consumer group writing into one table each number their epochs
+// themselves, so they must not share a writer.id (one would skip the other's epochs as
+// replays). The default (pipeline and sink names) is shared by members started from
+// same-named DDL files: with static membership the member's group.instance.id is added to
+// it; without it, and without an explicit writer.id, the pipeline is refused.
+arrow::Status ResolveDeltaWriterId(const kafka::KafkaSource& source, delta::DeltaSink& sink) {
+  if (sink.options().writer_id_set) return arrow::Status::OK();
+  if (auto instance = source.options().consumer.Get("group.instance.id"); instance && !instance->empty()) {
+    sink.SuffixDefaultWriterId(*instance);
+    return arrow::Status::OK();
+  }
+  return ConfigError("delta-lake", "a Kafka source (consumer group '" + source.options().group_id +
+                         "') feeds this Delta sink: set 'writer.id' to a name of this process's own (every "
+                         "member of the group writing into the table needs a different one, stable across its "
+                         "restarts), or 'properties.group.instance.id' on the source");
+}
+
+void LinkKafkaToDelta(kafka::KafkaSource& source, delta::DeltaSink& sink) {
+  const std::string group = source.options().group_id;
+  sink.CommitWatermarksOf([&source, group] {
+    std::vector<delta::DeltaSink::AppWatermark> marks;
+    for (const auto& read : source.OffsetsOfEpoch()) {
+      marks.push_back(delta::DeltaSink::AppWatermark{OffsetAppId(group, read.tp), read.next, read.from});
+    }
+    return marks;
+  });
+  source.ReadStoredOffsetsFrom(
+      [&sink, group](const std::vector<kafka::TopicPartition>& partitions) -> arrow::Result<kafka::Positions> {
+        std::vector<std::string> ids;
+        for (const auto& tp : partitions) ids.push_back(OffsetAppId(group, tp));
+        ARROW_ASSIGN_OR_RAISE(auto versions, sink.ReadTxnVersions(ids));
+        kafka::Positions out;
+        for (size_t i = 0; i < partitions.size(); ++i) {
+          if (auto it = versions.find(ids[i]); it != versions.end()) out[partitions[i]] = it->second;
+        }
+        return out;
+      });
+}
+
+}  // namespace
+#endif
+
+arrow::Status LinkConnectors(SourceConnector& source, SinkConnector& sink) {
 #ifdef LAMINAR_WITH_KAFKA
   auto* kafka_source = dynamic_cast<kafka::KafkaSource*>(&source);
   auto* kafka_sink = dynamic_cast<kafka::KafkaSink*>(&sink);
   if (kafka_source != nullptr && kafka_sink != nullptr && kafka_sink->options().exactly_once) {
     kafka_sink->CommitOffsetsOf(kafka_source);
   }
+#ifdef LAMINAR_WITH_DELTA_LAKE
+  auto* delta_sink = dynamic_cast<delta::DeltaSink*>(&sink);
+  if (kafka_source != nullptr && delta_sink != nullptr && delta_sink->options().exactly_once) {
+    ARROW_RETURN_NOT_OK(ResolveDeltaWriterId(*kafka_source, *delta_sink));
+    LinkKafkaToDelta(*kafka_source, *delta_sink);
+  }
+#endif
 #else
   (void)source;
   (void)sink;
 #endif
+  return arrow::Status::OK();
 }
 
 }  // namespace laminar

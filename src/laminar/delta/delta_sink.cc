@@ -32,6 +32,12 @@
 
 namespace laminar::delta {
 
+namespace {
+// In staging records only: the largest version the table may hold for an application
+// watermark when the epoch commits (AppWatermark::expected_at_most).
+constexpr const char* kExpectPrefix = "laminar.expect-at-most:";
+}  // namespace
+
 namespace json = boost::json;
 
 namespace {
@@ -415,6 +421,7 @@ arrow::Result<DeltaSinkOptions> DeltaSinkOptions::FromConfig(const ConnectorConf
   }
   if (auto v = config.Get("writer.id"); v && !v->empty()) {
     o.writer_id = *v;
+    o.writer_id_set = true;
   } else {
     // Deterministic, so a restarted pipeline recognises its own commits.
     o.writer_id = "laminar:" + (config.pipeline_name().empty() ? std::string("pipeline") : config.pipeline_name()) +
@@ -510,6 +517,7 @@ arrow::Status DeltaSink::Open(const ConnectorConfig& config) {
   log_ = std::make_unique<DeltaLog>(std::move(location));
   writer_tag_ = Hex8(StableHash(options_.writer_id));
   ARROW_RETURN_NOT_OK(CreateOrCheckTable(config.schema()));
+  own_txn_ = snapshot_->TxnVersion(options_.writer_id);
   spdlog::info("{}: table {} at version {}, writer.id '{}', last committed epoch {}", where_, log_->location().root,
                snapshot_->version(), options_.writer_id,
                snapshot_->TxnVersion(options_.writer_id) ? std::to_string(*snapshot_->TxnVersion(options_.writer_id))
@@ -520,6 +528,48 @@ arrow::Status DeltaSink::Open(const ConnectorConfig& config) {
   }
   if (options_.compaction_enabled) maintenance_ = std::thread([this] { MaintenanceLoop(); });
   return arrow::Status::OK();
+}
+
+void DeltaSink::SuffixDefaultWriterId(const std::string& suffix) {
+  if (options_.writer_id_set || suffix.empty()) return;
+  options_.writer_id += ":" + suffix;
+  writer_tag_ = Hex8(StableHash(options_.writer_id));
+  own_txn_ = snapshot_ ? snapshot_->TxnVersion(options_.writer_id) : std::nullopt;
+  spdlog::info("{}: writer.id '{}', last committed epoch {}", where_, options_.writer_id,
+               own_txn_ ? std::to_string(*own_txn_) : std::string("none"));
+}
+
+arrow::Result<std::map<std::string, int64_t>> DeltaSink::ReadTxnVersions(const std::vector<std::string>& app_ids) {
+  std::lock_guard<std::mutex> lock(txn_read_mu_);
+  // A snapshot of its own: this runs on other threads than the commits.
+  DeltaLog log(log_->location());
+  bool fresh = !txn_snapshot_;
+  if (!fresh && !log.Update(&*txn_snapshot_).ok()) fresh = true;  // e.g. older commits cleaned up
+  if (fresh) {
+    ARROW_ASSIGN_OR_RAISE(txn_snapshot_, log.Load());
+  }
+  std::map<std::string, int64_t> out;
+  if (!txn_snapshot_) return out;
+  for (const auto& id : app_ids) {
+    if (auto v = txn_snapshot_->TxnVersion(id)) out[id] = *v;
+  }
+  return out;
+}
+
+arrow::Result<int> DeltaSink::UpdateSnapshot() {
+  ARROW_ASSIGN_OR_RAISE(int read, log_->Update(&*snapshot_));
+  const auto now = snapshot_->TxnVersion(options_.writer_id);
+  if (now != own_txn_) {
+    // Each process numbers its epochs itself: sharing a writer.id would make one skip the
+    // other's epochs as replays (data loss) and remove its staged files as orphans.
+    return FatalError(where_, "another process commits to table " + log_->location().root + " as writer.id '" +
+                                  options_.writer_id + "' (its epoch " + (now ? std::to_string(*now) : "none") +
+                                  ", this process's " + (own_txn_ ? std::to_string(*own_txn_) : "none") +
+                                  "): every process writing into one table needs its own 'writer.id' (the default "
+                                  "is made of the pipeline's and the sink's names; several members of one Kafka "
+                                  "consumer group need 'writer.id' or 'properties.group.instance.id' per member)");
+  }
+  return read;
 }
 
 arrow::Status DeltaSink::CreateOrCheckTable(const std::shared_ptr<arrow::Schema>& input) {
@@ -894,7 +944,7 @@ arrow::Status DeltaSink::StageUpsert() {
   Count("delta.changelog_keys", static_cast<int64_t>(last.size()));
 
   // 2. Rewrite the live files that hold a changed key, without those rows.
-  ARROW_RETURN_NOT_OK(log_->Update(&*snapshot_).status());
+  ARROW_RETURN_NOT_OK(UpdateSnapshot().status());
   const auto& location = log_->location();
   const int64_t now = NowMillis();
   for (const auto& [path, add] : snapshot_->files()) {
@@ -1017,7 +1067,10 @@ arrow::Result<std::optional<CommitActions>> DeltaSink::ReadStagingRecord(uint64_
   if (info.type() != arrow::fs::FileType::File) return std::optional<CommitActions>();
   ARROW_ASSIGN_OR_RAISE(auto text, log_->ReadFile(path));
   ARROW_ASSIGN_OR_RAISE(auto record, ParseCommit(text, path));
-  record.txns.clear();
+  // The epoch's own txn is added at commit; application watermarks stay.
+  record.txns.erase(std::remove_if(record.txns.begin(), record.txns.end(),
+                                   [&](const TxnAction& t) { return t.app_id == options_.writer_id; }),
+                    record.txns.end());
   return std::optional<CommitActions>(std::move(record));
 }
 
@@ -1034,9 +1087,42 @@ CommitActions DeltaSink::TakeStaged() {
 arrow::Status DeltaSink::PreCommit(uint64_t epoch) {
   if (skipping_epoch_ && epoch == epoch_) return arrow::Status::OK();
   std::lock_guard<std::mutex> maintenance(maintenance_mu_);
+  if (lost_ && lost_->first == epoch) {
+    // The epoch is replayed after a commit refused it: the files of the refused attempt go.
+    for (const auto& a : lost_->second.adds) {
+      if (!snapshot_->files().count(a.path)) (void)log_->location().fs->DeleteFile(log_->location().Join(DecodePath(a.path)));
+    }
+    lost_.reset();
+  }
   if (options_.write_mode == WriteMode::kUpsert) ARROW_RETURN_NOT_OK(StageUpsert());
   ARROW_RETURN_NOT_OK(FinishAllFiles());
   CommitActions staged = TakeStaged();
+  if (watermarks_) {
+    auto marks = watermarks_();
+    std::vector<std::string> checked;
+    for (const auto& m : marks) {
+      staged.txns.push_back(TxnAction{m.app_id, m.version, 0});
+      if (m.expected_at_most) {
+        staged.txns.push_back(TxnAction{std::string(kExpectPrefix) + m.app_id, *m.expected_at_most, 0});
+        checked.push_back(m.app_id);
+      }
+    }
+    if (!checked.empty()) {
+      // Early, before the epoch is decided: rows another writer delivered already (this
+      // process lost the input to it) fail the epoch, which is then read again.
+      ARROW_ASSIGN_OR_RAISE(auto table, ReadTxnVersions(checked));
+      for (const auto& m : marks) {
+        auto it = table.find(m.app_id);
+        if (m.expected_at_most && it != table.end() && it->second > *m.expected_at_most) {
+          for (const auto& a : staged.adds) (void)log_->location().fs->DeleteFile(log_->location().Join(DecodePath(a.path)));
+          return NeedsAbortError(where_, "epoch " + std::to_string(epoch) + " holds input of '" + m.app_id +
+                                             "' from " + std::to_string(*m.expected_at_most) +
+                                             " on, but the table already holds it up to " +
+                                             std::to_string(it->second) + " (another writer took it over)");
+        }
+      }
+    }
+  }
   ARROW_RETURN_NOT_OK(WriteStagingRecord(epoch, staged));
   staged_[epoch] = std::move(staged);
   runtime::FaultPoint("delta.pre_commit.after_stage");
@@ -1045,12 +1131,32 @@ arrow::Status DeltaSink::PreCommit(uint64_t epoch) {
 
 arrow::Status DeltaSink::CommitAdds(CommitActions staged, std::optional<uint64_t> epoch, const char* operation) {
   const std::vector<AddAction>& adds = staged.adds;
-  if (adds.empty() && staged.removes.empty()) return arrow::Status::OK();
+  // Application watermarks go into the log; the versions they expect stay here.
+  std::vector<TxnAction> marks;
+  std::map<std::string, int64_t> expected;
+  for (auto& t : staged.txns) {
+    if (t.app_id.rfind(kExpectPrefix, 0) == 0) {
+      expected[t.app_id.substr(std::strlen(kExpectPrefix))] = t.version;
+    } else {
+      marks.push_back(std::move(t));
+    }
+  }
+  if (adds.empty() && staged.removes.empty() && marks.empty()) return arrow::Status::OK();
   const int64_t now = NowMillis();
   for (int attempt = 0;; ++attempt) {
     if (epoch) {
       auto committed = snapshot_->TxnVersion(options_.writer_id);
       if (committed && *committed >= static_cast<int64_t>(*epoch)) return arrow::Status::OK();  // done before
+    }
+    // Compare-and-set of the watermarks, against the version this commit goes on top of.
+    for (const auto& [app_id, at_most] : expected) {
+      auto current = snapshot_->TxnVersion(app_id);
+      if (current && *current > at_most) {
+        return EpochLostError(where_, "epoch " + (epoch ? std::to_string(*epoch) : std::string("?")) +
+                                          " holds input of '" + app_id + "' from " + std::to_string(at_most) +
+                                          " on, but the table already holds it up to " + std::to_string(*current) +
+                                          " (another writer took it over); the epoch is not committed");
+      }
     }
     CommitActions commit;
     commit.adds = adds;
@@ -1084,6 +1190,7 @@ arrow::Status DeltaSink::CommitAdds(CommitActions staged, std::optional<uint64_t
         commit.removes.push_back(RemoveAction{path, now, true, existing.partition_values, existing.size});
       }
     }
+    for (const auto& m : marks) commit.txns.push_back(TxnAction{m.app_id, m.version, now});
     if (epoch) commit.txns.push_back(TxnAction{options_.writer_id, static_cast<int64_t>(*epoch), now});
     int64_t rows = 0;
     for (const auto& a : adds) {
@@ -1107,6 +1214,7 @@ arrow::Status DeltaSink::CommitAdds(CommitActions staged, std::optional<uint64_t
     if (created) {
       runtime::FaultPoint("delta.commit.after_log_write");
       snapshot_->Apply(version, commit);
+      if (epoch) own_txn_ = static_cast<int64_t>(*epoch);
       if (commit.metadata) pending_metadata_.reset();
       Count("delta.commits");
       {
@@ -1122,7 +1230,7 @@ arrow::Status DeltaSink::CommitAdds(CommitActions staged, std::optional<uint64_t
     // Another writer took this version: read what it wrote and try the next one. Appends
     // commute with appends; a schema or protocol change in between is re-checked.
     const auto metadata_before = snapshot_->metadata().schema_string;
-    ARROW_ASSIGN_OR_RAISE(int read, log_->Update(snapshot_.operator->()));
+    ARROW_ASSIGN_OR_RAISE(int read, UpdateSnapshot());
     Count("delta.commit_conflicts");
     if (snapshot_->metadata().schema_string != metadata_before) {
       ARROW_ASSIGN_OR_RAISE(auto table_schema, FromDeltaSchemaString(snapshot_->metadata().schema_string));
@@ -1165,7 +1273,7 @@ arrow::Status DeltaSink::CommitEpoch(uint64_t epoch) {
     staged = it->second;
   } else if (!committed || *committed < static_cast<int64_t>(epoch)) {
     // After a restart: the record a dead process staged.
-    ARROW_RETURN_NOT_OK(log_->Update(&*snapshot_).status());
+    ARROW_RETURN_NOT_OK(UpdateSnapshot().status());
     committed = snapshot_->TxnVersion(options_.writer_id);
     if (!committed || *committed < static_cast<int64_t>(epoch)) {
       ARROW_ASSIGN_OR_RAISE(auto record, ReadStagingRecord(epoch));
@@ -1178,8 +1286,14 @@ arrow::Status DeltaSink::CommitEpoch(uint64_t epoch) {
   }
   if (!committed || *committed < static_cast<int64_t>(epoch)) {
     // An epoch that changed nothing makes no version.
-    ARROW_RETURN_NOT_OK(CommitAdds(std::move(staged), epoch,
-                                   options_.write_mode == WriteMode::kUpsert ? "MERGE" : "STREAMING UPDATE"));
+    auto status = CommitAdds(staged, epoch, options_.write_mode == WriteMode::kUpsert ? "MERGE" : "STREAMING UPDATE");
+    if (KindOf(status) == ErrorKind::kEpochLost) {
+      // Its record stays (a restart refuses it the same way); its files go when the
+      // replayed epoch is staged.
+      staged_.erase(epoch);
+      lost_.emplace(epoch, std::move(staged));
+    }
+    ARROW_RETURN_NOT_OK(status);
   }
   staged_.erase(epoch);
   // The record goes once the txn covers the epoch. An epoch that changed nothing makes no
@@ -1245,7 +1359,7 @@ arrow::Status DeltaSink::RollbackEpoch(uint64_t epoch) {
   }
   if (!orphans_checked_) {
     // First rollback after a start: also what a dead process left behind.
-    ARROW_RETURN_NOT_OK(log_->Update(&*snapshot_).status());
+    ARROW_RETURN_NOT_OK(UpdateSnapshot().status());
     const auto& location = log_->location();
     arrow::fs::FileSelector selector;
     selector.base_dir = location.Join("_laminar/" + writer_tag_);

@@ -13,12 +13,23 @@
 //                otherwise it retries at the next version (appends never conflict with appends).
 //   rollback     deletes the epoch's files and staging record, and orphans a dead process left.
 // An epoch at or below the table's txn version for writer.id is skipped whole, writes included.
+//
+// Application watermarks (CommitWatermarksOf; a Kafka source feeding the sink, see
+// builtin_connectors.cc): the epoch's commit also carries one txn{appId, version} per entry
+// the provider gives at pre-commit (the source's next offset per partition it read), in the
+// same log entry as the rows, so they become visible exactly with them. An entry may name
+// the largest version the table may hold for it already (where the source began reading);
+// a table further on means another writer delivered those rows: pre-commit refuses the
+// epoch (NeedsAbort), and a commit that finds it so answers kEpochLost (the runtime
+// replays the epoch; the source then starts after the other writer's rows).
+// ReadTxnVersions re-reads the log for the sources' side.
 #pragma once
 
 #include <arrow/record_batch.h>
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -52,6 +63,7 @@ struct DeltaSinkOptions {
   bool exactly_once = true;
   std::string compression = "zstd";
   std::string writer_id;  // default: derived from the pipeline and sink names
+  bool writer_id_set = false;  // given by the 'writer.id' option
   bool allow_unsafe_commit = false;  // object stores without conditional put
   bool compaction_enabled = false;
   int64_t compaction_min_files = 10;
@@ -80,6 +92,20 @@ class DeltaSink : public SinkConnector {
   arrow::Status Close() override;
 
   const DeltaSinkOptions& options() const { return options_; }
+
+  struct AppWatermark {
+    std::string app_id;
+    int64_t version = 0;
+    std::optional<int64_t> expected_at_most;  // the commit is refused if the table is further
+  };
+  // Before the first epoch begins (after Open).
+  void CommitWatermarksOf(std::function<std::vector<AppWatermark>()> provider) { watermarks_ = std::move(provider); }
+  // Replaces the default writer.id with `<default>:<suffix>` (a member identity); after
+  // Open, before recovery.
+  void SuffixDefaultWriterId(const std::string& suffix);
+  // The txn versions of `app_ids` in the newest version of the table (the log is read
+  // again, so commits of other processes count). Thread-safe; absent ids are left out.
+  arrow::Result<std::map<std::string, int64_t>> ReadTxnVersions(const std::vector<std::string>& app_ids);
   // The table version after the last commit this sink made or saw.
   int64_t table_version() const { return snapshot_ ? snapshot_->version() : -1; }
 
@@ -107,6 +133,8 @@ class DeltaSink : public SinkConnector {
   arrow::Status WriteStagingRecord(uint64_t epoch, const CommitActions& staged);
   arrow::Result<std::optional<CommitActions>> ReadStagingRecord(uint64_t epoch);
   arrow::Status DeleteOrphans(uint64_t from_epoch);
+  // log_->Update of snapshot_, refusing when another process committed as writer.id.
+  arrow::Result<int> UpdateSnapshot();
   void Count(const std::string& name, int64_t delta = 1);
   // Background compaction + vacuum, every compaction.interval.ms, never while an epoch is
   // staged and not yet committed (its upsert rewrites name the files it replaces).
@@ -132,6 +160,11 @@ class DeltaSink : public SinkConnector {
   std::vector<RemoveAction> rewritten_;                           // upsert: files the open epoch replaces
   std::vector<std::shared_ptr<arrow::RecordBatch>> changes_;      // upsert: the open epoch's input
   std::map<uint64_t, CommitActions> staged_;                      // pre-committed, not yet committed
+  std::function<std::vector<AppWatermark>()> watermarks_;
+  std::optional<int64_t> own_txn_;                                // writer.id's txn as this process knows it
+  std::optional<std::pair<uint64_t, CommitActions>> lost_;        // an epoch refused at commit, to clean up
+  std::mutex txn_read_mu_;                                        // ReadTxnVersions
+  std::optional<Snapshot> txn_snapshot_;
   int64_t first_write_ms_ = 0;                                    // at-least-once buffer age
   mutable std::mutex metrics_mu_;
   ConnectorMetrics metrics_;

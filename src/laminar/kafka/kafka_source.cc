@@ -124,6 +124,10 @@ void KafkaSource::HandleRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partit
     }
     if (auto status = ResolveStart(partitions); !status.ok() && callback_error_.ok()) callback_error_ = status;
     tracker_.Assigned(tps);
+    for (int i = 0; i < partitions->cnt; ++i) {
+      // A partition given back keeps where it began in this epoch.
+      if (partitions->elems[i].offset >= 0) epoch_from_.emplace(tps[i], partitions->elems[i].offset);
+    }
     if (watermarks_) {
       for (const auto& tp : tps) watermarks_->Add(tp, PartitionWatermarks::Clock::now());
     }
@@ -219,6 +223,7 @@ void KafkaSource::Release(const std::vector<TopicPartition>& partitions) {
     started_at_.erase(tp);
     committed_.erase(tp);
     paused_.erase(tp);
+    epoch_from_.erase(tp);
   }
 }
 
@@ -260,7 +265,9 @@ arrow::Status KafkaSource::ResolveStart(rd_kafka_topic_partition_list_t* partiti
     }
   }
   // Also while replaying a lost epoch: rows another member already delivered from the
-  // group's offset on are not produced a second time.
+  // group's offset on (or, into a sink storing offsets, from the sink's) are not produced a
+  // second time.
+  ARROW_RETURN_NOT_OK(CatchUpWithSink(partitions, &unknown));
   ARROW_RETURN_NOT_OK(CatchUpWithGroup(partitions, unknown));
   if (unknown.empty()) return arrow::Status::OK();
 
@@ -391,6 +398,42 @@ arrow::Status KafkaSource::CatchUpWithGroup(rd_kafka_topic_partition_list_t* par
       tracker_.SetNext(tp, answer.offset);
     }
   }
+  return arrow::Status::OK();
+}
+
+arrow::Status KafkaSource::CatchUpWithSink(rd_kafka_topic_partition_list_t* partitions, std::vector<int>* unknown) {
+  // The sink commits these offsets in the same transaction as the rows, so they are exact
+  // even when the group's commit after it was lost (a member killed in between, or a
+  // zombie whose commit the group refused). Offsets only move forward: the largest wins.
+  if (!stored_offsets_ || partitions->cnt == 0) return arrow::Status::OK();
+  std::vector<TopicPartition> tps = PartitionsOf(partitions);
+  auto stored = stored_offsets_(tps);
+  if (!stored.ok()) {
+    return NeedsAbortError("kafka", where_ + ": reading the offsets the sink stored with its rows: " +
+                                        stored.status().ToString());
+  }
+  std::vector<int> still_unknown;
+  for (int i = 0; i < partitions->cnt; ++i) {
+    auto& entry = partitions->elems[i];
+    const bool is_unknown = std::find(unknown->begin(), unknown->end(), i) != unknown->end();
+    auto it = stored->find(tps[i]);
+    if (it == stored->end()) {
+      if (is_unknown) still_unknown.push_back(i);
+      continue;
+    }
+    if (is_unknown) {
+      spdlog::info("{}: {} starts at offset {}, stored in the sink with the rows", where_, tps[i].ToString(), it->second);
+      entry.offset = it->second;
+      tracker_.SetNext(tps[i], it->second);
+      started_at_[tps[i]] = it->second;
+    } else if (it->second > entry.offset) {
+      spdlog::info("{}: {} continues at offset {}, stored in the sink with the rows (this member's position was {})",
+                   where_, tps[i].ToString(), it->second, entry.offset);
+      entry.offset = it->second;
+      tracker_.SetNext(tps[i], it->second);
+    }
+  }
+  *unknown = std::move(still_unknown);
   return arrow::Status::OK();
 }
 
@@ -571,7 +614,10 @@ arrow::Result<std::optional<SourceBatch>> KafkaSource::Decode(std::vector<Messag
     ARROW_ASSIGN_OR_RAISE(batch, TrackEventTime(std::move(batch), row_partitions, row_timestamps));
   }
   // Every message counts as read, tombstones and bad records included.
-  for (size_t i = 0; i < n; ++i) tracker_.Consumed(tps[i], messages[i]->offset);
+  for (size_t i = 0; i < n; ++i) {
+    epoch_from_.emplace(tps[i], messages[i]->offset);  // started at a logical offset
+    tracker_.Consumed(tps[i], messages[i]->offset);
+  }
   if (replay_end_) {
     for (const auto& [tp, name] : partition_names) {
       auto end = replay_end_->find(tp);
@@ -715,6 +761,7 @@ void KafkaSource::SetFetchPaused(bool pause) {
 
 SourceCheckpoint KafkaSource::Checkpoint() const {
   last_checkpoint_ = tracker_.positions();
+  cut_from_ = std::exchange(epoch_from_, last_checkpoint_);
   return tracker_.ToCheckpoint();
 }
 
@@ -722,6 +769,7 @@ arrow::Status KafkaSource::Restore(const SourceCheckpoint& checkpoint) {
   ARROW_ASSIGN_OR_RAISE(auto positions, OffsetTracker::FromCheckpoint(checkpoint));
   tracker_.Replace(positions);
   last_checkpoint_ = positions;
+  epoch_from_ = positions;
   callback_error_ = arrow::Status::OK();
   if (!consumer_) return arrow::Status::OK();
   // Revoked partitions waiting for a commit: the epoch that read them is gone, so the
@@ -732,6 +780,9 @@ arrow::Status KafkaSource::Restore(const SourceCheckpoint& checkpoint) {
   const auto owned = tracker_.assigned();
   std::vector<TopicPartition> seek(owned.begin(), owned.end());
   ARROW_RETURN_NOT_OK(Seek(seek));
+  for (const auto& tp : owned) {
+    if (auto next = tracker_.Next(tp)) epoch_from_[tp] = *next;  // raised to the group's or the sink's
+  }
   std::vector<TopicPartition> resume;
   for (const auto& tp : owned) {
     if (!paused_.count(tp)) continue;
@@ -829,6 +880,23 @@ std::pair<GroupMetadataHandle, PartitionList> KafkaSource::OffsetsForTransaction
   }
   if (list->cnt == 0) return {};
   return {GroupMetadataHandle(rd_kafka_consumer_group_metadata(consumer_.get())), std::move(list)};
+}
+
+std::vector<KafkaSource::EpochRead> KafkaSource::OffsetsOfEpoch() const {
+  std::vector<EpochRead> out;
+  if (!consumer_) return out;
+  // While replaying, the epoch is the replayed one and no cut was taken for it.
+  const Positions& positions = replay_end_ ? *replay_end_ : last_checkpoint_;
+  const Positions& from = replay_end_ ? epoch_from_ : cut_from_;
+  auto held = tracker_.assigned();
+  held.insert(releasing_.begin(), releasing_.end());
+  for (const auto& [tp, next] : positions) {
+    if (!held.count(tp)) continue;
+    auto began = from.find(tp);
+    if (began != from.end() && next <= began->second) continue;  // nothing read in the epoch
+    out.push_back(EpochRead{tp, next, began == from.end() ? std::nullopt : std::optional<int64_t>(began->second)});
+  }
+  return out;
 }
 
 HealthStatus KafkaSource::Health() const {

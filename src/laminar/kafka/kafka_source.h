@@ -74,6 +74,23 @@ class KafkaSource : public SourceConnector {
   // starts right after the last committed epoch. Null list when there is nothing to commit.
   std::pair<GroupMetadataHandle, PartitionList> OffsetsForTransaction() const;
 
+  // For a sink that stores this source's offsets atomically with its output (Delta): the
+  // partitions this member read in the epoch at the cut (the replay's epoch while
+  // replaying), each with its next offset and where this member began reading it in that
+  // epoch (nullopt: not known). Called from the sink's pre-commit on the driver thread.
+  struct EpochRead {
+    TopicPartition tp;
+    int64_t next = 0;
+    std::optional<int64_t> from;
+  };
+  std::vector<EpochRead> OffsetsOfEpoch() const;
+  // The next offsets such a sink holds for partitions of this group (absent: none). A
+  // partition assigned, restored or replayed starts at the largest of its own position, the
+  // group's committed offset and this. Called on the poll thread (rebalances) and the
+  // driver thread (restore); must be thread-safe.
+  using StoredOffsetsReader = std::function<arrow::Result<Positions>(const std::vector<TopicPartition>&)>;
+  void ReadStoredOffsetsFrom(StoredOffsetsReader reader) { stored_offsets_ = std::move(reader); }
+
  private:
   static void OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions,
                           void* opaque);
@@ -84,6 +101,10 @@ class KafkaSource : public SourceConnector {
   // Raises the positions known for `partitions` (all but the `unknown` indices) to the
   // group's committed offsets where those are further.
   arrow::Status CatchUpWithGroup(rd_kafka_topic_partition_list_t* partitions, const std::vector<int>& unknown);
+  // With a sink storing offsets (ReadStoredOffsetsFrom): raises the known positions to the
+  // sink's offsets where those are further, and starts the `unknown` partitions the sink
+  // holds offsets for there (removing them from `unknown`).
+  arrow::Status CatchUpWithSink(rd_kafka_topic_partition_list_t* partitions, std::vector<int>* unknown);
   arrow::Status Seek(const std::vector<TopicPartition>& partitions);
   void PauseAtReplayEnd(const TopicPartition& tp);
   // Commits `positions` to the group and waits for the answer.
@@ -126,6 +147,11 @@ class KafkaSource : public SourceConnector {
   std::set<TopicPartition> paused_;
   std::vector<TopicPartition> releasing_;  // revoked, waiting for a committed checkpoint
   Positions committed_;                    // what the group holds, as far as this member knows
+  // Where this member began reading each partition in the open epoch, and in the epoch at
+  // the last cut (for OffsetsOfEpoch).
+  mutable Positions epoch_from_;
+  mutable Positions cut_from_;
+  StoredOffsetsReader stored_offsets_;
   bool closing_ = false;
   arrow::Status callback_error_;          // raised inside the rebalance callback, returned by PollBatch
 
