@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -614,6 +615,41 @@ TEST(TextValues, DecimalEdgeCases) {
   EXPECT_TRUE(text::ParseDecimal("123e-2", 3, 2, &d, &reason));
   EXPECT_EQ(d.ToString(2), "1.23");
   EXPECT_FALSE(text::ParseDecimal("1000", 3, 0, &d, &reason));
+}
+
+// ParseIsoTimestamp reads the common UTC shape at fixed positions before the general
+// reader: both must agree on every input, in range or not.
+TEST(TextValues, IsoTimestampFastShapeAgreesWithTheGeneralReader) {
+  struct Case {
+    const char* text;
+    std::optional<int64_t> seconds;
+    int32_t nanos;
+  };
+  const Case cases[] = {
+      {"2026-11-05T01:02:03Z", 1793840523, 0},
+      {"2026-11-05T01:02:03.004Z", 1793840523, 4000000},
+      {"2024-02-29T23:59:59.999999999Z", 1709251199, 999999999},
+      {"1969-12-31T23:59:59.5Z", -1, 500000000},
+      {"2026-11-05T01:02:03.0123456789Z", 1793840523, 12345678},  // 10 digits: the general reader truncates
+      {"2026-11-05T01:02:03,5Z", 1793840523, 500000000},          // comma fraction: general reader
+      {"2026-11-05t01:02:03z", 1793840523, 0},                    // lower case: general reader
+      {"2023-02-29T00:00:00Z", std::nullopt, 0},
+      {"2026-13-05T01:02:03Z", std::nullopt, 0},
+      {"2026-11-05T24:00:00Z", std::nullopt, 0},
+      {"2026-11-05T23:60:00Z", std::nullopt, 0},
+      {"2026-11-05T23:59:60Z", std::nullopt, 0},
+      {"2026-11-05T01:02:03.Z", std::nullopt, 0},
+      {"2026-11-05T01:02:0xZ", std::nullopt, 0},
+      {"2026-1a-05T01:02:03Z", std::nullopt, 0},
+      {"2026-11-05T01:02:03.00aZ", std::nullopt, 0},
+  };
+  for (const auto& c : cases) {
+    auto parsed = text::ParseIsoTimestamp(c.text);
+    ASSERT_EQ(parsed.has_value(), c.seconds.has_value()) << c.text;
+    if (!parsed) continue;
+    EXPECT_EQ(parsed->seconds, *c.seconds) << c.text;
+    EXPECT_EQ(parsed->nanos, c.nanos) << c.text;
+  }
 }
 
 }  // namespace

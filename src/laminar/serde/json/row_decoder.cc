@@ -8,6 +8,11 @@
 #include <cstring>
 #include <limits>
 #include <optional>
+#include <type_traits>
+#include <algorithm>
+#include <bit>
+#include <cstdlib>
+#include <new>
 #include <unordered_map>
 
 #include "laminar/core/status.h"
@@ -16,6 +21,87 @@
 namespace laminar::serde::json_internal {
 
 namespace od = simdjson::ondemand;
+
+// A vector of trivially copyable values that grows without zero-filling what it is about
+// to overwrite (std::vector::resize does), appends without a call, and hands its memory to
+// Arrow without a copy. Only what the column code needs.
+template <typename T>
+class GrowableBuffer {
+  static_assert(std::is_trivially_copyable_v<T>);
+
+ public:
+  GrowableBuffer() = default;
+  GrowableBuffer(const GrowableBuffer&) = delete;
+  GrowableBuffer& operator=(const GrowableBuffer&) = delete;
+  GrowableBuffer(GrowableBuffer&& other) noexcept { *this = std::move(other); }
+  GrowableBuffer& operator=(GrowableBuffer&& other) noexcept {
+    std::swap(data_, other.data_);
+    std::swap(size_, other.size_);
+    std::swap(capacity_, other.capacity_);
+    return *this;
+  }
+  ~GrowableBuffer() { std::free(data_); }
+
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  T* data() { return data_; }
+  const T* data() const { return data_; }
+  T& operator[](size_t i) { return data_[i]; }
+  const T& operator[](size_t i) const { return data_[i]; }
+  const T& back() const { return data_[size_ - 1]; }
+  const T* begin() const { return data_; }
+  const T* end() const { return data_ + size_; }
+
+  void reserve(size_t n) {
+    if (n > capacity_) Grow(n);
+  }
+  void push_back(T v) {
+    if (size_ == capacity_) Grow(size_ + 1);
+    data_[size_++] = v;
+  }
+  // Room for `n` more values, uninitialised; the caller writes them all.
+  T* Extend(size_t n) {
+    if (capacity_ - size_ < n) Grow(size_ + n);
+    T* at = data_ + size_;
+    size_ += n;
+    return at;
+  }
+  // Shrinks, or grows with zeros.
+  void resize(size_t n) {
+    if (n > size_) std::memset(Extend(n - size_), 0, (n - size_) * sizeof(T));
+    size_ = n;
+  }
+  // The values as an Arrow buffer (no copy); leaves this empty.
+  std::shared_ptr<arrow::Buffer> Release() {
+    if (data_ == nullptr) Grow(1);  // Arrow wants a real pointer even for no values
+    auto out = std::make_shared<OwnedBuffer>(data_, static_cast<int64_t>(size_ * sizeof(T)));
+    data_ = nullptr;
+    size_ = capacity_ = 0;
+    return out;
+  }
+
+ private:
+  class OwnedBuffer final : public arrow::Buffer {
+   public:
+    OwnedBuffer(T* data, int64_t bytes) : arrow::Buffer(reinterpret_cast<const uint8_t*>(data), bytes), owned_(data) {}
+    ~OwnedBuffer() override { std::free(owned_); }
+
+   private:
+    T* owned_;
+  };
+
+  void Grow(size_t n) {
+    const size_t capacity = std::max({n, capacity_ * 2, 64 / sizeof(T)});
+    void* grown = std::realloc(data_, capacity * sizeof(T));
+    if (grown == nullptr) throw std::bad_alloc();
+    data_ = static_cast<T*>(grown);
+    capacity_ = capacity;
+  }
+
+  T* data_ = nullptr;
+  size_t size_ = 0;
+  size_t capacity_ = 0;
+};
 
 enum class Kind : uint8_t {
   kBool, kInt, kUInt, kFloat32, kFloat64, kDecimal, kString, kJson, kBinary, kDate32, kTime64, kTimestamp,
@@ -36,10 +122,10 @@ struct Column {
   arrow::TimeUnit::type unit = arrow::TimeUnit::MICRO;
 
   int64_t length = 0;
-  std::vector<uint8_t> validity;  // one byte per slot; packed at Finish
-  std::vector<uint8_t> values;    // fixed-width values (bool: one byte each)
-  std::vector<int32_t> offsets{0};
-  std::string data;
+  GrowableBuffer<uint8_t> validity;  // one byte per slot; packed at Finish
+  GrowableBuffer<uint8_t> values;    // fixed-width values (bool: one byte each)
+  GrowableBuffer<int32_t> offsets;   // starts with 0 (Column() and FinishColumn put it there)
+  GrowableBuffer<char> data;
   int64_t data_hint = 0;  // bytes per row seen in the last batch, for Reserve
   std::vector<Column> children;
 
@@ -48,22 +134,56 @@ struct Column {
   std::unordered_map<std::string_view, int> index;
   std::vector<uint8_t> seen;
 
+  // The name followed by its closing quote, as up to two little-endian words and masks,
+  // for MatchesRawKey; empty (quoted_bytes 0) when the name is longer than 15 bytes or
+  // holds a quote or backslash (raw and unescaped keys differ then).
+  uint64_t quoted_words[2] = {0, 0};
+  uint64_t quoted_masks[2] = {0, 0};
+  size_t quoted_bytes = 0;
+
+  void SetName(std::string n) {
+    name = std::move(n);
+    if (name.size() > 15 || name.find_first_of("\"\\") != std::string::npos) return;
+    const std::string quoted = name + '"';
+    quoted_bytes = quoted.size();
+    for (size_t k = 0; k < quoted.size(); ++k) {
+      quoted_words[k / 8] |= static_cast<uint64_t>(static_cast<uint8_t>(quoted[k])) << (8 * (k % 8));
+      quoted_masks[k / 8] |= uint64_t{0xff} << (8 * (k % 8));
+    }
+  }
+
+  // Fields usually come in the declared order: do the bytes at `raw` (just after a key's
+  // opening quote) spell child `i`'s name and the closing quote? Two word compares. The
+  // 16 bytes read never pass the document's padding: a key is followed at least by ':',
+  // a value and '}', and simdjson guarantees SIMDJSON_PADDING (>= 16) readable bytes
+  // after the last.
+  bool MatchesRawKey(int i, const char* raw) const {
+    static_assert(simdjson::SIMDJSON_PADDING >= 16 && std::endian::native == std::endian::little);
+    if (i >= static_cast<int>(children.size())) return false;
+    const Column& child = children[static_cast<size_t>(i)];
+    if (child.quoted_bytes == 0) return false;
+    uint64_t words[2];
+    std::memcpy(words, raw, 16);
+    return ((words[0] ^ child.quoted_words[0]) & child.quoted_masks[0]) == 0 &&
+           ((words[1] ^ child.quoted_words[1]) & child.quoted_masks[1]) == 0;
+  }
+
   int Find(std::string_view key, int hint) const {
     if (hint < static_cast<int>(children.size()) && children[static_cast<size_t>(hint)].name == key) return hint;
     auto it = index.find(key);
     return it == index.end() ? -1 : it->second;
   }
 
+  Column() { offsets.push_back(0); }
+
   template <typename T>
   void AppendFixed(T v) {
-    const size_t at = values.size();
-    values.resize(at + sizeof(T));
-    std::memcpy(values.data() + at, &v, sizeof(T));
+    std::memcpy(values.Extend(sizeof(T)), &v, sizeof(T));
     validity.push_back(1);
     ++length;
   }
   void AppendBytes(std::string_view bytes) {
-    data.append(bytes.data(), bytes.size());
+    if (!bytes.empty()) std::memcpy(data.Extend(bytes.size()), bytes.data(), bytes.size());
     offsets.push_back(static_cast<int32_t>(data.size()));
     validity.push_back(1);
     ++length;
@@ -81,7 +201,7 @@ bool IsJsonField(const arrow::Field& field) {
 arrow::Status BuildColumn(const arrow::Field& field, const std::string& path, const std::string& where, Column* c) {
   c->type = field.type();
   c->nullable = field.nullable();
-  c->name = field.name();
+  c->SetName(field.name());
   c->path = path;
   c->sql = text::SqlTypeName(field);
   switch (field.type()->id()) {
@@ -213,7 +333,7 @@ void ReserveColumn(Column& c, int64_t rows) {
   }
 }
 
-arrow::Result<std::shared_ptr<arrow::Buffer>> PackBits(const std::vector<uint8_t>& bytes, int64_t length) {
+arrow::Result<std::shared_ptr<arrow::Buffer>> PackBits(const GrowableBuffer<uint8_t>& bytes, int64_t length) {
   ARROW_ASSIGN_OR_RAISE(auto buffer, arrow::AllocateEmptyBitmap(length));
   uint8_t* bits = buffer->mutable_data();
   for (int64_t i = 0; i < length; ++i) {
@@ -245,11 +365,11 @@ arrow::Result<std::shared_ptr<arrow::ArrayData>> FinishColumn(Column& c) {
         return arrow::Status::CapacityError("column '", c.path, "': more than 2 GiB of data in one batch");
       }
       c.data_hint = length > 0 ? static_cast<int64_t>(c.data.size()) / length + 1 : c.data_hint;
-      buffers.push_back(arrow::Buffer::FromVector(std::move(c.offsets)));
-      buffers.push_back(arrow::Buffer::FromString(std::move(c.data)));
+      buffers.push_back(c.offsets.Release());
+      buffers.push_back(c.data.Release());
       break;
     case Kind::kList: {
-      buffers.push_back(arrow::Buffer::FromVector(std::move(c.offsets)));
+      buffers.push_back(c.offsets.Release());
       ARROW_ASSIGN_OR_RAISE(auto child, FinishColumn(c.children[0]));
       children.push_back(std::move(child));
       break;
@@ -260,12 +380,13 @@ arrow::Result<std::shared_ptr<arrow::ArrayData>> FinishColumn(Column& c) {
         children.push_back(std::move(child));
       }
       break;
-    default: buffers.push_back(arrow::Buffer::FromVector(std::move(c.values))); break;
+    default: buffers.push_back(c.values.Release()); break;
   }
   c.length = 0;
   c.validity = {};
   c.values = {};
-  c.offsets = {0};
+  c.offsets = {};
+  c.offsets.push_back(0);
   c.data = {};
   return arrow::ArrayData::Make(c.type, length, std::move(buffers), std::move(children), nulls);
 }
@@ -512,6 +633,18 @@ bool RowDecoder::AppendObject(od::object& object, std::string* error, std::span<
   return true;
 }
 
+// Most strings hold no escape: their bytes between the quotes are the value (stage 1
+// has validated the UTF-8), so they can be used in place instead of being unescaped into
+// the parser's buffer first. False when the string has an escape.
+namespace {
+bool UnescapedRawString(od::value& value, std::string_view* out) {
+  const std::string_view raw = TrimRight(value.raw_json_token());
+  if (raw.size() < 2 || raw.back() != '"' || std::memchr(raw.data() + 1, '\\', raw.size() - 2)) return false;
+  *out = raw.substr(1, raw.size() - 2);
+  return true;
+}
+}  // namespace
+
 bool RowDecoder::Malformed(simdjson::error_code code) {
   *error_ = MalformedMessage(code);
   return false;
@@ -542,22 +675,26 @@ bool RowDecoder::AppendStructFields(Column& c, od::object& object) {
   for (auto field_result : object) {
     if (auto code = field_result.error()) return Malformed(code);
     od::field& field = field_result.value_unsafe();
-    // The raw key is the unescaped key unless it contains a backslash.
     const char* begin = field.key().raw();
-    const char* end = begin;
-    bool escaped = false;
-    while (*end != '"') {
-      if (*end == '\\') {
-        escaped = true;
-        break;
+    int idx = c.MatchesRawKey(hint, begin) ? hint : -1;
+    std::string_view key;
+    if (idx < 0) {
+      // The raw key is the unescaped key unless it contains a backslash.
+      const char* end = begin;
+      bool escaped = false;
+      while (*end != '"') {
+        if (*end == '\\') {
+          escaped = true;
+          break;
+        }
+        ++end;
       }
-      ++end;
+      key = std::string_view(begin, static_cast<size_t>(end - begin));
+      if (escaped) {
+        if (auto code = field.unescaped_key().get(key)) return Malformed(code);
+      }
+      idx = c.Find(key, hint);
     }
-    std::string_view key(begin, static_cast<size_t>(end - begin));
-    if (escaped) {
-      if (auto code = field.unescaped_key().get(key)) return Malformed(code);
-    }
-    const int idx = c.Find(key, hint);
     if (idx < 0) {
       if (options_.unknown_fields == UnknownFields::kReject) {
         *error_ = "unknown field '" + (c.path.empty() ? "" : c.path + ".") + text::Truncated(key) + "'";
@@ -722,12 +859,8 @@ bool RowDecoder::AppendValue(Column& c, od::value value) {
     case Kind::kString: {
       std::string_view s;
       if (type == od::json_type::string) {
-        // Most strings hold no escape: their bytes between the quotes are the value
-        // (stage 1 has validated the UTF-8), so copy them once instead of unescaping
-        // into the parser's buffer first.
-        const std::string_view raw = TrimRight(value.raw_json_token());
-        if (raw.size() >= 2 && raw.back() == '"' && !std::memchr(raw.data() + 1, '\\', raw.size() - 2)) {
-          c.AppendBytes(raw.substr(1, raw.size() - 2));
+        if (UnescapedRawString(value, &s)) {
+          c.AppendBytes(s);
           return true;
         }
         if (auto code = value.get_string().get(s)) return Malformed(code);
@@ -746,9 +879,9 @@ bool RowDecoder::AppendValue(Column& c, od::value value) {
       if (type == od::json_type::object || type == od::json_type::array) {
         if (auto code = simdjson::to_json_string(value).get(raw)) return Malformed(code);
         const size_t at = c.data.size();
-        c.data.resize(at + raw.size());
+        char* out = c.data.Extend(raw.size());
         size_t written = 0;
-        if (auto code = simdjson::minify(raw.data(), raw.size(), c.data.data() + at, written)) {
+        if (auto code = simdjson::minify(raw.data(), raw.size(), out, written)) {
           c.data.resize(at);
           return Malformed(code);
         }
@@ -765,14 +898,9 @@ bool RowDecoder::AppendValue(Column& c, od::value value) {
       if (type != od::json_type::string) return Mismatch(c, value, type, nullptr);
       std::string_view s;
       if (auto code = value.get_string().get(s)) return Malformed(code);
-      const size_t at = c.data.size();
-      if (!text::DecodeBase64(s, &c.data)) {
-        c.data.resize(at);
-        return Mismatch(c, value, type, "not base64");
-      }
-      c.offsets.push_back(static_cast<int32_t>(c.data.size()));
-      c.validity.push_back(1);
-      ++c.length;
+      scratch_.clear();
+      if (!text::DecodeBase64(s, &scratch_)) return Mismatch(c, value, type, "not base64");
+      c.AppendBytes(scratch_);
       return true;
     }
     case Kind::kDate32: {
@@ -813,7 +941,9 @@ bool RowDecoder::AppendValue(Column& c, od::value value) {
     case Kind::kTimestamp: {
       if (type == od::json_type::string) {
         std::string_view s;
-        if (auto code = value.get_string().get(s)) return Malformed(code);
+        if (!UnescapedRawString(value, &s)) {
+          if (auto code = value.get_string().get(s)) return Malformed(code);
+        }
         std::optional<text::Instant> instant;
         if (options_.timestamp_formats.empty()) {
           instant = text::ParseIsoTimestamp(s);

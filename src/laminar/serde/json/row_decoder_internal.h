@@ -106,7 +106,7 @@ class RowDecoder {
   int64_t mismatches_ = 0;
   std::string* error_ = nullptr;
   std::span<const ValueEncoding> encodings_;  // of the row being appended
-  std::string scratch_;                       // decoded decimal bytes
+  std::string scratch_;                       // decoded decimal / base64 bytes
 };
 
 // One simdjson parser and one reused padded copy buffer.

@@ -135,7 +135,44 @@ std::optional<int64_t> ParseTimeMicros(std::string_view text) {
   return seconds * 1000000 + nanos / 1000;
 }
 
+namespace {
+
+// The shape nearly every producer writes, "YYYY-MM-DDTHH:MM:SS[.f...]Z", read at fixed
+// positions. nullopt for anything else, out-of-range fields included: the general
+// reader then decides, so the two never disagree.
+std::optional<Instant> ParseUtcTimestampFast(std::string_view t) {
+  if (t.size() < 20 || t.back() != 'Z' || t[4] != '-' || t[7] != '-' || t[10] != 'T' || t[13] != ':' ||
+      t[16] != ':') {
+    return std::nullopt;
+  }
+  static constexpr int kDigitAt[] = {0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18};
+  for (int i : kDigitAt) {
+    if (!IsDigit(t[static_cast<size_t>(i)])) return std::nullopt;
+  }
+  auto two = [&](size_t at) { return (t[at] - '0') * 10 + (t[at + 1] - '0'); };
+  const int year = two(0) * 100 + two(2), month = two(5), day = two(8);
+  const int hour = two(11), minute = two(14), second = two(17);
+  if (hour > 23 || minute > 59 || second > 59) return std::nullopt;
+  int32_t nanos = 0;
+  if (t.size() > 20) {
+    if (t[19] != '.' || t.size() > 20 + 9 + 1) return std::nullopt;  // ',' or long fractions: general reader
+    int digits = 0;
+    for (size_t i = 20; i + 1 < t.size(); ++i, ++digits) {
+      if (!IsDigit(t[i])) return std::nullopt;
+      nanos = nanos * 10 + (t[i] - '0');
+    }
+    if (digits == 0) return std::nullopt;
+    for (int i = digits; i < 9; ++i) nanos *= 10;
+  }
+  const auto days = DaysFromCivil(year, month, day);
+  if (!days) return std::nullopt;
+  return Instant{int64_t{*days} * 86400 + hour * 3600 + minute * 60 + second, nanos};
+}
+
+}  // namespace
+
 std::optional<Instant> ParseIsoTimestamp(std::string_view text) {
+  if (auto fast = ParseUtcTimestampFast(text)) return fast;
   size_t pos = 0;
   int64_t days = 0;
   if (!ReadDate(text, pos, &days)) return std::nullopt;
