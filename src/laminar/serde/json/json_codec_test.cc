@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -457,6 +458,54 @@ TEST(JsonDecoder, UnknownFields) {
             "unknown field 's.y'");
 }
 
+TEST(JsonDecoder, TypeMismatchPerColumn) {
+  auto schema = arrow::schema({arrow::field("a", arrow::int64()), arrow::field("b", arrow::int64()),
+                               arrow::field("s", arrow::struct_({arrow::field("x", arrow::int32()),
+                                                                 arrow::field("y", arrow::int32())}))});
+  const std::map<std::string, std::string> options = {
+      {"format.type_mismatch", "error"}, {"format.type_mismatch.b", "null"}, {"format.type_mismatch.s", "null"},
+      {"format.type_mismatch.s.y", "error"}};
+  auto d = DecodeAll(schema, {R"({"a":1,"b":"x","s":{"x":"y","y":2}})", R"({"a":"x","b":2})",
+                              R"({"a":3,"s":{"y":"z"}})"},
+                     options);
+  ASSERT_EQ(d.batch.errors.size(), 2u);
+  EXPECT_EQ(d.batch.errors[0].index, 1u);
+  EXPECT_EQ(d.batch.errors[0].message, R"(column 'a': expected BIGINT, found string "x" (not an integer))");
+  EXPECT_EQ(d.batch.errors[1].index, 2u);
+  EXPECT_EQ(d.batch.errors[1].message, R"(column 's.y': expected INT, found string "z" (not an integer))");
+  EXPECT_TRUE(d.batch.batch->Equals(*BatchFromJson(schema, R"([{"a":1,"b":null,"s":{"x":null,"y":2}}])")))
+      << d.batch.batch->ToString();
+  EXPECT_EQ(TypeMismatchCount(*d.decoder), 2);
+
+  auto unknown = MakeJsonDecoder(ConnectorConfig("test", {{"format.type_mismatch.c", "null"}}), schema);
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.status().message().find("'format.type_mismatch.c' names no column"), std::string::npos)
+      << unknown.status().ToString();
+  auto bad = MakeJsonDecoder(ConnectorConfig("test", {{"format.type_mismatch.a", "skip"}}), schema);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("'format.type_mismatch.a' = 'skip'"), std::string::npos)
+      << bad.status().ToString();
+}
+
+TEST(JsonDecoder, NestedAsJsonbFillsBinaryColumnsWithJsonb) {
+  auto schema = arrow::schema({arrow::field("doc", arrow::binary()), arrow::field("n", arrow::int32())});
+  auto d = DecodeAll(schema, {R"({"doc":{"k":[1,2.5,null],"a":"x"},"n":1})", R"({"doc":"text","n":2})",
+                              R"({"doc":[true],"n":3})", R"({"doc":null,"n":4})"},
+                     {{"format.nested_as_jsonb", "true"}});
+  ASSERT_TRUE(d.batch.errors.empty()) << d.batch.errors[0].message;
+  auto doc = std::static_pointer_cast<arrow::BinaryArray>(Column(d, 0));
+  const char* texts[] = {R"({"k":[1,2.5,null],"a":"x"})", R"("text")", "[true]"};
+  for (int i = 0; i < 3; ++i) {
+    std::string expected;
+    jsonb::Encoder encoder;
+    ASSERT_TRUE(encoder.EncodeText(texts[i], &expected).ok());
+    EXPECT_EQ(doc->GetView(i), expected) << texts[i];
+  }
+  EXPECT_TRUE(doc->IsNull(3));
+  // Without the option a BYTEA column takes base64 text only.
+  EXPECT_EQ(OneError(schema, R"({"doc":{"k":1}})"), "column 'doc': expected BYTEA (base64), found an object");
+}
+
 TEST(JsonDecoder, UnknownFieldsCollectedAsJsonb) {
   auto schema = arrow::schema({arrow::field("a", arrow::int64())});
   auto d = DecodeAll(schema, {R"({"a":1,"b":"x","c":{"d":[1,2.5,null]},"e\u0041":true})", R"({"a":2})",
@@ -525,7 +574,8 @@ TEST(JsonDecoder, DecoderIsReusableAcrossBatches) {
 TEST(JsonOptions, BadValuesNameTheKey) {
   auto schema = arrow::schema({arrow::field("a", arrow::int64())});
   for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
-           {"format.unknown_fields", "drop"}, {"format.type_mismatch", "coerce"}, {"format.coerce", "yes"}}) {
+           {"format.unknown_fields", "drop"}, {"format.type_mismatch", "coerce"}, {"format.coerce", "yes"},
+           {"format.nested_as_jsonb", "1"}}) {
     auto bad = MakeJsonDecoder(ConnectorConfig("test", {{key, value}}), schema);
     ASSERT_FALSE(bad.ok()) << key;
     EXPECT_NE(bad.status().message().find("'" + key + "'"), std::string::npos) << bad.status().ToString();
@@ -535,9 +585,11 @@ TEST(JsonOptions, BadValuesNameTheKey) {
   EXPECT_NE(unsupported.status().message().find("column 'm'"), std::string::npos);
   // The key specs name every option with its default.
   auto specs = JsonKeySpecs();
-  ASSERT_EQ(specs.size(), 4u);
+  ASSERT_EQ(specs.size(), 6u);
   EXPECT_EQ(specs[0].key, "format.unknown_fields");
   EXPECT_EQ(specs[1].default_value, "error");
+  EXPECT_TRUE(specs[2].Matches("format.type_mismatch.price"));
+  EXPECT_EQ(specs[3].default_value, "false");
 }
 
 std::shared_ptr<arrow::Schema> AllTypesSchema() {

@@ -121,6 +121,8 @@ struct Column {
   int32_t precision = 0, scale = 0;
   arrow::TimeUnit::type unit = arrow::TimeUnit::MICRO;
 
+  TypeMismatch mismatch = TypeMismatch::kError;  // options, per column
+
   int64_t length = 0;
   GrowableBuffer<uint8_t> validity;  // one byte per slot; packed at Finish
   GrowableBuffer<uint8_t> values;    // fixed-width values (bool: one byte each)
@@ -271,6 +273,17 @@ arrow::Status IndexColumn(Column* c, const std::string& where) {
   }
   c->seen.assign(c->children.size(), 0);
   return arrow::Status::OK();
+}
+
+// Sets each column's mismatch strategy: its own override, else its parent's. Overrides
+// used are erased, so what is left names no column.
+void ApplyTypeMismatch(Column& c, TypeMismatch inherited, std::map<std::string, TypeMismatch>* overrides) {
+  c.mismatch = inherited;
+  if (auto it = overrides->find(c.path); it != overrides->end() && !c.path.empty()) {
+    c.mismatch = it->second;
+    overrides->erase(it);
+  }
+  for (auto& child : c.children) ApplyTypeMismatch(child, c.mismatch, overrides);
 }
 
 void AppendNull(Column& c) {
@@ -433,6 +446,12 @@ std::vector<ConfigKeySpec> DecodeOptionKeySpecs() {
       ConfigKeySpec::Enum("format.type_mismatch", {"error", "null"}, "error",
                           "a value that cannot become its column's type: a record error (on.error decides), "
                           "or null (counted)"),
+      ConfigKeySpec::Unset("format.type_mismatch.*", ConfigType::kString,
+                           "format.type_mismatch for one column (format.type_mismatch.price; a.b for a "
+                           "nested field) and the fields it nests: error or null"),
+      ConfigKeySpec::Optional("format.nested_as_jsonb", ConfigType::kBool, "false",
+                              "BYTEA columns take any JSON value (object, array or scalar) as JSONB bytes "
+                              "instead of a base64 string"),
       ConfigKeySpec::Optional("format.coerce", ConfigType::kBool, "true",
                               "accept numeric strings for numbers, \"true\"/\"false\" for BOOLEAN, integral "
                               "floats for integers, numbers and booleans for VARCHAR"),
@@ -457,6 +476,17 @@ arrow::Result<DecodeOptions> DecodeOptionsFromConfig(const ConnectorConfig& conf
     if (*v == "error") options.type_mismatch = TypeMismatch::kError;
     else if (*v == "null") options.type_mismatch = TypeMismatch::kNull;
     else return bad("format.type_mismatch", *v, "error or null");
+  }
+  for (const auto& [column, v] : config.PropertiesWithPrefix("format.type_mismatch.")) {
+    const std::string key = "format.type_mismatch." + column;
+    if (v == "error") options.column_type_mismatch[column] = TypeMismatch::kError;
+    else if (v == "null") options.column_type_mismatch[column] = TypeMismatch::kNull;
+    else return bad(key, v, "error or null");
+  }
+  if (auto v = config.Get("format.nested_as_jsonb")) {
+    if (*v == "true") options.nested_as_jsonb = true;
+    else if (*v == "false") options.nested_as_jsonb = false;
+    else return bad("format.nested_as_jsonb", *v, "true or false");
   }
   if (auto v = config.Get("format.coerce")) {
     if (*v == "true") options.coerce = true;
@@ -560,6 +590,12 @@ arrow::Result<std::unique_ptr<RowDecoder>> RowDecoder::Make(const arrow::FieldVe
     ARROW_RETURN_NOT_OK(BuildColumn(*fields[i], fields[i]->name(), where, &out->root_->children[i]));
   }
   ARROW_RETURN_NOT_OK(IndexColumn(out->root_.get(), where));
+  auto overrides = out->options_.column_type_mismatch;
+  ApplyTypeMismatch(*out->root_, out->options_.type_mismatch, &overrides);
+  if (!overrides.empty()) {
+    return ConfigError(where, "option 'format.type_mismatch." + overrides.begin()->first +
+                                  "' names no column (a column name, or a.b for a nested field)");
+  }
   if (out->options_.unknown_fields == UnknownFields::kCollect) {
     for (const auto& field : fields) {
       if (field->name() == kExtraColumn) {
@@ -651,7 +687,7 @@ bool RowDecoder::Malformed(simdjson::error_code code) {
 }
 
 bool RowDecoder::Mismatch(Column& c, od::value& value, od::json_type type, const char* why) {
-  if (options_.type_mismatch == TypeMismatch::kNull && c.nullable) {
+  if (c.mismatch == TypeMismatch::kNull && c.nullable) {
     AppendNull(c);
     ++mismatches_;
     return true;
@@ -895,6 +931,16 @@ bool RowDecoder::AppendValue(Column& c, od::value value) {
       return true;
     }
     case Kind::kBinary: {
+      if (options_.nested_as_jsonb) {
+        std::string_view json;
+        if (auto code = simdjson::to_json_string(value).get(json)) return Malformed(code);
+        scratch_.clear();
+        if (auto status = jsonb_.EncodeText(TrimRight(json), &scratch_); !status.ok()) {
+          return Mismatch(c, value, type, status.message().c_str());
+        }
+        c.AppendBytes(scratch_);
+        return true;
+      }
       if (type != od::json_type::string) return Mismatch(c, value, type, nullptr);
       std::string_view s;
       if (auto code = value.get_string().get(s)) return Malformed(code);

@@ -12,6 +12,7 @@
 #include <simdjson.h>
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <span>
 #include <string>
@@ -34,6 +35,9 @@ enum class TypeMismatch { kError, kNull };
 struct DecodeOptions {
   UnknownFields unknown_fields = UnknownFields::kIgnore;
   TypeMismatch type_mismatch = TypeMismatch::kError;
+  // format.type_mismatch.<column path>: the strategy for that column and what it nests.
+  std::map<std::string, TypeMismatch> column_type_mismatch;
+  bool nested_as_jsonb = false;  // BYTEA columns take any JSON value, as JSONB
   bool coerce = true;
   std::vector<text::TimestampPattern> timestamp_formats;  // tried in order; empty: iso8601
 };
