@@ -386,6 +386,85 @@ TEST_F(DeltaSinkTest, ConcurrentWriterTakesTheNextVersion) {
   EXPECT_EQ(VisibleRows(), 30);
 }
 
+// Application watermarks (a Kafka source's offsets) go into the epoch's own log entry;
+// one expecting the table at most at a version is refused when another writer is further:
+// at pre-commit (NeedsAbort), or at commit (kEpochLost, files dropped when it is staged again).
+TEST_F(DeltaSinkTest, WatermarksCommitWithTheRowsAndAreComparedAndSet) {
+  using Mark = DeltaSink::AppWatermark;
+  auto a = Open({{"writer.id", "a"}});
+  auto b = Open({{"writer.id", "b"}});
+  std::vector<Mark> a_marks{{"offsets:p0", 100, 0}};
+  std::vector<Mark> b_marks{{"offsets:p0", 150, 0}};
+  a->CommitWatermarksOf([&] { return a_marks; });
+  b->CommitWatermarksOf([&] { return b_marks; });
+  ASSERT_TRUE(a->BeginEpoch(1).ok());
+  ASSERT_TRUE(a->WriteBatch(Orders(0, 10)).ok());
+  ASSERT_TRUE(a->PreCommit(1).ok());
+  ASSERT_TRUE(a->CommitEpoch(1).ok());
+  auto snapshot = Load();
+  EXPECT_EQ(snapshot->version(), 1);
+  EXPECT_EQ(snapshot->TxnVersion("offsets:p0"), 100);
+  EXPECT_EQ(b->ReadTxnVersions({"offsets:p0", "offsets:p9"}).ValueOrDie(),
+            (std::map<std::string, int64_t>{{"offsets:p0", 100}}));
+  // b read p0 from 0 too: the table is at 100 already.
+  ASSERT_TRUE(b->BeginEpoch(1).ok());
+  ASSERT_TRUE(b->WriteBatch(Orders(100, 10)).ok());
+  auto refused = b->PreCommit(1);
+  EXPECT_EQ(KindOf(refused), ErrorKind::kNeedsAbort) << refused.ToString();
+  ASSERT_TRUE(b->RollbackEpoch(1).ok());
+  // Read from 100 on: fine. Another commit sneaking in between pre-commit and commit makes
+  // the commit answer kEpochLost.
+  b_marks = {{"offsets:p0", 150, 100}};
+  ASSERT_TRUE(b->BeginEpoch(1).ok());
+  ASSERT_TRUE(b->WriteBatch(Orders(100, 10)).ok());
+  ASSERT_TRUE(b->PreCommit(1).ok());
+  a_marks = {{"offsets:p0", 120, 100}};
+  ASSERT_TRUE(a->BeginEpoch(2).ok());
+  ASSERT_TRUE(a->WriteBatch(Orders(200, 5)).ok());
+  ASSERT_TRUE(a->PreCommit(2).ok());
+  ASSERT_TRUE(a->CommitEpoch(2).ok());
+  auto lost = b->CommitEpoch(1);
+  EXPECT_EQ(KindOf(lost), ErrorKind::kEpochLost) << lost.ToString();
+  EXPECT_EQ(Load()->TxnVersion("offsets:p0"), 120);
+  EXPECT_EQ(VisibleRows(), 15);
+  // The replay reads from 120: committed, the refused attempt's files gone.
+  b_marks = {{"offsets:p0", 150, 120}};
+  ASSERT_TRUE(b->BeginEpoch(1).ok());
+  ASSERT_TRUE(b->WriteBatch(Orders(120, 30)).ok());
+  ASSERT_TRUE(b->PreCommit(1).ok());
+  ASSERT_TRUE(b->CommitEpoch(1).ok());
+  EXPECT_EQ(Load()->TxnVersion("offsets:p0"), 150);
+  EXPECT_EQ(VisibleRows(), 45);
+  size_t parquet_files = 0;
+  for (const auto& entry : fs::recursive_directory_iterator(dir_)) parquet_files += entry.path().extension() == ".parquet";
+  EXPECT_EQ(parquet_files, 3u);
+  // An epoch that read messages but made no row still moves the offsets.
+  b_marks = {{"offsets:p0", 160, 150}};
+  ASSERT_TRUE(b->BeginEpoch(2).ok());
+  ASSERT_TRUE(b->PreCommit(2).ok());
+  ASSERT_TRUE(b->CommitEpoch(2).ok());
+  EXPECT_EQ(Load()->TxnVersion("offsets:p0"), 160);
+  EXPECT_EQ(Load()->TxnVersion("b"), 2);
+}
+
+// Two processes under one writer.id would skip each other's epochs: the one that sees the
+// other's commit stops with an error naming writer.id.
+TEST_F(DeltaSinkTest, AnotherProcessUnderTheSameWriterIdIsAFatalError) {
+  auto a = Open();
+  auto b = Open();
+  ASSERT_TRUE(a->BeginEpoch(1).ok());
+  ASSERT_TRUE(b->BeginEpoch(1).ok());
+  ASSERT_TRUE(a->WriteBatch(Orders(0, 10)).ok());
+  ASSERT_TRUE(b->WriteBatch(Orders(100, 10)).ok());
+  ASSERT_TRUE(a->PreCommit(1).ok());
+  ASSERT_TRUE(b->PreCommit(1).ok());
+  ASSERT_TRUE(a->CommitEpoch(1).ok());
+  auto status = b->CommitEpoch(1);
+  EXPECT_EQ(KindOf(status), ErrorKind::kFatal) << status.ToString();
+  EXPECT_NE(status.message().find("writer.id"), std::string::npos) << status.ToString();
+  EXPECT_EQ(VisibleRows(), 10);
+}
+
 TEST_F(DeltaSinkTest, OverwriteReplacesOnlyTouchedPartitions) {
   auto sink = Open({{"partition.columns", "region"}, {"write.mode", "overwrite"}});
   ASSERT_TRUE(sink->BeginEpoch(1).ok());
