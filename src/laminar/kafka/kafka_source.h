@@ -10,6 +10,10 @@
 //     recorded position (else at startup.mode's position, resolved to a concrete offset).
 //   - Offsets go to the group only in OnCheckpointCommitted, so the group never runs ahead
 //     of a durable checkpoint.
+//   - A sink that stores the offsets with its rows (Delta, linked in builtin_connectors.cc)
+//     gets them per epoch (OffsetsOfEpoch) and is read back on assignment, restore and
+//     replay (ReadStoredOffsetsFrom): a partition starts at the largest of this member's
+//     position, the group's offset and the sink's.
 //   - Bounded replay (SetReplayEnd): messages at or past a partition's end are dropped and
 //     the partition paused until the replay ends.
 // Threads: PollBatch (and the rebalance callback, served inside it) on the source's poll
