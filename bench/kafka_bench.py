@@ -35,8 +35,10 @@ def free_port() -> int:
 
 
 def run(binary: str, bootstrap: str, *args) -> dict:
-    out = subprocess.run([binary, bootstrap, *map(str, args)], check=True, capture_output=True, text=True).stdout
-    return {k: float(v) for k, v in (line.split() for line in out.splitlines() if line.strip())}
+    done = subprocess.run([binary, bootstrap, *map(str, args)], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(map(str, args))} failed (exit {done.returncode}):\n{done.stderr[-4000:]}")
+    return {k: float(v) for k, v in (line.split() for line in done.stdout.splitlines() if line.strip())}
 
 
 def python_consume(bootstrap: str, topic: str, n: int) -> dict:

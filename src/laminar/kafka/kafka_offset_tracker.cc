@@ -16,6 +16,7 @@ void OffsetTracker::Consumed(const TopicPartition& tp, int64_t offset) {
 void OffsetTracker::SetNext(const TopicPartition& tp, int64_t next) {
   std::lock_guard<std::mutex> lock(mu_);
   next_[tp] = next;
+  changes_.fetch_add(1);
 }
 
 std::optional<int64_t> OffsetTracker::Next(const TopicPartition& tp) const {
@@ -28,6 +29,7 @@ std::optional<int64_t> OffsetTracker::Next(const TopicPartition& tp) const {
 void OffsetTracker::Replace(Positions positions) {
   std::lock_guard<std::mutex> lock(mu_);
   next_ = std::move(positions);
+  changes_.fetch_add(1);
 }
 
 Positions OffsetTracker::positions() const {
@@ -39,17 +41,20 @@ void OffsetTracker::Assigned(const std::vector<TopicPartition>& partitions) {
   std::lock_guard<std::mutex> lock(mu_);
   assigned_.insert(partitions.begin(), partitions.end());
   ++rebalances_;
+  changes_.fetch_add(1);
 }
 
 void OffsetTracker::Revoked(const std::vector<TopicPartition>& partitions) {
   std::lock_guard<std::mutex> lock(mu_);
   for (const auto& tp : partitions) assigned_.erase(tp);
   ++rebalances_;
+  changes_.fetch_add(1);
 }
 
 void OffsetTracker::Forget(const std::vector<TopicPartition>& partitions) {
   std::lock_guard<std::mutex> lock(mu_);
   for (const auto& tp : partitions) next_.erase(tp);
+  changes_.fetch_add(1);
 }
 
 std::set<TopicPartition> OffsetTracker::assigned() const {

@@ -8,6 +8,7 @@
 
 #include <arrow/result.h>
 
+#include <atomic>
 #include <compare>
 #include <cstdint>
 #include <map>
@@ -48,6 +49,9 @@ class OffsetTracker {
   std::set<TopicPartition> assigned() const;
   bool IsAssigned(const TopicPartition& tp) const;
   int64_t rebalances() const;
+  // Counts every change but Consumed: a caller that looked up IsAssigned/Next may keep
+  // the answers while this stays the same.
+  uint64_t changes() const { return changes_.load(); }
 
   // Offsets {"<topic>-<partition>": "<next offset>"}, metadata {"connector": "kafka"}.
   SourceCheckpoint ToCheckpoint() const;
@@ -60,6 +64,7 @@ class OffsetTracker {
   Positions next_;
   std::set<TopicPartition> assigned_;
   int64_t rebalances_ = 0;
+  std::atomic<uint64_t> changes_{0};
 };
 
 }  // namespace laminar::kafka

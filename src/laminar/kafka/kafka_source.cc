@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <deque>
 
 #include "laminar/kafka/kafka_avro_registry.h"
 
@@ -469,11 +470,24 @@ arrow::Result<std::optional<SourceBatch>> KafkaSource::PollBatch(int64_t max_rec
   const auto deadline = std::chrono::steady_clock::now() + std::min(timeout, options_.poll_timeout);
   std::vector<MessageHandle> messages;
   messages.reserve(static_cast<size_t>(std::min<int64_t>(limit, 4096)));
+  // Per partition of this call: is it assigned, where does it resume. Kept while the
+  // tracker is unchanged (a rebalance inside the poll changes it), so the lookups happen
+  // once per partition instead of once per message.
+  struct Lookup {
+    const rd_kafka_topic_t* rkt;
+    int32_t partition;
+    TopicPartition tp;
+    bool assigned;
+    std::optional<int64_t> next;
+  };
+  std::vector<Lookup> lookups;
+  uint64_t looked_up_at = tracker_.changes();
   while (static_cast<int64_t>(messages.size()) < limit) {
-    const auto now = std::chrono::steady_clock::now();
-    const int wait = messages.empty() && now < deadline
-                         ? TimeoutMs(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now))
-                         : 0;
+    int wait = 0;
+    if (messages.empty()) {
+      const auto now = std::chrono::steady_clock::now();
+      if (now < deadline) wait = TimeoutMs(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now));
+    }
     MessageHandle message(rd_kafka_consumer_poll(consumer_.get(), wait));
     if (!callback_error_.ok()) return std::exchange(callback_error_, arrow::Status::OK());
     if (!message) {
@@ -495,9 +509,23 @@ arrow::Result<std::optional<SourceBatch>> KafkaSource::PollBatch(int64_t max_rec
       if (!messages.empty()) break;
       continue;
     }
-    const TopicPartition tp{rd_kafka_topic_name(message->rkt), message->partition};
-    if (!tracker_.IsAssigned(tp)) continue;  // left over from a revoked partition
-    if (auto next = tracker_.Next(tp); next && message->offset < *next) continue;  // already returned before a seek
+    if (tracker_.changes() != looked_up_at) {
+      lookups.clear();
+      looked_up_at = tracker_.changes();
+    }
+    auto lookup = std::find_if(lookups.begin(), lookups.end(), [&](const Lookup& l) {
+      return l.rkt == message->rkt && l.partition == message->partition;
+    });
+    if (lookup == lookups.end()) {
+      TopicPartition tp{rd_kafka_topic_name(message->rkt), message->partition};
+      const bool assigned = tracker_.IsAssigned(tp);
+      auto next = tracker_.Next(tp);
+      lookups.push_back(Lookup{message->rkt, message->partition, std::move(tp), assigned, next});
+      lookup = lookups.end() - 1;
+    }
+    const TopicPartition& tp = lookup->tp;
+    if (!lookup->assigned) continue;                                // left over from a revoked partition
+    if (lookup->next && message->offset < *lookup->next) continue;  // already returned before a seek
     if (replay_end_) {
       auto end = replay_end_->find(tp);
       if (end == replay_end_->end() || message->offset >= end->second) {
@@ -522,15 +550,34 @@ arrow::Result<std::optional<SourceBatch>> KafkaSource::Decode(std::vector<Messag
   const size_t n = messages.size();
   std::vector<serde::RawRecord> records(n);
   std::vector<std::string> offsets(n);
-  std::map<TopicPartition, std::string> partition_names;
   std::vector<std::vector<serde::Header>> headers(n);
-  std::vector<TopicPartition> tps(n);
+  // The batch's partitions (a handful; messages come in runs of one partition), so that
+  // per-partition bookkeeping happens once per partition, not once per message. A deque:
+  // records keep views of the names.
+  struct BatchPartition {
+    const rd_kafka_topic_t* rkt;
+    TopicPartition tp;
+    std::string name;  // "<topic>-<partition>", the records' position
+    int64_t first_offset, last_offset;
+  };
+  std::deque<BatchPartition> parts;
+  std::vector<uint32_t> part_of(n);
   uint64_t bytes = 0;
   for (size_t i = 0; i < n; ++i) {
     const rd_kafka_message_t* m = messages[i].get();
-    tps[i] = TopicPartition{rd_kafka_topic_name(m->rkt), m->partition};
-    auto& name = partition_names[tps[i]];
-    if (name.empty()) name = tps[i].ToString();
+    size_t p = i > 0 ? part_of[i - 1] : 0;
+    if (parts.empty() || parts[p].rkt != m->rkt || parts[p].tp.partition != m->partition) {
+      for (p = 0; p < parts.size() && (parts[p].rkt != m->rkt || parts[p].tp.partition != m->partition); ++p) {
+      }
+      if (p == parts.size()) {
+        TopicPartition tp{rd_kafka_topic_name(m->rkt), m->partition};
+        std::string name = tp.ToString();
+        parts.push_back(BatchPartition{m->rkt, std::move(tp), std::move(name), m->offset, m->offset});
+      }
+    }
+    part_of[i] = static_cast<uint32_t>(p);
+    parts[p].last_offset = m->offset;
+    const std::string& name = parts[p].name;
     offsets[i] = std::to_string(m->offset);
     auto& record = records[i];
     record.value = m->payload != nullptr ? std::string_view(static_cast<const char*>(m->payload), m->len)
@@ -608,20 +655,21 @@ arrow::Result<std::optional<SourceBatch>> KafkaSource::Decode(std::vector<Messag
     row_timestamps.reserve(static_cast<size_t>(batch->num_rows()));
     for (size_t i : decode_index) {
       if (failed[i] || records[i].is_tombstone()) continue;
-      row_partitions.push_back(tps[i]);
+      row_partitions.push_back(parts[part_of[i]].tp);
       row_timestamps.push_back(records[i].timestamp_ms);
     }
     ARROW_ASSIGN_OR_RAISE(batch, TrackEventTime(std::move(batch), row_partitions, row_timestamps));
   }
-  // Every message counts as read, tombstones and bad records included.
-  for (size_t i = 0; i < n; ++i) {
-    epoch_from_.emplace(tps[i], messages[i]->offset);  // started at a logical offset
-    tracker_.Consumed(tps[i], messages[i]->offset);
+  // Every message counts as read, tombstones and bad records included: a partition's
+  // first message in the batch may open its epoch range, its last sets the next offset.
+  for (const auto& part : parts) {
+    epoch_from_.emplace(part.tp, part.first_offset);  // started at a logical offset
+    tracker_.Consumed(part.tp, part.last_offset);
   }
   if (replay_end_) {
-    for (const auto& [tp, name] : partition_names) {
-      auto end = replay_end_->find(tp);
-      if (end != replay_end_->end() && tracker_.Next(tp).value_or(0) >= end->second) PauseAtReplayEnd(tp);
+    for (const auto& part : parts) {
+      auto end = replay_end_->find(part.tp);
+      if (end != replay_end_->end() && tracker_.Next(part.tp).value_or(0) >= end->second) PauseAtReplayEnd(part.tp);
     }
   }
   records_.fetch_add(static_cast<uint64_t>(batch->num_rows()));
@@ -629,7 +677,7 @@ arrow::Result<std::optional<SourceBatch>> KafkaSource::Decode(std::vector<Messag
   SourceBatch out;
   out.records = std::move(batch);
   out.dead_letters = std::move(dead_letters);
-  out.partition = PartitionInfo{tps.back().ToString(), offsets.back()};
+  out.partition = PartitionInfo{parts[part_of.back()].name, offsets.back()};
   if (watermarks_) out.watermark_ms = watermarks_->current();
   return std::optional<SourceBatch>(std::move(out));
 }
