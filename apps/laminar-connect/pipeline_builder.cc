@@ -55,6 +55,20 @@ arrow::Result<std::unique_ptr<runtime::Pipeline>> BuildPipeline(const ddl::Scrip
   // transactional.id -> who produces with it: two producers with one id would fence each other.
   std::map<std::string, std::string> transactional_ids;
   std::map<std::string, SourceConnector*> opened_sources;  // owned by the pipeline
+  // Source/sink pairs LinkConnectors would refuse, before anything connects.
+  for (const auto& sink : script.sinks) {
+    for (const auto& source : script.sources) {
+      if (source.name != sink.from) continue;
+      ConnectorConfig source_config(source.connector, OptionMap(source.options));
+      ConnectorConfig sink_config(sink.connector, OptionMap(sink.options));
+      sink_config.set_instance_name(sink.name);
+      sink_config.set_pipeline_name(options.pipeline_name);
+      if (auto status = CheckLink(source_config, sink_config); !status.ok()) {
+        return LocateError(script, status.WithMessage("sink '", sink.name, "': ", status.message()), sink.options,
+                           sink.connector_location);
+      }
+    }
+  }
   for (const auto& source : script.sources) {
     ConnectorConfig config(source.connector, OptionMap(source.options));
     config.set_instance_name(source.name);

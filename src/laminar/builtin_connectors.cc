@@ -40,16 +40,20 @@ std::string OffsetAppId(const std::string& group, const kafka::TopicPartition& t
 // replays). The default (pipeline and sink names) is shared by members started from
 // same-named DDL files: with static membership the member's group.instance.id is added to
 // it; without it, and without an explicit writer.id, the pipeline is refused.
+arrow::Status WriterIdNeeded(const std::string& group) {
+  return ConfigError("delta-lake", "a Kafka source (consumer group '" + group +
+                                       "') feeds this Delta sink: set 'writer.id' to a name of this process's own "
+                                       "(every member of the group writing into the table needs a different one, "
+                                       "stable across its restarts), or 'properties.group.instance.id' on the source");
+}
+
 arrow::Status ResolveDeltaWriterId(const kafka::KafkaSource& source, delta::DeltaSink& sink) {
   if (sink.options().writer_id_set) return arrow::Status::OK();
   if (auto instance = source.options().consumer.Get("group.instance.id"); instance && !instance->empty()) {
     sink.SuffixDefaultWriterId(*instance);
     return arrow::Status::OK();
   }
-  return ConfigError("delta-lake", "a Kafka source (consumer group '" + source.options().group_id +
-                         "') feeds this Delta sink: set 'writer.id' to a name of this process's own (every "
-                         "member of the group writing into the table needs a different one, stable across its "
-                         "restarts), or 'properties.group.instance.id' on the source");
+  return WriterIdNeeded(source.options().group_id);
 }
 
 void LinkKafkaToDelta(kafka::KafkaSource& source, delta::DeltaSink& sink) {
@@ -76,6 +80,22 @@ void LinkKafkaToDelta(kafka::KafkaSource& source, delta::DeltaSink& sink) {
 
 }  // namespace
 #endif
+
+arrow::Status CheckLink(const ConnectorConfig& source, const ConnectorConfig& sink) {
+#if defined(LAMINAR_WITH_KAFKA) && defined(LAMINAR_WITH_DELTA_LAKE)
+  if (source.connector_type() != "kafka" || sink.connector_type() != "delta-lake") return arrow::Status::OK();
+  auto options = delta::DeltaSinkOptions::FromConfig(sink);
+  if (!options.ok() || !options->exactly_once || options->writer_id_set) return arrow::Status::OK();  // Open says
+  for (const char* key : {"properties.group.instance.id", "kafka.group.instance.id"}) {
+    if (auto instance = source.Get(key); instance && !instance->empty()) return arrow::Status::OK();
+  }
+  return WriterIdNeeded(source.Get("group.id").value_or(""));
+#else
+  (void)source;
+  (void)sink;
+  return arrow::Status::OK();
+#endif
+}
 
 arrow::Status LinkConnectors(SourceConnector& source, SinkConnector& sink) {
 #ifdef LAMINAR_WITH_KAFKA

@@ -21,4 +21,8 @@ void RegisterBuiltinConnectors(ConnectorRegistry& registry);
 //     writer.id must then be per member (see ResolveDeltaWriterId in the .cc).
 arrow::Status LinkConnectors(SourceConnector& source, SinkConnector& sink);
 
+// The same refusals from the configurations alone, before anything connects (a consumer
+// closed while joining its group can crash librdkafka 2.0.2, issue 4312); `validate` too.
+arrow::Status CheckLink(const ConnectorConfig& source, const ConnectorConfig& sink);
+
 }  // namespace laminar
