@@ -85,6 +85,8 @@ arrow::Status KafkaSource::Open(const ConnectorConfig& config) {
   InstallLogging(conf.get());
   ARROW_ASSIGN_OR_RAISE(consumer_, NewClient(RD_KAFKA_CONSUMER, std::move(conf), where_));
   rd_kafka_poll_set_consumer(consumer_.get());
+  cooperative_ = options_.consumer.Get("partition.assignment.strategy").value_or("").find("cooperative") !=
+                 std::string::npos;
 
   PartitionList subscription = NewPartitionList(static_cast<int>(std::max<size_t>(1, options_.topics.size())));
   if (!options_.pattern.empty()) {
@@ -106,7 +108,7 @@ void KafkaSource::OnRebalance(rd_kafka_t*, rd_kafka_resp_err_t err, rd_kafka_top
 
 void KafkaSource::HandleRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions) {
   rd_kafka_t* rk = consumer_.get();
-  const bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+  const bool cooperative = Cooperative();
   const auto tps = PartitionsOf(partitions);
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
     // A partition given back while its revocation was still waiting for a commit: finish
@@ -206,10 +208,19 @@ void KafkaSource::HandleRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partit
   rd_kafka_assign(rk, nullptr);
 }
 
+bool KafkaSource::Cooperative() {
+  // NULL once the consumer has left its group (a revocation while closing after the group
+  // dropped it): the protocol it last had still applies.
+  if (const char* protocol = rd_kafka_rebalance_protocol(consumer_.get())) {
+    cooperative_ = std::strcmp(protocol, "COOPERATIVE") == 0;
+  }
+  return cooperative_;
+}
+
 void KafkaSource::Release(const std::vector<TopicPartition>& partitions) {
   if (partitions.empty() || !consumer_) return;
   rd_kafka_t* rk = consumer_.get();
-  if (std::strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0) {
+  if (Cooperative()) {
     PartitionList list = NewPartitionList(static_cast<int>(partitions.size()));
     for (const auto& tp : partitions) rd_kafka_topic_partition_list_add(list.get(), tp.topic.c_str(), tp.partition);
     if (auto status = ErrorObjectStatus(rd_kafka_incremental_unassign(rk, list.get()), where_ + ": unassign");

@@ -113,6 +113,8 @@ class KafkaSource : public SourceConnector {
   void PauseAtReplayEnd(const TopicPartition& tp);
   // Commits `positions` to the group and waits for the answer.
   arrow::Status CommitToGroup(const Positions& positions);
+  // Whether the group's rebalance protocol is COOPERATIVE (incremental assign/unassign).
+  bool Cooperative();
   // Hands revoked partitions back to the group (the rebalance completes) and forgets them.
   void Release(const std::vector<TopicPartition>& partitions);
   // Revoked partitions whose rows sit in the open epoch: released once `positions` (the
@@ -157,6 +159,7 @@ class KafkaSource : public SourceConnector {
   mutable Positions cut_from_;
   StoredOffsetsReader stored_offsets_;
   bool closing_ = false;
+  bool cooperative_ = true;  // the protocol last seen (librdkafka answers NULL out of a group)
   arrow::Status callback_error_;          // raised inside the rebalance callback, returned by PollBatch
 
   std::function<double()> fill_probe_;
