@@ -120,27 +120,57 @@ arrow::Status DeadLetterProducerConfig::Explain(const arrow::Status& status) con
   return status.WithMessage(source_where, ": dead-letter producer for topic '", options.topic, "'", explained);
 }
 
+void DeadLetterProducerConfig::Set(const std::string& key, const std::string& value, const std::string& from) {
+  config.Set(key, value);
+  origins.erase(std::remove_if(origins.begin(), origins.end(), [&](const auto& entry) { return entry.first == key; }),
+                origins.end());
+  origins.emplace_back(key, from);
+}
+
+namespace {
+
+// The producer's configuration for `owner` (a source or a data sink): its name, the
+// dead-letter topic (from the owner's option `topic_key`) and the rows' schema.
+DeadLetterProducerConfig StartProducerConfig(const ConnectorConfig& owner, std::shared_ptr<arrow::Schema> schema,
+                                             const std::string& topic, const std::string& topic_key) {
+  DeadLetterProducerConfig out;
+  out.source_where = owner.Where();
+  out.config = ConnectorConfig("kafka");
+  out.config.set_instance_name(owner.instance_name() + ".dead_letters");
+  out.config.set_pipeline_name(owner.pipeline_name());
+  out.config.set_schema(std::move(schema));
+  out.options.topic = topic;  // for Explain until the options are parsed
+  out.Set("topic", topic, topic_key);
+  return out;
+}
+
+// The owner's Kafka connection: bootstrap servers, security, client-wide properties.
+void ShareConnection(const ConnectorConfig& owner, DeadLetterProducerConfig* out) {
+  for (const auto& spec : ConnectionKeySpecs()) {
+    if (spec.key.find('*') != std::string::npos) continue;
+    if (auto value = owner.Get(spec.key)) out->Set(spec.key, *value, spec.key);
+  }
+  // In AddPassthroughProperties' order: kafka.* first, properties.* wins.
+  for (const std::string prefix : {"kafka.", "properties."}) {
+    for (const auto& [name, value] : owner.PropertiesWithPrefix(prefix)) {
+      if (IsClientWideProperty(name)) out->Set("properties." + name, value, prefix + name);
+    }
+  }
+}
+
+}  // namespace
+
 arrow::Result<DeadLetterProducerConfig> MakeDeadLetterProducerConfig(const ConnectorConfig& source,
                                                                      const dlq::ErrorOptions& errors) {
-  DeadLetterProducerConfig out;
   if (errors.dead_letter_topic.empty()) {
     return arrow::Status::Invalid(source.Where(), ": no dead_letter.topic to make a dead-letter producer for");
   }
-  out.source_where = source.Where();
+  DeadLetterProducerConfig out =
+      StartProducerConfig(source, dlq::DeadLetterSchema(), errors.dead_letter_topic, "dead_letter.topic");
   ConnectorConfig& config = out.config;
-  config = ConnectorConfig("kafka");
-  config.set_instance_name(source.instance_name() + ".dead_letters");
-  config.set_pipeline_name(source.pipeline_name());
-  config.set_schema(dlq::DeadLetterSchema());
-  out.options.topic = errors.dead_letter_topic;  // for Explain until the options are parsed
-  auto set = [&](const std::string& key, const std::string& value, const std::string& from) {
-    config.Set(key, value);
-    auto& origins = out.origins;
-    origins.erase(std::remove_if(origins.begin(), origins.end(), [&](const auto& entry) { return entry.first == key; }),
-                  origins.end());
-    origins.emplace_back(key, from);
+  auto set = [&out](const std::string& key, const std::string& value, const std::string& from) {
+    out.Set(key, value, from);
   };
-  set("topic", errors.dead_letter_topic, "dead_letter.topic");
   if (auto servers = source.Get("dead_letter.bootstrap.servers")) {
     // Another cluster (or a non-Kafka source): nothing of the source's applies.
     set("bootstrap.servers", *servers, "dead_letter.bootstrap.servers");
@@ -155,16 +185,7 @@ arrow::Result<DeadLetterProducerConfig> MakeDeadLetterProducerConfig(const Conne
       return ConfigError(source.Where(), "option 'dead_letter.topic' = '" + errors.dead_letter_topic +
                                              "' is a topic this source reads: its dead letters would come back");
     }
-    for (const auto& spec : ConnectionKeySpecs()) {
-      if (spec.key.find('*') != std::string::npos) continue;
-      if (auto value = source.Get(spec.key)) set(spec.key, *value, spec.key);
-    }
-    // In AddPassthroughProperties' order: kafka.* first, properties.* wins.
-    for (const std::string prefix : {"kafka.", "properties."}) {
-      for (const auto& [name, value] : source.PropertiesWithPrefix(prefix)) {
-        if (IsClientWideProperty(name)) set("properties." + name, value, prefix + name);
-      }
-    }
+    ShareConnection(source, &out);
   } else {
     return ConfigError(source.Where(), "option 'dead_letter.topic' needs 'dead_letter.bootstrap.servers': a " +
                                            source.connector_type() +
@@ -218,39 +239,20 @@ KafkaMessage SinkDeadLetterMessage(const SinkDeadLetter& letter, const std::stri
 
 arrow::Result<DeadLetterProducerConfig> MakeSinkDeadLetterProducerConfig(const ConnectorConfig& sink,
                                                                          const KafkaSinkOptions& sink_options) {
-  DeadLetterProducerConfig out;
   if (sink_options.dlq_topic.empty()) {
     return arrow::Status::Invalid(sink.Where(), ": no dlq.topic to make a dead-letter producer for");
   }
-  out.source_where = sink.Where();
+  DeadLetterProducerConfig out =
+      StartProducerConfig(sink, arrow::schema(arrow::FieldVector{}), sink_options.dlq_topic, "dlq.topic");
   ConnectorConfig& config = out.config;
-  config = ConnectorConfig("kafka");
-  config.set_instance_name(sink.instance_name() + ".dead_letters");
-  config.set_pipeline_name(sink.pipeline_name());
-  config.set_schema(arrow::schema(arrow::FieldVector{}));
-  out.options.topic = sink_options.dlq_topic;  // for Explain until the options are parsed
-  auto set = [&](const std::string& key, const std::string& value, const std::string& from) {
-    config.Set(key, value);
-    auto& origins = out.origins;
-    origins.erase(std::remove_if(origins.begin(), origins.end(), [&](const auto& entry) { return entry.first == key; }),
-                  origins.end());
-    origins.emplace_back(key, from);
+  auto set = [&out](const std::string& key, const std::string& value, const std::string& from) {
+    out.Set(key, value, from);
   };
-  set("topic", sink_options.dlq_topic, "dlq.topic");
   if (auto servers = sink.Get("dlq.bootstrap.servers")) {
     // Another cluster: nothing of the sink's connection applies.
     set("bootstrap.servers", *servers, "dlq.bootstrap.servers");
   } else {
-    for (const auto& spec : ConnectionKeySpecs()) {
-      if (spec.key.find('*') != std::string::npos) continue;
-      if (auto value = sink.Get(spec.key)) set(spec.key, *value, spec.key);
-    }
-    // In AddPassthroughProperties' order: kafka.* first, properties.* wins.
-    for (const std::string prefix : {"kafka.", "properties."}) {
-      for (const auto& [name, value] : sink.PropertiesWithPrefix(prefix)) {
-        if (IsClientWideProperty(name)) set("properties." + name, value, prefix + name);
-      }
-    }
+    ShareConnection(sink, &out);
   }
   for (const auto& [name, value] : sink.PropertiesWithPrefix("dlq.properties.")) {
     set("properties." + name, value, "dlq.properties." + name);

@@ -72,6 +72,8 @@ struct DeadLetterProducerConfig {
   // `status` (about `config`) told in terms of the source and its options, so that an error
   // names the option the user wrote (dead_letter.properties.x, not properties.x).
   arrow::Status Explain(const arrow::Status& status) const;
+  // Sets a producer option that comes from the owner's option `from` ("" = derived).
+  void Set(const std::string& key, const std::string& value, const std::string& from);
 };
 
 // Derives and validates (no I/O) the producer's configuration from `source`'s options:
