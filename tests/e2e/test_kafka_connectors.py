@@ -4,8 +4,9 @@ by confluent-kafka (librdkafka's Python client) and the Java client's own partit
 - datagen -> Kafka sink, exactly-once: SIGKILL at every commit step (the coordinator's,
   the Kafka sink's and the replay's) and at random moments, restart each time; a
   read_committed consumer then sees every generated row exactly once.
-- Kafka source -> files (Parquet): the same kills while messages keep arriving; every
-  produced message is in the Parquet output exactly once.
+- Kafka source -> files (Parquet) and -> Delta Lake: the same kills while messages keep
+  arriving; every produced message is in the Parquet output / the Delta table (read by
+  delta-rs) exactly once.
 - Metadata and header columns hold each message's key, partition, offset, timestamp and
   headers as the producer's delivery reports say; bad records become dead letters naming
   their partition and offset.
@@ -235,21 +236,32 @@ SOURCE_DDL = """
 CREATE SOURCE events (id BIGINT NOT NULL, name VARCHAR) FROM KAFKA (
   'bootstrap.servers' = '{bootstrap}', topic = '{topic}', 'group.id' = '{group}', 'startup.mode' = 'earliest',
   'max.poll.records' = '500',
-  -- One process per pipeline: a restart takes the dead member's place at once.
+  -- One process per pipeline: a restart takes the dead member's place at once (and, for
+  -- Delta, names the writer: the default writer.id takes the instance id).
   'properties.group.instance.id' = '{group}-1', 'properties.session.timeout.ms' = '6000');
-CREATE SINK out FROM events INTO FILES (path = '{out}', format = 'parquet');
 """
 
-FILE_STEPS = [
-    "checkpoint.after_drain",
-    "checkpoint.after_pre_commit",
-    "files.pre_commit.after_sync",
-    "checkpoint.after_persist",
-    "files.commit.mid_rename",
-    "checkpoint.after_first_sink_commit",
-    "checkpoint.after_commit",
-    "checkpoint.after_status_persist",
-]
+# The sink under test and the commit steps its kills cover (the coordinator's and its own).
+SINKS = {
+    "files": ("CREATE SINK out FROM events INTO FILES (path = '{out}', format = 'parquet');\n",
+              ["files.pre_commit.after_sync", "files.commit.mid_rename"]),
+    "delta": ("CREATE SINK out FROM events INTO DELTA_LAKE ('table.path' = '{out}');\n",
+              ["delta.pre_commit.after_stage", "delta.commit.after_log_write"]),
+}
+
+
+def sink_steps(own: list) -> list:
+    return ["checkpoint.after_drain", "checkpoint.after_pre_commit", own[0], "checkpoint.after_persist", own[1],
+            "checkpoint.after_first_sink_commit", "checkpoint.after_commit", "checkpoint.after_status_persist"]
+
+
+def sink_rows(kind: str, path: pathlib.Path) -> list:
+    if kind == "files":
+        return parquet_rows(path)
+    if not (path / "_delta_log").exists():
+        return []
+    from deltalake import DeltaTable
+    return DeltaTable(str(path)).to_pyarrow_table().to_pylist()
 
 
 class JsonProducer:
@@ -268,11 +280,14 @@ class JsonProducer:
         assert self.producer.flush(30) == 0
 
 
-def test_kafka_to_files_exactly_once_survives_kills(laminar_connect, kafka_broker, tmp_path):
+@pytest.mark.parametrize("sink", ["files", "delta"])
+def test_kafka_to_sink_exactly_once_survives_kills(laminar_connect, kafka_broker, tmp_path, sink):
     topic = create_topic(kafka_broker, 3)
     out = tmp_path / "out"
     ddl = tmp_path / "from_kafka.sql"
-    ddl.write_text(SOURCE_DDL.format(bootstrap=kafka_broker, topic=topic, group=f"g-{topic}", out=out))
+    sink_ddl, own_steps = SINKS[sink]
+    ddl.write_text(SOURCE_DDL.format(bootstrap=kafka_broker, topic=topic, group=f"g-{topic}") +
+                   sink_ddl.format(out=out))
     checkpoints = tmp_path / "cp"
     producer = JsonProducer(kafka_broker, topic)
     producer.produce(3000)
@@ -288,7 +303,7 @@ def test_kafka_to_files_exactly_once_survives_kills(laminar_connect, kafka_broke
     feeder.start()
     kills = 0
     try:
-        for point in FILE_STEPS:
+        for point in sink_steps(own_steps):
             code, log = run(laminar_connect, ddl, checkpoints, {"LAMINAR_FAULT_POINT": f"{point}:2"}, timeout=60)
             assert code == -signal.SIGKILL, f"fault point {point} was not reached (exit {code}):\n{log}"
         rng = random.Random(9)
@@ -301,9 +316,9 @@ def test_kafka_to_files_exactly_once_survives_kills(laminar_connect, kafka_broke
         feeder.join()
     assert kills == 8
     total = producer.next_id
-    code, log = run_until(laminar_connect, ddl, checkpoints, lambda: len(parquet_rows(out)) >= total)
+    code, log = run_until(laminar_connect, ddl, checkpoints, lambda: len(sink_rows(sink, out)) >= total)
     assert code == 0, log
-    rows = parquet_rows(out)
+    rows = sink_rows(sink, out)
     ids = [r["id"] for r in rows]
     assert len(ids) == len(set(ids)), f"{len(ids) - len(set(ids))} duplicated messages"
     assert sorted(ids) == list(range(total)), "lost messages"
