@@ -100,6 +100,17 @@ def main() -> None:
     def create(topic: str) -> None:
         for future in admin.create_topics([NewTopic(topic, partitions, 1)]).values():
             future.result()
+        # Created is not yet visible: wait until every partition has a leader, or a
+        # contestant opening at once may be told the topic does not exist.
+        deadline = time.monotonic() + 30
+        while True:
+            found = admin.list_topics(topic, timeout=10).topics[topic]
+            if found.error is None and len(found.partitions) == partitions and \
+                    all(p.leader >= 0 for p in found.partitions.values()):
+                return
+            if time.monotonic() > deadline:
+                raise SystemExit(f"topic {topic} never got a leader for each of its {partitions} partitions")
+            time.sleep(0.2)
 
     def delete(topic: str) -> None:
         for future in admin.delete_topics([topic]).values():
