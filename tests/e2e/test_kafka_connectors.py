@@ -14,6 +14,7 @@ by confluent-kafka (librdkafka's Python client) and the Java client's own partit
 - startup.mode earliest, specific-offsets, timestamp, latest and group-offsets position a
   partition that no checkpoint names.
 """
+import contextlib
 import glob
 import json
 import os
@@ -280,6 +281,25 @@ class JsonProducer:
         assert self.producer.flush(30) == 0
 
 
+@contextlib.contextmanager
+def producing(producer, batch, pause=0.05):
+    """Messages keep arriving while the body runs."""
+    stop = threading.Event()
+
+    def loop():
+        while not stop.is_set():
+            producer.produce(batch)
+            time.sleep(pause)
+
+    feeder = threading.Thread(target=loop)
+    feeder.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        feeder.join()
+
+
 @pytest.mark.parametrize("sink", ["files", "delta"])
 def test_kafka_to_sink_exactly_once_survives_kills(laminar_connect, kafka_broker, tmp_path, sink):
     topic = create_topic(kafka_broker, 3)
@@ -291,18 +311,9 @@ def test_kafka_to_sink_exactly_once_survives_kills(laminar_connect, kafka_broker
     checkpoints = tmp_path / "cp"
     producer = JsonProducer(kafka_broker, topic)
     producer.produce(3000)
-    # Messages keep arriving through every run, so each epoch has rows to commit.
-    stop = threading.Event()
-
-    def keep_producing():
-        while not stop.is_set():
-            producer.produce(300)
-            time.sleep(0.1)
-
-    feeder = threading.Thread(target=keep_producing)
-    feeder.start()
     kills = 0
-    try:
+    # Messages keep arriving through every run, so each epoch has rows to commit.
+    with producing(producer, 300, pause=0.1):
         for point in sink_steps(own_steps):
             code, log = run(laminar_connect, ddl, checkpoints, {"LAMINAR_FAULT_POINT": f"{point}:2"}, timeout=60)
             assert code == -signal.SIGKILL, f"fault point {point} was not reached (exit {code}):\n{log}"
@@ -311,9 +322,6 @@ def test_kafka_to_sink_exactly_once_survives_kills(laminar_connect, kafka_broker
             code, log = run(laminar_connect, ddl, checkpoints, kill_after=rng.uniform(0.3, 2.0))
             assert code in (0, -signal.SIGKILL), log
             kills += code == -signal.SIGKILL
-    finally:
-        stop.set()
-        feeder.join()
     assert kills == 8
     total = producer.next_id
     code, log = run_until(laminar_connect, ddl, checkpoints, lambda: len(sink_rows(sink, out)) >= total)

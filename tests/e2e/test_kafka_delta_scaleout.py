@@ -20,17 +20,16 @@ those txn versions).
   group.instance.id) is refused: members started from same-named DDL files would share
   the default writer.id and skip each other's epochs.
 """
-import contextlib
 import os
 import signal
 import subprocess
-import threading
 import time
 
 import pytest
 
 from delta_support import delta_rows, delta_sink, read_commit, commit_versions, txns_of  # noqa: F401
-from test_kafka_connectors import JsonProducer, create_topic
+from test_kafka_connectors import JsonProducer, create_topic, producing
+from test_kafka_rebalance import MemberProcess, assert_exactly_once, members_logged
 
 MEMBER_DDL = """
 CREATE SOURCE events (id BIGINT NOT NULL, name VARCHAR) FROM KAFKA (
@@ -41,45 +40,14 @@ CREATE SINK out FROM events INTO DELTA_LAKE ('table.path' = '{table}', 'writer.i
 """
 
 
-class Member:
-    """One laminar-connect process of the group, with its own checkpoints and writer.id."""
+class Member(MemberProcess):
+    """A member reading `topic` into the Delta table, with a writer.id of its own."""
 
     def __init__(self, binary, tmp_path, name, bootstrap, topic, table, env_extra=None, checkpoint_ms=300):
-        self.name = name
-        ddl = tmp_path / f"{name}.sql"
-        ddl.write_text(MEMBER_DDL.format(bootstrap=bootstrap, topic=topic, group=f"g-{topic}", table=table,
-                                         writer=f"member-{name}"))
-        env = dict(os.environ)
-        env.pop("LAMINAR_FAULT_POINT", None)
-        env.update(env_extra or {})
-        self.proc = subprocess.Popen(
-            [binary, "run", str(ddl), "--checkpoint-dir", str(tmp_path / f"cp-{name}"),
-             "--checkpoint-interval", str(checkpoint_ms), "--no-status"],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        self.log = []
-        self.reader = threading.Thread(target=lambda: self.log.extend(self.proc.stdout), daemon=True)
-        self.reader.start()
-
-    def text(self):
-        return b"".join(self.log).decode(errors="replace")
-
-    def wait_for(self, needle, timeout=60):
-        deadline = time.monotonic() + timeout
-        while needle not in self.text():
-            assert self.proc.poll() is None, f"member {self.name} exited {self.proc.returncode}:\n{self.text()}"
-            assert time.monotonic() < deadline, f"'{needle}' never appeared in member {self.name}:\n{self.text()}"
-            time.sleep(0.2)
-
-    def stop(self, sig=signal.SIGTERM):
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        try:
-            code = self.proc.wait(60)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            code = self.proc.wait(10)
-        self.reader.join(10)
-        return code
+        super().__init__(binary, tmp_path, name,
+                         MEMBER_DDL.format(bootstrap=bootstrap, topic=topic, group=f"g-{topic}", table=table,
+                                           writer=f"member-{name}"),
+                         env_extra, checkpoint_ms)
 
 
 def stop_member(member):
@@ -94,35 +62,6 @@ def stop_member(member):
         print(f"member {member.name} aborted in librdkafka while closing its consumer (librdkafka issue 4312)")
         return
     assert code == 0, member.text()
-
-
-@contextlib.contextmanager
-def members_logged(*members):
-    """On a failed check, the members' logs go into the failure message."""
-    try:
-        yield
-    except AssertionError as failure:
-        logs = "\n".join(f"--- member {m.name}:\n{m.text()[-15000:]}" for m in members)
-        raise AssertionError(f"{failure}\n{logs}") from None
-
-
-@contextlib.contextmanager
-def producing(producer, batch, pause=0.05):
-    """Messages keep arriving while the body runs."""
-    stop = threading.Event()
-
-    def loop():
-        while not stop.is_set():
-            producer.produce(batch)
-            time.sleep(pause)
-
-    feeder = threading.Thread(target=loop)
-    feeder.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        feeder.join()
 
 
 def table_rows(table):
@@ -142,13 +81,9 @@ def wait_for_rows(table, total, members, timeout=120):
         time.sleep(0.5)
 
 
-def assert_exactly_once(table, total):
+def assert_table_exactly_once(table, total):
     rows = delta_rows(str(table)).to_pylist()
-    ids = [r["id"] for r in rows]
-    duplicates = len(ids) - len(set(ids))
-    assert duplicates == 0, f"{duplicates} messages written twice into the table"
-    missing = sorted(set(range(total)) - set(ids))
-    assert not missing, f"{len(missing)} messages lost, e.g. {missing[:10]}"
+    assert_exactly_once([r["id"] for r in rows], total)
     assert rows == [{"id": i, "name": f"item-{i}"} for i in range(total)]
 
 
@@ -192,7 +127,7 @@ def test_survivors_start_at_the_offsets_a_killed_member_stored_in_the_table(lami
         time.sleep(1.5)  # a few more checkpoints: a duplicate would show now
         for m in survivors:
             stop_member(m)
-        assert_exactly_once(table, total)
+        assert_table_exactly_once(table, total)
         # The survivors did start the victim's partitions at the table's offsets.
         assert any("stored in the sink with the rows" in m.text() for m in survivors)
         offsets = stored_offsets(table, f"g-{topic}")
@@ -227,7 +162,7 @@ def test_a_zombie_member_does_not_commit_rows_the_group_gave_to_others(laminar_c
         time.sleep(1.5)
         for m in members:
             stop_member(m)
-        assert_exactly_once(table, total)
+        assert_table_exactly_once(table, total)
         assert "assignment lost" in zombie.text() or "another writer took it over" in zombie.text()
 
 

@@ -20,7 +20,7 @@ import subprocess
 import threading
 import time
 
-from test_kafka_connectors import JsonProducer, consume_all, create_topic
+from test_kafka_connectors import JsonProducer, consume_all, create_topic, producing
 
 MEMBER_DDL = """
 CREATE SOURCE events (id BIGINT NOT NULL, name VARCHAR) FROM KAFKA (
@@ -33,21 +33,22 @@ CREATE SINK out FROM events INTO KAFKA (
 """
 
 
-class Member:
-    """One laminar-connect process of the group, with its own output and checkpoints."""
+class MemberProcess:
+    """One laminar-connect process of a consumer group, running `ddl_text` with its own
+    checkpoint directory; its output is collected for checks and failure messages."""
 
-    def __init__(self, binary, tmp_path, name, bootstrap, topic, out_topic, env_extra=None, checkpoint_ms=300):
+    def __init__(self, binary, tmp_path, name, ddl_text, env_extra=None, checkpoint_ms=300):
         self.name = name
-        # The DDL file's name is the pipeline's name: each member's transactional.id differs.
+        # The DDL file's name is the pipeline's name: each member's ids differ.
         ddl = tmp_path / f"{name}.sql"
-        ddl.write_text(MEMBER_DDL.format(bootstrap=bootstrap, topic=topic, group=f"g-{topic}", out=out_topic))
+        ddl.write_text(ddl_text)
         env = dict(os.environ)
         env.pop("LAMINAR_FAULT_POINT", None)
         env.update(env_extra or {})
         self.proc = subprocess.Popen(
             [binary, "run", str(ddl), "--checkpoint-dir", str(tmp_path / f"cp-{name}"),
              "--checkpoint-interval", str(checkpoint_ms), "--no-status"],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         self.log = []
         self.reader = threading.Thread(target=lambda: self.log.extend(self.proc.stdout), daemon=True)
         self.reader.start()
@@ -58,15 +59,29 @@ class Member:
     def wait_for(self, needle, timeout=60):
         deadline = time.monotonic() + timeout
         while needle not in self.text():
-            assert self.proc.poll() is None, f"member exited {self.proc.returncode}:\n{self.text()}"
-            assert time.monotonic() < deadline, f"'{needle}' never appeared:\n{self.text()}"
+            assert self.proc.poll() is None, f"member {self.name} exited {self.proc.returncode}:\n{self.text()}"
+            assert time.monotonic() < deadline, f"'{needle}' never appeared in member {self.name}:\n{self.text()}"
             time.sleep(0.2)
 
     def stop(self, sig=signal.SIGTERM):
-        self.proc.send_signal(sig)
-        code = self.proc.wait(60)
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            code = self.proc.wait(60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait(10)
         self.reader.join(10)
         return code
+
+
+class Member(MemberProcess):
+    """A member reading `topic` into the exactly-once Kafka topic `out_topic`."""
+
+    def __init__(self, binary, tmp_path, name, bootstrap, topic, out_topic, env_extra=None, checkpoint_ms=300):
+        super().__init__(binary, tmp_path, name,
+                         MEMBER_DDL.format(bootstrap=bootstrap, topic=topic, group=f"g-{topic}", out=out_topic),
+                         env_extra, checkpoint_ms)
 
 
 @contextlib.contextmanager
@@ -105,19 +120,11 @@ def test_partitions_move_between_two_members_without_loss_or_duplicates(laminar_
     out_topic = create_topic(kafka_broker, 3)
     producer = JsonProducer(kafka_broker, source_topic)
     producer.produce(2000)
-    stop = threading.Event()
-
-    def keep_producing():
-        while not stop.is_set():
-            producer.produce(200)
-            time.sleep(0.05)
 
     def member(name):
         return Member(laminar_connect, tmp_path, name, kafka_broker, source_topic, out_topic)
 
-    feeder = threading.Thread(target=keep_producing)
-    feeder.start()
-    try:
+    with producing(producer, 200):
         first = member("a")
         first.wait_for("assigned")
         time.sleep(3)
@@ -130,9 +137,6 @@ def test_partitions_move_between_two_members_without_loss_or_duplicates(laminar_
         # The second member leaves cleanly: its partitions go back to the first member.
         assert second.stop() == 0, second.text()
         time.sleep(2)
-    finally:
-        stop.set()
-        feeder.join()
     total = producer.next_id
     with members_logged(first, second):
         messages = consume_all(kafka_broker, out_topic, total, timeout=180)
@@ -150,19 +154,11 @@ def test_survivors_take_over_a_killed_members_partitions_exactly_once(laminar_co
     out_topic = create_topic(kafka_broker, 3)
     producer = JsonProducer(kafka_broker, source_topic)
     producer.produce(1000)
-    stop = threading.Event()
-
-    def keep_producing():
-        while not stop.is_set():
-            producer.produce(100)
-            time.sleep(0.05)
 
     def member(name, env_extra=None):
         return Member(laminar_connect, tmp_path, name, kafka_broker, source_topic, out_topic, env_extra)
 
-    feeder = threading.Thread(target=keep_producing)
-    feeder.start()
-    try:
+    with producing(producer, 100):
         survivors = [member("a"), member("c")]
         for m in survivors:
             m.wait_for("assigned")
@@ -176,9 +172,6 @@ def test_survivors_take_over_a_killed_members_partitions_exactly_once(laminar_co
         # its partitions over; messages keep arriving meanwhile. Every message of them must
         # then reach the output, so the survivors must have read them.
         time.sleep(10)
-    finally:
-        stop.set()
-        feeder.join()
     total = producer.next_id
     with members_logged(*survivors, victim):
         messages = consume_all(kafka_broker, out_topic, total, timeout=180)
