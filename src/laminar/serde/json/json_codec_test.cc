@@ -694,6 +694,15 @@ TEST(TextValues, IsoTimestampFastShapeAgreesWithTheGeneralReader) {
       {"2026-11-05T01:02:0xZ", std::nullopt, 0},
       {"2026-1a-05T01:02:03Z", std::nullopt, 0},
       {"2026-11-05T01:02:03.00aZ", std::nullopt, 0},
+      {"9999-12-31T23:59:59Z", 253402300799, 0},
+      {"0001-01-01T00:00:00Z", -62135596800, 0},
+      {"2000-02-29T12:00:00.1Z", 951825600, 100000000},
+      {"1900-02-29T00:00:00Z", std::nullopt, 0},
+      {"2026-00-05T01:02:03Z", std::nullopt, 0},
+      {"2026-11-00T01:02:03Z", std::nullopt, 0},
+      {"2026-11-31T01:02:03Z", std::nullopt, 0},
+      {"2026-11-05T01:02:03.123456789Z", 1793840523, 123456789},
+      {"2026-11-05T01:02:03.12345678Z", 1793840523, 123456780},
   };
   for (const auto& c : cases) {
     auto parsed = text::ParseIsoTimestamp(c.text);

@@ -142,6 +142,25 @@ namespace {
 // The shape nearly every producer writes, "YYYY-MM-DDTHH:MM:SS[.f...]Z", read at fixed
 // positions. nullopt for anything else, out-of-range fields included: the general
 // reader then decides, so the two never disagree.
+// Eight bytes at `p` whose `separators` bytes were checked already: true when the others
+// are ASCII digits; *pairs then holds, in byte k, the two-digit number that starts at
+// byte k (digit k * 10 + digit k+1; a separator counts as 0).
+[[gnu::always_inline]] inline bool EightDigits(const char* p, uint64_t separators, uint64_t* pairs) {
+  static_assert(std::endian::native == std::endian::little);
+  uint64_t w;
+  std::memcpy(&w, p, 8);
+  w = (w & ~separators) | (0x3030303030303030ULL & separators);
+  if (((w & 0xF0F0F0F0F0F0F0F0ULL) | (((w + 0x0606060606060606ULL) & 0xF0F0F0F0F0F0F0F0ULL) >> 4)) !=
+      0x3333333333333333ULL) {
+    return false;
+  }
+  const uint64_t digits = w - 0x3030303030303030ULL;  // each byte 0..9: no borrow, no carry below
+  *pairs = digits * 10 + (digits >> 8);
+  return true;
+}
+
+inline int PairAt(uint64_t pairs, int byte) { return static_cast<int>((pairs >> (8 * byte)) & 0xFF); }
+
 std::optional<Instant> ParseUtcTimestampFast(std::string_view t) {
   if (t.size() < 20 || t.back() != 'Z' || t[4] != '-' || t[7] != '-' || t[10] != 'T' || t[13] != ':' ||
       t[16] != ':') {
@@ -149,32 +168,26 @@ std::optional<Instant> ParseUtcTimestampFast(std::string_view t) {
   }
   // The fourteen digits, eight bytes at a time: the separators (checked above) are
   // replaced by '0' and each word must then be eight ASCII digits.
-  auto eight_digits = [&](size_t at, uint64_t separators) {
-    uint64_t w;
-    std::memcpy(&w, t.data() + at, 8);
-    w = (w & ~separators) | (0x3030303030303030ULL & separators);
-    return ((w & 0xF0F0F0F0F0F0F0F0ULL) | (((w + 0x0606060606060606ULL) & 0xF0F0F0F0F0F0F0F0ULL) >> 4)) ==
-           0x3333333333333333ULL;
-  };
-  static_assert(std::endian::native == std::endian::little);
-  if (!eight_digits(0, 0xFF0000FF00000000ULL) || !eight_digits(8, 0x0000FF0000FF0000ULL) ||
-      !eight_digits(11, 0x0000FF0000FF0000ULL)) {
+  uint64_t date = 0, day_time = 0, time = 0;  // "YYYY-MM-", "DDTHH:MM", "HH:MM:SS"
+  if (!EightDigits(t.data(), 0xFF0000FF00000000ULL, &date) ||
+      !EightDigits(t.data() + 8, 0x0000FF0000FF0000ULL, &day_time) ||
+      !EightDigits(t.data() + 11, 0x0000FF0000FF0000ULL, &time)) {
     return std::nullopt;
   }
-  auto two = [&](size_t at) { return (t[at] - '0') * 10 + (t[at + 1] - '0'); };
-  const int year = two(0) * 100 + two(2), month = two(5), day = two(8);
-  const int hour = two(11), minute = two(14), second = two(17);
+  const int year = PairAt(date, 0) * 100 + PairAt(date, 2), month = PairAt(date, 5), day = PairAt(day_time, 0);
+  const int hour = PairAt(time, 0), minute = PairAt(time, 3), second = PairAt(time, 6);
   if (hour > 23 || minute > 59 || second > 59) return std::nullopt;
   int32_t nanos = 0;
   if (t.size() > 20) {
     if (t[19] != '.' || t.size() > 20 + 9 + 1) return std::nullopt;  // ',' or long fractions: general reader
-    int digits = 0;
-    for (size_t i = 20; i + 1 < t.size(); ++i, ++digits) {
+    const size_t digits = t.size() - 21;
+    if (digits == 0) return std::nullopt;
+    for (size_t i = 20; i + 1 < t.size(); ++i) {
       if (!IsDigit(t[i])) return std::nullopt;
       nanos = nanos * 10 + (t[i] - '0');
     }
-    if (digits == 0) return std::nullopt;
-    for (int i = digits; i < 9; ++i) nanos *= 10;
+    static constexpr int32_t kToNanos[10] = {0, 100000000, 10000000, 1000000, 100000, 10000, 1000, 100, 10, 1};
+    nanos *= kToNanos[digits];
   }
   const auto days = DaysFromCivil(year, month, day);
   if (!days) return std::nullopt;
