@@ -546,6 +546,38 @@ TEST(JsonDecoder, FieldOrderEscapedKeysAndRepeatedKeys) {
   EXPECT_TRUE(d.batch.batch->Equals(*expected)) << d.batch.batch->ToString();
 }
 
+// The validity bytes are only written from a column's first null on, fields in declared
+// order skip the seen-marks, and the common values take an inline path: nulls after
+// values, a rolled-back row that held a column's only null, out-of-order and repeated
+// keys, and values the inline path leaves to the general one.
+TEST(JsonDecoder, NullsOrderAndFallbacksAfterTheCommonPath) {
+  auto inner = arrow::struct_({arrow::field("k", arrow::int32())});
+  auto schema = arrow::schema({arrow::field("id", arrow::int64()), arrow::field("s", arrow::utf8()),
+                               arrow::field("t", arrow::timestamp(arrow::TimeUnit::MILLI, "UTC")),
+                               arrow::field("st", inner)});
+  auto d = DecodeAll(schema, {
+      R"({"id":1,"s":"a","t":"2026-11-05T01:02:03Z","st":{"k":1}})",
+      R"({"id":2.0,"s":"b\u0062","t":1000,"st":{"k":2}})",
+      R"({"id":"3","s":null,"st":{"k":3}})",
+      R"({"id":4,"st":null,"t":"bad"})",
+      R"({"s":"e","id":5,"id":6,"t":"2026-11-05T01:02:03.5Z","st":{"k":null}})",
+      R"({"id":7 , "s":7 ,"t":"2026-11-05 01:02:03+01:00" ,"st":{}})",
+  });
+  ASSERT_EQ(d.batch.errors.size(), 1u);
+  EXPECT_EQ(d.batch.errors[0].index, 3u);
+  EXPECT_EQ(d.batch.errors[0].message.rfind("column 't': expected ", 0), 0u) << d.batch.errors[0].message;
+  auto expected = BatchFromJson(schema, R"([
+    {"id":1,"s":"a","t":1793840523000,"st":{"k":1}},
+    {"id":2,"s":"bb","t":1000,"st":{"k":2}},
+    {"id":3,"s":null,"t":null,"st":{"k":3}},
+    {"id":6,"s":"e","t":1793840523500,"st":{"k":null}},
+    {"id":7,"s":"7","t":1793836923000,"st":{"k":null}}
+  ])");
+  EXPECT_TRUE(d.batch.batch->Equals(*expected)) << d.batch.batch->ToString();
+  EXPECT_EQ(d.batch.batch->column(3)->null_count(), 0);
+  EXPECT_EQ(d.batch.batch->column(0)->null_count(), 0);
+}
+
 TEST(JsonDecoder, LongValuesAreTruncatedInErrors) {
   std::string long_text(200, 'x');
   auto message = OneError(arrow::schema({arrow::field("d", arrow::date32())}), "{\"d\":\"" + long_text + "\"}");

@@ -124,12 +124,15 @@ struct Column {
   TypeMismatch mismatch = TypeMismatch::kError;  // options, per column
 
   int64_t length = 0;
-  GrowableBuffer<uint8_t> validity;  // one byte per slot; packed at Finish
+  // One byte per slot, packed at Finish; empty while every slot is valid (then nothing
+  // is written per value), else `length` bytes.
+  GrowableBuffer<uint8_t> validity;
   GrowableBuffer<uint8_t> values;    // fixed-width values (bool: one byte each)
   GrowableBuffer<int32_t> offsets;   // starts with 0 (Column() and FinishColumn put it there)
   GrowableBuffer<char> data;
   int64_t data_hint = 0;  // bytes per row seen in the last batch, for Reserve
   std::vector<Column> children;
+  int num_children = 0;  // children.size(), which costs a division per call (set by IndexColumn)
 
   // Struct field lookup: the expected position first (fields usually arrive in the
   // same order), then a hash map.
@@ -161,7 +164,7 @@ struct Column {
   // after the last.
   bool MatchesRawKey(int i, const char* raw) const {
     static_assert(simdjson::SIMDJSON_PADDING >= 16 && std::endian::native == std::endian::little);
-    if (i >= static_cast<int>(children.size())) return false;
+    if (i >= num_children) return false;
     const Column& child = children[static_cast<size_t>(i)];
     if (child.quoted_bytes == 0) return false;
     uint64_t words[2];
@@ -171,24 +174,34 @@ struct Column {
   }
 
   int Find(std::string_view key, int hint) const {
-    if (hint < static_cast<int>(children.size()) && children[static_cast<size_t>(hint)].name == key) return hint;
+    if (hint < num_children && children[static_cast<size_t>(hint)].name == key) return hint;
     auto it = index.find(key);
     return it == index.end() ? -1 : it->second;
   }
 
   Column() { offsets.push_back(0); }
 
+  // Counts a slot whose value was appended.
+  void AppendValid() {
+    if (!validity.empty()) validity.push_back(1);
+    ++length;
+  }
+  void AppendNullSlot() {
+    if (validity.empty() && length > 0) {
+      std::memset(validity.Extend(static_cast<size_t>(length)), 1, static_cast<size_t>(length));
+    }
+    validity.push_back(0);
+    ++length;
+  }
   template <typename T>
   void AppendFixed(T v) {
     std::memcpy(values.Extend(sizeof(T)), &v, sizeof(T));
-    validity.push_back(1);
-    ++length;
+    AppendValid();
   }
   void AppendBytes(std::string_view bytes) {
     if (!bytes.empty()) std::memcpy(data.Extend(bytes.size()), bytes.data(), bytes.size());
     offsets.push_back(static_cast<int32_t>(data.size()));
-    validity.push_back(1);
-    ++length;
+    AppendValid();
   }
 };
 
@@ -272,6 +285,7 @@ arrow::Status IndexColumn(Column* c, const std::string& where) {
     ARROW_RETURN_NOT_OK(IndexColumn(&c->children[i], where));
   }
   c->seen.assign(c->children.size(), 0);
+  c->num_children = static_cast<int>(c->children.size());
   return arrow::Status::OK();
 }
 
@@ -287,8 +301,7 @@ void ApplyTypeMismatch(Column& c, TypeMismatch inherited, std::map<std::string, 
 }
 
 void AppendNull(Column& c) {
-  c.validity.push_back(0);
-  ++c.length;
+  c.AppendNullSlot();
   switch (c.kind) {
     case Kind::kString:
     case Kind::kJson:
@@ -311,7 +324,7 @@ void TruncateColumn(Column& c, int64_t n) {
   }
   if (n == c.length) return;
   c.length = n;
-  c.validity.resize(static_cast<size_t>(n));
+  if (!c.validity.empty()) c.validity.resize(static_cast<size_t>(n));
   switch (c.kind) {
     case Kind::kString:
     case Kind::kJson:
@@ -327,7 +340,6 @@ void TruncateColumn(Column& c, int64_t n) {
 
 void ReserveColumn(Column& c, int64_t rows) {
   const auto n = static_cast<size_t>(rows);
-  c.validity.reserve(c.validity.size() + n);
   switch (c.kind) {
     case Kind::kString:
     case Kind::kJson:
@@ -358,7 +370,7 @@ arrow::Result<std::shared_ptr<arrow::Buffer>> PackBits(const GrowableBuffer<uint
 arrow::Result<std::shared_ptr<arrow::ArrayData>> FinishColumn(Column& c) {
   const int64_t length = c.length;
   int64_t nulls = 0;
-  for (uint8_t v : c.validity) nulls += v == 0;
+  for (uint8_t v : c.validity) nulls += v == 0;  // none when empty
   std::shared_ptr<arrow::Buffer> validity;
   if (nulls > 0) {
     ARROW_ASSIGN_OR_RAISE(validity, PackBits(c.validity, length));
@@ -706,7 +718,11 @@ bool RowDecoder::Mismatch(Column& c, od::value& value, od::json_type type, const
 }
 
 bool RowDecoder::AppendStructFields(Column& c, od::object& object) {
-  std::fill(c.seen.begin(), c.seen.end(), 0);
+  // Fields usually arrive once each and in the declared order: while they do, children
+  // [0, in_order) are the ones seen and `seen` is left alone. A field out of that order
+  // switches to `seen`.
+  size_t in_order = 0;
+  bool tracking = false;
   int hint = 0;
   for (auto field_result : object) {
     if (auto code = field_result.error()) return Malformed(code);
@@ -750,18 +766,27 @@ bool RowDecoder::AppendStructFields(Column& c, od::object& object) {
       continue;
     }
     Column& child = c.children[static_cast<size_t>(idx)];
-    if (c.seen[static_cast<size_t>(idx)]) TruncateColumn(child, child.length - 1);  // repeated key: last wins
-    c.seen[static_cast<size_t>(idx)] = 1;
+    if (!tracking && static_cast<size_t>(idx) == in_order) {
+      ++in_order;
+    } else {
+      if (!tracking) {
+        std::fill(c.seen.begin(), c.seen.end(), 0);
+        std::fill(c.seen.begin(), c.seen.begin() + static_cast<std::ptrdiff_t>(in_order), 1);
+        tracking = true;
+      }
+      if (c.seen[static_cast<size_t>(idx)]) TruncateColumn(child, child.length - 1);  // repeated key: last wins
+      c.seen[static_cast<size_t>(idx)] = 1;
+    }
     hint = idx + 1;
-    if (&c == root_.get() && !encodings_.empty() &&
+    if (!encodings_.empty() && &c == root_.get() &&
         encodings_[static_cast<size_t>(idx)].kind != ValueEncoding::Kind::kDefault) {
       if (!AppendEncoded(child, field.value(), encodings_[static_cast<size_t>(idx)])) return false;
     } else if (!AppendValue(child, field.value())) {
       return false;
     }
   }
-  for (size_t i = 0; i < c.children.size(); ++i) {
-    if (c.seen[i]) continue;
+  for (size_t i = tracking ? 0 : in_order; i < static_cast<size_t>(c.num_children); ++i) {
+    if (tracking && c.seen[i]) continue;
     Column& child = c.children[i];
     if (!child.nullable) {
       *error_ = "column '" + child.path + "': missing, but the column is NOT NULL";
@@ -888,8 +913,7 @@ bool RowDecoder::AppendValue(Column& c, od::value value) {
       const size_t at = c.values.size();
       c.values.resize(at + 16);
       std::memcpy(c.values.data() + at, bytes, 16);
-      c.validity.push_back(1);
-      ++c.length;
+      c.AppendValid();
       return true;
     }
     case Kind::kString: {
@@ -923,8 +947,7 @@ bool RowDecoder::AppendValue(Column& c, od::value value) {
         }
         c.data.resize(at + written);
         c.offsets.push_back(static_cast<int32_t>(c.data.size()));
-        c.validity.push_back(1);
-        ++c.length;
+        c.AppendValid();
         return true;
       }
       c.AppendBytes(TrimRight(value.raw_json_token()));
@@ -1031,8 +1054,7 @@ bool RowDecoder::AppendValue(Column& c, od::value value) {
         if (!AppendValue(child, v)) return false;
       }
       c.offsets.push_back(static_cast<int32_t>(child.length));
-      c.validity.push_back(1);
-      ++c.length;
+      c.AppendValid();
       return true;
     }
     case Kind::kStruct: {
@@ -1040,8 +1062,7 @@ bool RowDecoder::AppendValue(Column& c, od::value value) {
       od::object object;
       if (auto code = value.get_object().get(object)) return Malformed(code);
       if (!AppendStructFields(c, object)) return false;
-      c.validity.push_back(1);
-      ++c.length;
+      c.AppendValid();
       return true;
     }
   }
@@ -1133,8 +1154,7 @@ bool RowDecoder::AppendEncoded(Column& c, od::value value, const ValueEncoding& 
       const size_t at = c.values.size();
       c.values.resize(at + 16);
       std::memcpy(c.values.data() + at, bytes, 16);
-      c.validity.push_back(1);
-      ++c.length;
+      c.AppendValid();
       return true;
     }
   }
