@@ -55,12 +55,12 @@ class GrowableBuffer {
   void reserve(size_t n) {
     if (n > capacity_) Grow(n);
   }
-  void push_back(T v) {
+  [[gnu::always_inline]] void push_back(T v) {
     if (size_ == capacity_) Grow(size_ + 1);
     data_[size_++] = v;
   }
   // Room for `n` more values, uninitialised; the caller writes them all.
-  T* Extend(size_t n) {
+  [[gnu::always_inline]] T* Extend(size_t n) {
     if (capacity_ - size_ < n) Grow(size_ + n);
     T* at = data_ + size_;
     size_ += n;
@@ -90,7 +90,7 @@ class GrowableBuffer {
     T* owned_;
   };
 
-  void Grow(size_t n) {
+  [[gnu::noinline]] void Grow(size_t n) {
     const size_t capacity = std::max({n, capacity_ * 2, 64 / sizeof(T)});
     void* grown = std::realloc(data_, capacity * sizeof(T));
     if (grown == nullptr) throw std::bad_alloc();
@@ -182,7 +182,7 @@ struct Column {
   Column() { offsets.push_back(0); }
 
   // Counts a slot whose value was appended.
-  void AppendValid() {
+  [[gnu::always_inline]] void AppendValid() {
     if (!validity.empty()) validity.push_back(1);
     ++length;
   }
@@ -194,11 +194,11 @@ struct Column {
     ++length;
   }
   template <typename T>
-  void AppendFixed(T v) {
+  [[gnu::always_inline]] void AppendFixed(T v) {
     std::memcpy(values.Extend(sizeof(T)), &v, sizeof(T));
     AppendValid();
   }
-  void AppendBytes(std::string_view bytes) {
+  [[gnu::always_inline]] void AppendBytes(std::string_view bytes) {
     if (!bytes.empty()) std::memcpy(data.Extend(bytes.size()), bytes.data(), bytes.size());
     offsets.push_back(static_cast<int32_t>(data.size()));
     AppendValid();
@@ -683,13 +683,50 @@ bool RowDecoder::AppendObject(od::object& object, std::string* error, std::span<
 
 // Most strings hold no escape: their bytes between the quotes are the value (stage 1
 // has validated the UTF-8), so they can be used in place instead of being unescaped into
-// the parser's buffer first. False when the string has an escape.
+// the parser's buffer first. False when the value is not a string or the string has an
+// escape.
 namespace {
-bool UnescapedRawString(od::value& value, std::string_view* out) {
-  const std::string_view raw = TrimRight(value.raw_json_token());
-  if (raw.size() < 2 || raw.back() != '"' || std::memchr(raw.data() + 1, '\\', raw.size() - 2)) return false;
+[[gnu::always_inline]] inline bool UnescapedRawString(od::value& value, std::string_view* out) {
+  std::string_view raw = value.raw_json_token();
+  if (raw.empty() || raw.back() != '"') raw = TrimRight(raw);  // whitespace before the next token
+  if (raw.size() < 2 || raw.front() != '"' || raw.back() != '"' ||
+      std::memchr(raw.data() + 1, '\\', raw.size() - 2)) {
+    return false;
+  }
   *out = raw.substr(1, raw.size() - 2);
   return true;
+}
+
+// The common cases, inline and without AppendValue's dispatch on the JSON type: an
+// escape-free string for VARCHAR, an int64 for BIGINT, ISO-8601 text for TIMESTAMP. They
+// append what AppendValue would. False for anything else, with nothing appended and the
+// value not consumed: AppendValue then decides (and reports the errors).
+[[gnu::always_inline]] inline bool AppendCommon(Column& c, od::value& value, const DecodeOptions& options) {
+  switch (c.kind) {
+    case Kind::kString: {
+      std::string_view s;
+      if (!UnescapedRawString(value, &s)) return false;
+      c.AppendBytes(s);
+      return true;
+    }
+    case Kind::kInt: {
+      int64_t i = 0;
+      if (c.width != 8 || value.get_int64().get(i)) return false;
+      c.AppendFixed<int64_t>(i);
+      return true;
+    }
+    case Kind::kTimestamp: {
+      std::string_view s;
+      if (!options.timestamp_formats.empty() || !UnescapedRawString(value, &s)) return false;
+      const auto instant = text::ParseIsoTimestamp(s);
+      if (!instant) return false;
+      const auto v = text::InstantToUnit(*instant, c.unit);
+      if (!v) return false;
+      c.AppendFixed<int64_t>(*v);
+      return true;
+    }
+    default: return false;
+  }
 }
 }  // namespace
 
@@ -781,8 +818,9 @@ bool RowDecoder::AppendStructFields(Column& c, od::object& object) {
     if (!encodings_.empty() && &c == root_.get() &&
         encodings_[static_cast<size_t>(idx)].kind != ValueEncoding::Kind::kDefault) {
       if (!AppendEncoded(child, field.value(), encodings_[static_cast<size_t>(idx)])) return false;
-    } else if (!AppendValue(child, field.value())) {
-      return false;
+    } else {
+      od::value value = field.value();
+      if (!AppendCommon(child, value, options_) && !AppendValue(child, value)) return false;
     }
   }
   for (size_t i = tracking ? 0 : in_order; i < static_cast<size_t>(c.num_children); ++i) {
