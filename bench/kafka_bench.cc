@@ -182,9 +182,14 @@ void BareConsume(const std::string& bootstrap, const std::string& topic, int64_t
   uint64_t checksum = 0;
   bool first = false;
   const auto deadline = Clock::now() + std::chrono::minutes(30);
-  while (rows < n && Clock::now() < deadline) {
+  // The deadline is checked when the poll comes back empty only: a clock read per message
+  // cost the ceiling about a tenth of its speed.
+  while (rows < n) {
     rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer, 100);
-    if (m == nullptr) continue;
+    if (m == nullptr) {
+      if (Clock::now() >= deadline) break;
+      continue;
+    }
     if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR && !first) {
       // The clock starts at the first message, after the group join (the first message
       // itself is not counted), for every contestant alike.

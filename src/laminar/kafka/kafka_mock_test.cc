@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <map>
+#include <numeric>
 #include <set>
 #include <thread>
 
@@ -679,6 +680,64 @@ TEST_F(KafkaMockTest, RestoreResumesAfterTheCheckpointAndOffsetsFollowAcknowledg
     for (int64_t i = std::stoll(next); i < 20; ++i) expected.insert(base + i);
   }
   EXPECT_EQ(std::set<int64_t>(rest.begin(), rest.end()), expected);
+}
+
+// decode.threads = 2: a large poll returns its first half and holds the second, decoded,
+// for the next poll. A checkpoint taken in between covers only what was returned, a
+// restore drops the held half and reads it again, and every message comes exactly once,
+// in order.
+TEST_F(KafkaMockTest, TwoDecodeThreadsHoldAPollsSecondHalfOutsideTheCheckpoint) {
+  CreateTopic("halves", 1);
+  Produce("halves", 0, JsonValues(0, 1000));
+  auto source = OpenSource({{"topic", "halves"}, {"group.id", "g-halves"}, {"decode.threads", "2"},
+                            {"max.poll.records", "600"}},
+                           JsonSchema());
+  ASSERT_TRUE(source);
+  std::vector<int64_t> ids;
+  auto take = [&](const SourceBatch& batch) {
+    auto column = std::static_pointer_cast<arrow::Int64Array>(batch.records->GetColumnByName("id"));
+    for (int64_t i = 0; i < column->length(); ++i) ids.push_back(column->Value(i));
+  };
+  bool split_seen = false;
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (ids.size() < 1000 && std::chrono::steady_clock::now() < deadline) {
+    auto batch = source->PollBatch(600, 200ms);
+    ASSERT_TRUE(batch.ok()) << batch.status().ToString();
+    if (!*batch) continue;
+    take(**batch);
+    const int64_t returned = (*batch)->num_rows();
+    const size_t held = source->held_messages();
+    auto checkpoint = source->Checkpoint();
+    ASSERT_EQ(checkpoint.GetOffset("halves-0"), std::to_string(ids.back() + 1));
+    if (held == 0) continue;
+    // The halves of a poll of at least kMinSplitMessages: the second one or more.
+    EXPECT_GE(held + static_cast<size_t>(returned), KafkaSource::kMinSplitMessages);
+    EXPECT_TRUE(held == static_cast<size_t>(returned) || held == static_cast<size_t>(returned) + 1);
+    if (!split_seen) {
+      // The first time: restore the checkpoint just taken; the held half is read again.
+      split_seen = true;
+      ASSERT_TRUE(source->Restore(checkpoint).ok());
+      EXPECT_EQ(source->held_messages(), 0u);
+    } else {
+      // Later: the held half comes first, at once, without polling.
+      auto next = source->PollBatch(600, 0ms);
+      ASSERT_TRUE(next.ok() && next->has_value());
+      EXPECT_EQ(static_cast<size_t>((*next)->num_rows()), held);
+      take(**next);
+    }
+  }
+  EXPECT_TRUE(split_seen) << "no poll was large enough to be split";
+  std::vector<int64_t> expected(1000);
+  std::iota(expected.begin(), expected.end(), 0);
+  EXPECT_EQ(ids, expected);
+  ASSERT_TRUE(source->Close().ok());
+}
+
+TEST_F(KafkaMockTest, DecodeThreadsIsOneOrTwo) {
+  ConnectorConfig config("kafka", {{"bootstrap.servers", bootstrap_}, {"topic", "t"}, {"group.id", "g"}, {"decode.threads", "3"}});
+  auto options = KafkaSourceOptions::FromConfig(config);
+  ASSERT_FALSE(options.ok());
+  EXPECT_NE(options.status().message().find("decode.threads"), std::string::npos) << options.status().ToString();
 }
 
 TEST_F(KafkaMockTest, TopicPatternSubscribesToEveryMatchingTopic) {

@@ -29,6 +29,37 @@ std::string Describe(const std::vector<TopicPartition>& partitions) {
 
 }  // namespace
 
+// The batch's partitions (a handful; messages come in runs of one partition), so that
+// per-partition bookkeeping happens once per partition, not once per message.
+struct BatchPartition {
+  const rd_kafka_topic_t* rkt;
+  TopicPartition tp;
+  std::string name;  // "<topic>-<partition>", the records' position
+  int64_t first_offset, last_offset;
+};
+
+// Records view the messages, `offsets`, `headers` and the partition names (a deque, so
+// the names never move); kept behind a pointer, so nothing moves once made.
+struct KafkaSource::PreparedBatch {
+  std::vector<MessageHandle> messages;
+  std::vector<serde::RawRecord> records;
+  std::vector<std::string> offsets;
+  std::vector<std::vector<serde::Header>> headers;
+  std::deque<BatchPartition> parts;
+  std::vector<uint32_t> part_of;
+  uint64_t bytes = 0;
+  // Keys that cannot fill a text _key column are bad records too, like bad values.
+  std::vector<serde::RecordError> key_errors;
+  std::vector<size_t> decode_index;        // position in `records` of each decoded record
+  std::vector<serde::RawRecord> to_decode;  // when some are left out
+  std::optional<arrow::Result<serde::DecodedBatch>> decoded;  // a pending second half's
+
+  std::span<const serde::RawRecord> ToDecode() const {
+    return decode_index.size() == records.size() ? std::span<const serde::RawRecord>(records)
+                                                 : std::span<const serde::RawRecord>(to_decode);
+  }
+};
+
 void RegisterKafkaSource(ConnectorRegistry& registry) {
   registry.RegisterSource(ConnectorInfo{"kafka",
                                         "Messages of Kafka topics, decoded in batches; a consumer-group member whose "
@@ -54,6 +85,13 @@ arrow::Status KafkaSource::Open(const ConnectorConfig& config) {
                         MetadataColumns::Make(config.schema(), options_.include_metadata, options_.include_headers, where_));
   auto value_schema = metadata_.empty() ? config.schema() : metadata_.value_schema();
   ARROW_ASSIGN_OR_RAISE(decoder_, MakeKafkaDecoder(config, value_schema));
+  // A second, independent decoder for the other half of large polls. Not for csv, whose
+  // decoder carries the header from message to message.
+  background_.reset();
+  if (options_.decode_threads >= 2 && serde::CanonicalFormatName(options_.format).value_or("") != "csv") {
+    ARROW_ASSIGN_OR_RAISE(auto second, MakeKafkaDecoder(config, value_schema));
+    background_ = std::make_unique<serde::BackgroundDecoder>(std::move(second));
+  }
   ARROW_ASSIGN_OR_RAISE(schema_, metadata_.OutputSchema(decoder_->schema()));
   ARROW_ASSIGN_OR_RAISE(auto errors, dlq::ErrorOptions::FromConfig(config));
   router_ = std::make_unique<dlq::ErrorRouter>(config.instance_name(), errors);
@@ -475,15 +513,22 @@ void KafkaSource::PauseAtReplayEnd(const TopicPartition& tp) {
 arrow::Result<std::optional<SourceBatch>> KafkaSource::PollBatch(int64_t max_records, std::chrono::milliseconds timeout) {
   if (!consumer_) return arrow::Status::Invalid(where_, ": poll before open");
   if (!callback_error_.ok()) return std::exchange(callback_error_, arrow::Status::OK());
+  if (pending_) {
+    // The second half of the last poll, decoded while its first half was: returned before
+    // anything more is polled, so no rebalance came between.
+    auto batch = std::move(pending_);
+    ARROW_ASSIGN_OR_RAISE(auto decoded, std::move(*batch->decoded));
+    return Finish(*batch, std::move(decoded));
+  }
   if (auto security = SecurityFailureOf(consumer_.get(), where_)) return *security;
   UpdateFetchPause();
   const int64_t limit = std::min(max_records > 0 ? max_records : options_.max_poll_records, options_.max_poll_records);
   const auto deadline = std::chrono::steady_clock::now() + std::min(timeout, options_.poll_timeout);
   std::vector<MessageHandle> messages;
   messages.reserve(static_cast<size_t>(std::min<int64_t>(limit, 4096)));
-  // Per partition of this call: is it assigned, where does it resume. Kept while the
-  // tracker is unchanged (a rebalance inside the poll changes it), so the lookups happen
-  // once per partition instead of once per message.
+  // Per partition of this call: is it assigned, and the first offset still to take (the
+  // tracked position, then past each message taken). Refreshed when the tracker changes (a
+  // rebalance inside the poll), so the lookups happen once per partition, not per message.
   struct Lookup {
     const rd_kafka_topic_t* rkt;
     int32_t partition;
@@ -492,7 +537,8 @@ arrow::Result<std::optional<SourceBatch>> KafkaSource::PollBatch(int64_t max_rec
     std::optional<int64_t> next;
   };
   std::vector<Lookup> lookups;
-  uint64_t looked_up_at = tracker_.changes();
+  const uint64_t changes_before = tracker_.changes();
+  uint64_t looked_up_at = changes_before;
   while (static_cast<int64_t>(messages.size()) < limit) {
     int wait = 0;
     if (messages.empty()) {
@@ -521,8 +567,14 @@ arrow::Result<std::optional<SourceBatch>> KafkaSource::PollBatch(int64_t max_rec
       continue;
     }
     if (tracker_.changes() != looked_up_at) {
-      lookups.clear();
       looked_up_at = tracker_.changes();
+      for (auto& l : lookups) {
+        // Messages taken before a revoke and re-assign must not come twice: the fetch
+        // restarts at the tracked position, behind what this call holds.
+        l.assigned = tracker_.IsAssigned(l.tp);
+        const auto tracked = tracker_.Next(l.tp);
+        l.next = tracked && l.next ? std::max(*tracked, *l.next) : (tracked ? tracked : l.next);
+      }
     }
     auto lookup = std::find_if(lookups.begin(), lookups.end(), [&](const Lookup& l) {
       return l.rkt == message->rkt && l.partition == message->partition;
@@ -544,7 +596,20 @@ arrow::Result<std::optional<SourceBatch>> KafkaSource::PollBatch(int64_t max_rec
         continue;
       }
     }
+    lookup->next = message->offset + 1;
     messages.push_back(std::move(message));
+  }
+  if (tracker_.changes() != changes_before) {
+    // A rebalance inside this call. Messages taken before it from a partition revoked since
+    // were never returned: the partition may already be handed over (nothing of it was read
+    // since the last commit), and its next owner reads them from the group's offset. A
+    // partition given back to this member restarts at the tracked position, which may be
+    // past them (the group's offset moved on meanwhile).
+    std::erase_if(messages, [&](const MessageHandle& m) {
+      const TopicPartition tp{rd_kafka_topic_name(m->rkt), m->partition};
+      const auto next = tracker_.Next(tp);
+      return !tracker_.IsAssigned(tp) || (next && m->offset < *next);
+    });
   }
   if (messages.empty()) {
     if (watermarks_) {
@@ -554,26 +619,43 @@ arrow::Result<std::optional<SourceBatch>> KafkaSource::PollBatch(int64_t max_rec
     }
     return std::optional<SourceBatch>();
   }
-  return Decode(std::move(messages));
+  if (background_ && messages.size() >= kMinSplitMessages) {
+    std::vector<MessageHandle> second_half(std::make_move_iterator(messages.begin() + messages.size() / 2),
+                                           std::make_move_iterator(messages.end()));
+    messages.resize(messages.size() / 2);
+    auto first = Prepare(std::move(messages));
+    auto second = Prepare(std::move(second_half));
+    background_->Start(second->ToDecode());
+    auto decoded = decoder_->Decode(first->ToDecode());
+    second->decoded = background_->Wait();  // even when the first half failed: it reads `second`
+    ARROW_RETURN_NOT_OK(decoded.status());
+    pending_ = std::move(second);
+    auto out = Finish(*first, std::move(*decoded));
+    if (!out.ok()) pending_.reset();  // its rows were not read: a restore reads them again
+    return out;
+  }
+  auto batch = Prepare(std::move(messages));
+  ARROW_ASSIGN_OR_RAISE(auto decoded, decoder_->Decode(batch->ToDecode()));
+  return Finish(*batch, std::move(decoded));
 }
 
-arrow::Result<std::optional<SourceBatch>> KafkaSource::Decode(std::vector<MessageHandle> messages) {
+size_t KafkaSource::held_messages() const { return pending_ ? pending_->messages.size() : 0; }
+
+std::unique_ptr<KafkaSource::PreparedBatch> KafkaSource::Prepare(std::vector<MessageHandle> messages_in) const {
+  auto batch = std::make_unique<PreparedBatch>();
+  batch->messages = std::move(messages_in);
+  const auto& messages = batch->messages;
   const size_t n = messages.size();
-  std::vector<serde::RawRecord> records(n);
-  std::vector<std::string> offsets(n);
-  std::vector<std::vector<serde::Header>> headers(n);
-  // The batch's partitions (a handful; messages come in runs of one partition), so that
-  // per-partition bookkeeping happens once per partition, not once per message. A deque:
-  // records keep views of the names.
-  struct BatchPartition {
-    const rd_kafka_topic_t* rkt;
-    TopicPartition tp;
-    std::string name;  // "<topic>-<partition>", the records' position
-    int64_t first_offset, last_offset;
-  };
-  std::deque<BatchPartition> parts;
-  std::vector<uint32_t> part_of(n);
-  uint64_t bytes = 0;
+  auto& records = batch->records;
+  auto& offsets = batch->offsets;
+  auto& headers = batch->headers;
+  auto& parts = batch->parts;
+  auto& part_of = batch->part_of;
+  auto& bytes = batch->bytes;
+  records.resize(n);
+  offsets.resize(n);
+  headers.resize(n);
+  part_of.resize(n);
   for (size_t i = 0; i < n; ++i) {
     const rd_kafka_message_t* m = messages[i].get();
     size_t p = i > 0 ? part_of[i - 1] : 0;
@@ -613,27 +695,34 @@ arrow::Result<std::optional<SourceBatch>> KafkaSource::Decode(std::vector<Messag
     bytes += m->len;
   }
 
-  // Keys that cannot fill a text _key column are bad records too, like bad values.
-  std::vector<serde::RecordError> key_errors;
-  std::vector<size_t> decode_index;  // position in `records` of each decoded record
-  std::vector<serde::RawRecord> to_decode;
   const bool check_keys = !metadata_.empty() && options_.include_metadata && metadata_.key_is_text();
+  batch->decode_index.reserve(n);
   for (size_t i = 0; i < n; ++i) {
     const auto& key = records[i].key;
     if (check_keys && key &&
         !arrow::util::ValidateUTF8(reinterpret_cast<const uint8_t*>(key->data()), static_cast<int64_t>(key->size()))) {
-      key_errors.push_back(serde::RecordError{i, "_key: the message key is not valid UTF-8 (declare _key BYTEA)"});
+      batch->key_errors.push_back(
+          serde::RecordError{i, "_key: the message key is not valid UTF-8 (declare _key BYTEA)"});
       continue;
     }
-    decode_index.push_back(i);
+    batch->decode_index.push_back(i);
   }
-  const bool all = decode_index.size() == n;
-  if (!all) {
-    to_decode.reserve(decode_index.size());
-    for (size_t i : decode_index) to_decode.push_back(records[i]);
+  if (batch->decode_index.size() != n) {
+    batch->to_decode.reserve(batch->decode_index.size());
+    for (size_t i : batch->decode_index) batch->to_decode.push_back(records[i]);
   }
-  ARROW_ASSIGN_OR_RAISE(auto decoded, decoder_->Decode(all ? std::span<const serde::RawRecord>(records)
-                                                           : std::span<const serde::RawRecord>(to_decode)));
+  return batch;
+}
+
+arrow::Result<std::optional<SourceBatch>> KafkaSource::Finish(PreparedBatch& prepared, serde::DecodedBatch decoded) {
+  const auto& messages = prepared.messages;
+  const size_t n = messages.size();
+  const auto& records = prepared.records;
+  const auto& offsets = prepared.offsets;
+  const auto& parts = prepared.parts;
+  const auto& part_of = prepared.part_of;
+  const auto& decode_index = prepared.decode_index;
+  const auto& key_errors = prepared.key_errors;
   std::vector<bool> failed(n, false);
   for (auto& error : decoded.errors) {
     error.index = decode_index[error.index];
@@ -684,7 +773,7 @@ arrow::Result<std::optional<SourceBatch>> KafkaSource::Decode(std::vector<Messag
     }
   }
   records_.fetch_add(static_cast<uint64_t>(batch->num_rows()));
-  bytes_.fetch_add(bytes);
+  bytes_.fetch_add(prepared.bytes);
   SourceBatch out;
   out.records = std::move(batch);
   out.dead_letters = std::move(dead_letters);
@@ -826,6 +915,7 @@ SourceCheckpoint KafkaSource::Checkpoint() const {
 
 arrow::Status KafkaSource::Restore(const SourceCheckpoint& checkpoint) {
   ARROW_ASSIGN_OR_RAISE(auto positions, OffsetTracker::FromCheckpoint(checkpoint));
+  pending_.reset();  // read from the restored positions again
   tracker_.Replace(positions);
   last_checkpoint_ = positions;
   epoch_from_ = positions;
@@ -1001,6 +1091,7 @@ arrow::Status KafkaSource::Close() {
   // Leaves the group (the revoke callback unassigns); commits nothing: rows not covered by
   // a committed checkpoint are read again by whoever owns their partitions next.
   closing_ = true;
+  pending_.reset();  // its messages go before the consumer they belong to
   Release(std::exchange(releasing_, {}));
   if (alignment_) alignment_->Leave(alignment_member_);
   alignment_.reset();

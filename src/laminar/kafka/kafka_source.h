@@ -16,6 +16,12 @@
 //     position, the group's offset and the sink's.
 //   - Bounded replay (SetReplayEnd): messages at or past a partition's end are dropped and
 //     the partition paused until the replay ends.
+// Decoding: with decode.threads = 2 a poll of at least kMinSplitMessages messages is cut in
+// two halves that decode at once, the second on a BackgroundDecoder. The first half is
+// returned; the second waits, decoded, and is returned by the next PollBatch before
+// anything more is polled. Its rows count as read (offsets, epoch ranges) only then, so a
+// checkpoint taken between the two calls does not cover them, and no rebalance callback
+// can run between the two (callbacks run only inside the poll). Restore and Close drop it.
 // Threads: PollBatch (and the rebalance callback, served inside it) on the source's poll
 // thread; Checkpoint/Restore/OnCheckpointCommitted on the driver thread while the poll
 // thread is parked; Metrics/Health from the metrics thread.
@@ -40,6 +46,7 @@
 #include "laminar/kafka/kafka_offset_tracker.h"
 #include "laminar/kafka/kafka_source_options.h"
 #include "laminar/kafka/kafka_watermarks.h"
+#include "laminar/serde/background_decoder.h"
 #include "laminar/serde/codec.h"
 
 namespace laminar::kafka {
@@ -48,6 +55,10 @@ void RegisterKafkaSource(ConnectorRegistry& registry);
 
 class KafkaSource : public SourceConnector {
  public:
+  // Fewer messages than this decode on the poll thread alone: handing work to the
+  // background decoder costs a few microseconds.
+  static constexpr size_t kMinSplitMessages = 256;
+
   KafkaSource();
   ~KafkaSource() override;
 
@@ -69,6 +80,8 @@ class KafkaSource : public SourceConnector {
 
   const KafkaSourceOptions& options() const { return options_; }
   std::set<TopicPartition> assigned() const { return tracker_.assigned(); }
+  // Messages of the last poll decoded but not yet returned (decode.threads = 2).
+  size_t held_messages() const;
 
   // For an exactly-once Kafka sink fed by this source: the group's identity (member and
   // generation, so a zombie member is fenced) and the positions the epoch at the cut ends
@@ -122,7 +135,13 @@ class KafkaSource : public SourceConnector {
   // exactly after them.
   // With `with_owned`, the owned partitions' offsets go in the same commit.
   arrow::Status CommitAndReleaseRevoked(const Positions& positions, bool with_owned);
-  arrow::Result<std::optional<SourceBatch>> Decode(std::vector<MessageHandle> messages);
+  // Polled messages on their way to rows (kafka_source.cc).
+  struct PreparedBatch;
+  // The records of `messages` for the decoder, and the bookkeeping Finish needs.
+  std::unique_ptr<PreparedBatch> Prepare(std::vector<MessageHandle> messages) const;
+  // Routes the decode errors, adds metadata columns and event time, and counts the
+  // batch's messages as read.
+  arrow::Result<std::optional<SourceBatch>> Finish(PreparedBatch& batch, serde::DecodedBatch decoded);
   // Backpressure and alignment: pauses or resumes fetching of every held partition, still
   // polling so the group keeps the member.
   void UpdateFetchPause();
@@ -143,6 +162,8 @@ class KafkaSource : public SourceConnector {
   std::shared_ptr<arrow::Schema> schema_;
   MetadataColumns metadata_;
   std::unique_ptr<serde::RecordDecoder> decoder_;
+  std::unique_ptr<serde::BackgroundDecoder> background_;  // decode.threads = 2
+  std::unique_ptr<PreparedBatch> pending_;  // a poll's second half, decoded, not yet returned
   std::unique_ptr<dlq::ErrorRouter> router_;
   KafkaHandle consumer_;
 

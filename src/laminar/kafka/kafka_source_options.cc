@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <regex>
+#include <thread>
 
 #include "laminar/dlq/error_router.h"
 #include "laminar/serde/codec.h"
@@ -59,7 +60,11 @@ std::vector<ConfigKeySpec> KafkaSourceKeySpecs() {
                               "No committed offset (or none listed): earliest, latest, or none (an error)."),
       ConfigKeySpec::Optional("isolation.level", ConfigType::kString, "read_committed",
                               "read_committed (skip aborted transactions) or read_uncommitted."),
-      ConfigKeySpec::Optional("max.poll.records", ConfigType::kInt, "1000", "Messages decoded per batch, at most."),
+      ConfigKeySpec::Optional("max.poll.records", ConfigType::kInt, "1000", "Messages decoded per poll, at most."),
+      ConfigKeySpec::Unset("decode.threads", ConfigType::kInt,
+                           "1 or 2. With 2 (the default on a machine with two or more cores; csv always uses 1), "
+                           "a poll of at least 256 messages decodes its two halves at once and returns the second "
+                           "half from the next poll."),
       ConfigKeySpec::Optional("poll.timeout.ms", ConfigType::kInt, "100",
                               "How long one poll waits for the first message."),
       ConfigKeySpec::Optional("partition.assignment.strategy", ConfigType::kString, "cooperative-sticky",
@@ -207,6 +212,9 @@ arrow::Result<KafkaSourceOptions> KafkaSourceOptions::FromConfig(const Connector
   else return bad("isolation.level", "= '" + isolation + "' is not one of read_committed, read_uncommitted");
   ARROW_ASSIGN_OR_RAISE(o.max_poll_records, config.GetInt64("max.poll.records", 1000));
   if (o.max_poll_records < 1) return bad("max.poll.records", "must be at least 1");
+  ARROW_ASSIGN_OR_RAISE(o.decode_threads,
+                        config.GetInt64("decode.threads", std::thread::hardware_concurrency() >= 2 ? 2 : 1));
+  if (o.decode_threads != 1 && o.decode_threads != 2) return bad("decode.threads", "must be 1 or 2");
   ARROW_ASSIGN_OR_RAISE(auto poll_timeout, config.GetInt64("poll.timeout.ms", 100));
   if (poll_timeout < 0) return bad("poll.timeout.ms", "must not be negative");
   o.poll_timeout = std::chrono::milliseconds(poll_timeout);
