@@ -447,6 +447,31 @@ TEST(JsonDecoder, StringsWithAndWithoutEscapesAndSpacing) {
       << d.batch.batch->column(0)->ToString();
 }
 
+// Escape-free strings are checked and copied in blocks of 32 and 128 bytes: every length
+// around those sizes, with an escape (decoded) at the start, the end or nowhere, and the
+// string last in its message so that the blocks reach past the message.
+TEST(JsonDecoder, StringsOfEveryLengthAroundTheCopyBlocks) {
+  auto schema = arrow::schema({arrow::field("n", arrow::int32()), arrow::field("s", arrow::utf8())});
+  std::vector<std::string> messages;
+  std::vector<std::string> expected;
+  for (size_t length = 0; length <= 300; ++length) {
+    std::string body;
+    for (size_t i = 0; i < length; ++i) body += static_cast<char>('a' + i % 26);
+    for (int escape = 0; escape < 3; ++escape) {
+      std::string json = body, value = body;
+      if (escape == 1) json = "\\n" + body, value = "\n" + body;
+      if (escape == 2) json = body + "\\\"", value = body + "\"";
+      messages.push_back("{\"n\":1,\"s\":\"" + json + "\"}");
+      expected.push_back(value);
+    }
+  }
+  auto d = DecodeAll(schema, messages);
+  ASSERT_TRUE(d.batch.errors.empty()) << d.batch.errors[0].message;
+  const auto& strings = static_cast<const arrow::StringArray&>(*d.batch.batch->column(1));
+  ASSERT_EQ(strings.length(), static_cast<int64_t>(expected.size()));
+  for (size_t i = 0; i < expected.size(); ++i) EXPECT_EQ(strings.GetView(static_cast<int64_t>(i)), expected[i]) << i;
+}
+
 TEST(JsonDecoder, UnknownFields) {
   auto schema = arrow::schema({arrow::field("a", arrow::int64()),
                                arrow::field("s", arrow::struct_({arrow::field("x", arrow::int32())}))});
