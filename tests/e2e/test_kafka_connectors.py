@@ -266,19 +266,25 @@ def sink_rows(kind: str, path: pathlib.Path) -> list:
 
 
 class JsonProducer:
+    """Messages {"id": n, "name": ...} with ids 0, 1, 2, ...; safe to call from a feeder
+    thread and the test at once (ids stay unique)."""
+
     def __init__(self, bootstrap, topic):
         self.topic = topic
         self.next_id = 0
+        self.lock = threading.Lock()
         self.producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 5})
 
     def produce(self, count):
-        for _ in range(count):
-            i = self.next_id
-            self.producer.produce(self.topic, key=str(i).encode(), value=json.dumps({"id": i, "name": f"item-{i}"}))
-            self.next_id += 1
-            if i % 1000 == 0:
-                self.producer.poll(0)
-        assert self.producer.flush(30) == 0
+        with self.lock:
+            for _ in range(count):
+                i = self.next_id
+                self.producer.produce(self.topic, key=str(i).encode(),
+                                      value=json.dumps({"id": i, "name": f"item-{i}"}))
+                self.next_id += 1
+                if i % 1000 == 0:
+                    self.producer.poll(0)
+            assert self.producer.flush(30) == 0
 
 
 @contextlib.contextmanager

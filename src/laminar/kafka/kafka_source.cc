@@ -52,7 +52,9 @@ struct KafkaSource::PreparedBatch {
   std::vector<serde::RecordError> key_errors;
   std::vector<size_t> decode_index;        // position in `records` of each decoded record
   std::vector<serde::RawRecord> to_decode;  // when some are left out
-  std::optional<arrow::Result<serde::DecodedBatch>> decoded;  // a pending second half's
+  // Held batches: what the decoder made of them; unset while the background decoder works.
+  std::optional<arrow::Result<serde::DecodedBatch>> decoded;
+  bool from_full_poll = false;  // the poll stopped at its limit: more is likely waiting
 
   std::span<const serde::RawRecord> ToDecode() const {
     return decode_index.size() == records.size() ? std::span<const serde::RawRecord>(records)
@@ -513,13 +515,9 @@ void KafkaSource::PauseAtReplayEnd(const TopicPartition& tp) {
 arrow::Result<std::optional<SourceBatch>> KafkaSource::PollBatch(int64_t max_records, std::chrono::milliseconds timeout) {
   if (!consumer_) return arrow::Status::Invalid(where_, ": poll before open");
   if (!callback_error_.ok()) return std::exchange(callback_error_, arrow::Status::OK());
-  if (pending_) {
-    // The second half of the last poll, decoded while its first half was: returned before
-    // anything more is polled, so no rebalance came between.
-    auto batch = std::move(pending_);
-    ARROW_ASSIGN_OR_RAISE(auto decoded, std::move(*batch->decoded));
-    return Finish(*batch, std::move(decoded));
-  }
+  // Held messages of a poll that was not full: the stream is slow, so they are returned at
+  // once rather than after another poll.
+  if (pending_ && !pending_->from_full_poll) return ReturnPending(nullptr);
   if (auto security = SecurityFailureOf(consumer_.get(), where_)) return *security;
   UpdateFetchPause();
   const int64_t limit = std::min(max_records > 0 ? max_records : options_.max_poll_records, options_.max_poll_records);
@@ -541,14 +539,14 @@ arrow::Result<std::optional<SourceBatch>> KafkaSource::PollBatch(int64_t max_rec
   uint64_t looked_up_at = changes_before;
   while (static_cast<int64_t>(messages.size()) < limit) {
     int wait = 0;
-    if (messages.empty()) {
+    if (messages.empty() && !pending_) {  // with held rows, the poll only takes what is there
       const auto now = std::chrono::steady_clock::now();
       if (now < deadline) wait = TimeoutMs(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now));
     }
     MessageHandle message(rd_kafka_consumer_poll(consumer_.get(), wait));
     if (!callback_error_.ok()) return std::exchange(callback_error_, arrow::Status::OK());
     if (!message) {
-      if (!messages.empty() || std::chrono::steady_clock::now() >= deadline) break;
+      if (!messages.empty() || pending_ || std::chrono::steady_clock::now() >= deadline) break;
       continue;
     }
     if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -600,16 +598,38 @@ arrow::Result<std::optional<SourceBatch>> KafkaSource::PollBatch(int64_t max_rec
     messages.push_back(std::move(message));
   }
   if (tracker_.changes() != changes_before) {
-    // A rebalance inside this call. Messages taken before it from a partition revoked since
-    // were never returned: the partition may already be handed over (nothing of it was read
-    // since the last commit), and its next owner reads them from the group's offset. A
-    // partition given back to this member restarts at the tracked position, which may be
-    // past them (the group's offset moved on meanwhile).
+    // A rebalance inside this call. Messages taken before it (held ones included) from a
+    // partition revoked since were never returned: the partition may already be handed
+    // over (nothing of it was read since the last commit), and its next owner reads them
+    // from the group's offset. A partition given back to this member restarts at the
+    // tracked position, which may be past them (the group's offset moved on meanwhile) or
+    // behind held ones (fetched again: taken once). The rare case decodes again, here.
+    if (pending_) {
+      spdlog::info("{}: rebalance during a poll; {} held message(s) checked again", where_, pending_->messages.size());
+      auto held = TakePending();
+      held.insert(held.end(), std::make_move_iterator(messages.begin()), std::make_move_iterator(messages.end()));
+      messages = std::move(held);
+    }
+    std::map<TopicPartition, int64_t> taken_next;
     std::erase_if(messages, [&](const MessageHandle& m) {
       const TopicPartition tp{rd_kafka_topic_name(m->rkt), m->partition};
-      const auto next = tracker_.Next(tp);
-      return !tracker_.IsAssigned(tp) || (next && m->offset < *next);
+      const auto tracked = tracker_.Next(tp);
+      auto [taken, first] = taken_next.try_emplace(tp, tracked.value_or(m->offset));
+      if (!tracker_.IsAssigned(tp) || m->offset < taken->second) return true;
+      taken->second = m->offset + 1;
+      return false;
     });
+  }
+  if (pending_) {
+    // The pipeline's steady state: the rows held from the last poll (decoded meanwhile) are
+    // returned, and this poll's messages decode in the background until the next call.
+    std::unique_ptr<PreparedBatch> next;
+    if (!messages.empty()) {
+      const bool full = static_cast<int64_t>(messages.size()) >= limit;
+      next = Prepare(std::move(messages));
+      next->from_full_poll = full;
+    }
+    return ReturnPending(std::move(next));
   }
   if (messages.empty()) {
     if (watermarks_) {
@@ -619,7 +639,9 @@ arrow::Result<std::optional<SourceBatch>> KafkaSource::PollBatch(int64_t max_rec
     }
     return std::optional<SourceBatch>();
   }
-  if (background_ && messages.size() >= kMinSplitMessages) {
+  // (Held and new messages merged after a rebalance may exceed the limit: halves do not.)
+  if (background_ && (messages.size() >= kMinSplitMessages || static_cast<int64_t>(messages.size()) > limit)) {
+    const bool full = static_cast<int64_t>(messages.size()) >= limit;
     std::vector<MessageHandle> second_half(std::make_move_iterator(messages.begin() + messages.size() / 2),
                                            std::make_move_iterator(messages.end()));
     messages.resize(messages.size() / 2);
@@ -629,9 +651,10 @@ arrow::Result<std::optional<SourceBatch>> KafkaSource::PollBatch(int64_t max_rec
     auto decoded = decoder_->Decode(first->ToDecode());
     second->decoded = background_->Wait();  // even when the first half failed: it reads `second`
     ARROW_RETURN_NOT_OK(decoded.status());
+    second->from_full_poll = full;
     pending_ = std::move(second);
     auto out = Finish(*first, std::move(*decoded));
-    if (!out.ok()) pending_.reset();  // its rows were not read: a restore reads them again
+    if (!out.ok()) DropPending();  // its rows were not read: a restore reads them again
     return out;
   }
   auto batch = Prepare(std::move(messages));
@@ -640,6 +663,29 @@ arrow::Result<std::optional<SourceBatch>> KafkaSource::PollBatch(int64_t max_rec
 }
 
 size_t KafkaSource::held_messages() const { return pending_ ? pending_->messages.size() : 0; }
+
+arrow::Result<std::optional<SourceBatch>> KafkaSource::ReturnPending(std::unique_ptr<PreparedBatch> next) {
+  auto ready = std::move(pending_);
+  if (!ready->decoded) ready->decoded = background_->Wait();
+  if (next) {
+    pending_ = std::move(next);
+    background_->Start(pending_->ToDecode());
+  }
+  auto decoded = std::move(*ready->decoded);
+  auto out = decoded.ok() ? Finish(*ready, std::move(*decoded)) : decoded.status();
+  if (!out.ok()) DropPending();  // not read: a restore reads them again
+  return out;
+}
+
+std::vector<MessageHandle> KafkaSource::TakePending() {
+  if (!pending_) return {};
+  if (!pending_->decoded) (void)background_->Wait();
+  auto messages = std::move(pending_->messages);
+  pending_.reset();
+  return messages;
+}
+
+void KafkaSource::DropPending() { (void)TakePending(); }
 
 std::unique_ptr<KafkaSource::PreparedBatch> KafkaSource::Prepare(std::vector<MessageHandle> messages_in) const {
   auto batch = std::make_unique<PreparedBatch>();
@@ -915,7 +961,7 @@ SourceCheckpoint KafkaSource::Checkpoint() const {
 
 arrow::Status KafkaSource::Restore(const SourceCheckpoint& checkpoint) {
   ARROW_ASSIGN_OR_RAISE(auto positions, OffsetTracker::FromCheckpoint(checkpoint));
-  pending_.reset();  // read from the restored positions again
+  DropPending();  // read from the restored positions again
   tracker_.Replace(positions);
   last_checkpoint_ = positions;
   epoch_from_ = positions;
@@ -1091,7 +1137,7 @@ arrow::Status KafkaSource::Close() {
   // Leaves the group (the revoke callback unassigns); commits nothing: rows not covered by
   // a committed checkpoint are read again by whoever owns their partitions next.
   closing_ = true;
-  pending_.reset();  // its messages go before the consumer they belong to
+  DropPending();  // its messages go before the consumer they belong to
   Release(std::exchange(releasing_, {}));
   if (alignment_) alignment_->Leave(alignment_member_);
   alignment_.reset();

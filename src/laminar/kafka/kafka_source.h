@@ -16,12 +16,14 @@
 //     position, the group's offset and the sink's.
 //   - Bounded replay (SetReplayEnd): messages at or past a partition's end are dropped and
 //     the partition paused until the replay ends.
-// Decoding: with decode.threads = 2 a poll of at least kMinSplitMessages messages is cut in
-// two halves that decode at once, the second on a BackgroundDecoder. The first half is
-// returned; the second waits, decoded, and is returned by the next PollBatch before
-// anything more is polled. Its rows count as read (offsets, epoch ranges) only then, so a
-// checkpoint taken between the two calls does not cover them, and no rebalance callback
-// can run between the two (callbacks run only inside the poll). Restore and Close drop it.
+// Decoding, with decode.threads = 2: a pipeline. While the rows of one poll are returned,
+// the next poll's messages decode on a BackgroundDecoder, held for the next call (which
+// polls again without waiting for a first message, then returns them). Held messages count
+// as read (offsets, epoch ranges) only when their rows are returned, so a checkpoint never
+// covers them; a rebalance inside a poll re-checks them (revoked partition: dropped;
+// restarted partition: taken once); Restore and Close drop them. The first large poll
+// after an idle spell decodes its halves at once (second half held); a poll that was not
+// full is returned by the next call without polling, so a slow stream is not delayed.
 // Threads: PollBatch (and the rebalance callback, served inside it) on the source's poll
 // thread; Checkpoint/Restore/OnCheckpointCommitted on the driver thread while the poll
 // thread is parked; Metrics/Health from the metrics thread.
@@ -142,6 +144,11 @@ class KafkaSource : public SourceConnector {
   // Routes the decode errors, adds metadata columns and event time, and counts the
   // batch's messages as read.
   arrow::Result<std::optional<SourceBatch>> Finish(PreparedBatch& batch, serde::DecodedBatch decoded);
+  // Returns the held batch (waiting for its decode), holding `next` and starting its decode.
+  arrow::Result<std::optional<SourceBatch>> ReturnPending(std::unique_ptr<PreparedBatch> next);
+  // The held messages, undecoded (waits for the background decoder to let go of them).
+  std::vector<MessageHandle> TakePending();
+  void DropPending();
   // Backpressure and alignment: pauses or resumes fetching of every held partition, still
   // polling so the group keeps the member.
   void UpdateFetchPause();
@@ -163,7 +170,7 @@ class KafkaSource : public SourceConnector {
   MetadataColumns metadata_;
   std::unique_ptr<serde::RecordDecoder> decoder_;
   std::unique_ptr<serde::BackgroundDecoder> background_;  // decode.threads = 2
-  std::unique_ptr<PreparedBatch> pending_;  // a poll's second half, decoded, not yet returned
+  std::unique_ptr<PreparedBatch> pending_;  // polled, decoded or decoding, not yet returned
   std::unique_ptr<dlq::ErrorRouter> router_;
   KafkaHandle consumer_;
 
