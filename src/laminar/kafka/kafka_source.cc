@@ -55,6 +55,7 @@ struct KafkaSource::PreparedBatch {
   // Held batches: what the decoder made of them; unset while the background decoder works.
   std::optional<arrow::Result<serde::DecodedBatch>> decoded;
   bool from_full_poll = false;  // the poll stopped at its limit: more is likely waiting
+  uint64_t checked_at = 0;       // the tracker's changes() when held messages were checked
 
   std::span<const serde::RawRecord> ToDecode() const {
     return decode_index.size() == records.size() ? std::span<const serde::RawRecord>(records)
@@ -72,7 +73,10 @@ void RegisterKafkaSource(ConnectorRegistry& registry) {
 
 KafkaSource::KafkaSource() = default;
 
-KafkaSource::~KafkaSource() { (void)Close(); }
+KafkaSource::~KafkaSource() {
+  DropPending();
+  (void)Close();
+}
 
 arrow::Status KafkaSource::CheckConfig(const ConnectorConfig& config) const {
   ARROW_ASSIGN_OR_RAISE(auto options, KafkaSourceOptions::FromConfig(config));
@@ -514,10 +518,28 @@ void KafkaSource::PauseAtReplayEnd(const TopicPartition& tp) {
 
 arrow::Result<std::optional<SourceBatch>> KafkaSource::PollBatch(int64_t max_records, std::chrono::milliseconds timeout) {
   if (!consumer_) return arrow::Status::Invalid(where_, ": poll before open");
+  auto out = PollAndDecode(max_records, timeout);
+  if (!out.ok() && consumer_ && !fatal_) {
+    // The runtime may poll again after a transient error without restoring: messages taken
+    // from the consumer but not returned (held ones too) would be skipped. The fetch goes
+    // back to the tracked positions instead.
+    DropPending();
+    const auto owned = tracker_.assigned();
+    if (auto seek = Seek(std::vector<TopicPartition>(owned.begin(), owned.end())); !seek.ok()) {
+      spdlog::warn("{}: after a failed poll: {}", where_, seek.ToString());
+    }
+  }
+  return out;
+}
+
+arrow::Result<std::optional<SourceBatch>> KafkaSource::PollAndDecode(int64_t max_records,
+                                                                    std::chrono::milliseconds timeout) {
   if (!callback_error_.ok()) return std::exchange(callback_error_, arrow::Status::OK());
   // Held messages of a poll that was not full: the stream is slow, so they are returned at
-  // once rather than after another poll.
-  if (pending_ && !pending_->from_full_poll) return ReturnPending(nullptr);
+  // once rather than after another poll (unless a rebalance came since they were checked).
+  if (pending_ && !pending_->from_full_poll && pending_->checked_at == tracker_.changes()) {
+    return ReturnPending(nullptr);
+  }
   if (auto security = SecurityFailureOf(consumer_.get(), where_)) return *security;
   UpdateFetchPause();
   const int64_t limit = std::min(max_records > 0 ? max_records : options_.max_poll_records, options_.max_poll_records);
@@ -535,8 +557,19 @@ arrow::Result<std::optional<SourceBatch>> KafkaSource::PollBatch(int64_t max_rec
     std::optional<int64_t> next;
   };
   std::vector<Lookup> lookups;
-  const uint64_t changes_before = tracker_.changes();
-  uint64_t looked_up_at = changes_before;
+  // Held messages were checked against the tracker as it was when they were held: a
+  // rebalance since (in a call that failed before re-checking them) counts as in this call.
+  const uint64_t changes_before = pending_ ? pending_->checked_at : tracker_.changes();
+  uint64_t looked_up_at = tracker_.changes();
+  // Past the held messages of a partition: after a restart behind them, the fetch brings
+  // them again.
+  auto past_held = [&](const TopicPartition& tp, std::optional<int64_t> next) {
+    if (!pending_) return next;
+    for (const auto& part : pending_->parts) {
+      if (part.tp == tp) return std::optional<int64_t>(next ? std::max(*next, part.last_offset + 1) : part.last_offset + 1);
+    }
+    return next;
+  };
   while (static_cast<int64_t>(messages.size()) < limit) {
     int wait = 0;
     if (messages.empty() && !pending_) {  // with held rows, the poll only takes what is there
@@ -570,7 +603,7 @@ arrow::Result<std::optional<SourceBatch>> KafkaSource::PollBatch(int64_t max_rec
         // Messages taken before a revoke and re-assign must not come twice: the fetch
         // restarts at the tracked position, behind what this call holds.
         l.assigned = tracker_.IsAssigned(l.tp);
-        const auto tracked = tracker_.Next(l.tp);
+        const auto tracked = past_held(l.tp, tracker_.Next(l.tp));
         l.next = tracked && l.next ? std::max(*tracked, *l.next) : (tracked ? tracked : l.next);
       }
     }
@@ -580,7 +613,7 @@ arrow::Result<std::optional<SourceBatch>> KafkaSource::PollBatch(int64_t max_rec
     if (lookup == lookups.end()) {
       TopicPartition tp{rd_kafka_topic_name(message->rkt), message->partition};
       const bool assigned = tracker_.IsAssigned(tp);
-      auto next = tracker_.Next(tp);
+      auto next = past_held(tp, tracker_.Next(tp));
       lookups.push_back(Lookup{message->rkt, message->partition, std::move(tp), assigned, next});
       lookup = lookups.end() - 1;
     }
@@ -628,6 +661,7 @@ arrow::Result<std::optional<SourceBatch>> KafkaSource::PollBatch(int64_t max_rec
       const bool full = static_cast<int64_t>(messages.size()) >= limit;
       next = Prepare(std::move(messages));
       next->from_full_poll = full;
+      next->checked_at = tracker_.changes();
     }
     return ReturnPending(std::move(next));
   }
@@ -652,6 +686,7 @@ arrow::Result<std::optional<SourceBatch>> KafkaSource::PollBatch(int64_t max_rec
     second->decoded = background_->Wait();  // even when the first half failed: it reads `second`
     ARROW_RETURN_NOT_OK(decoded.status());
     second->from_full_poll = full;
+    second->checked_at = tracker_.changes();
     pending_ = std::move(second);
     auto out = Finish(*first, std::move(*decoded));
     if (!out.ok()) DropPending();  // its rows were not read: a restore reads them again

@@ -144,6 +144,8 @@ class KafkaSource : public SourceConnector {
   // Routes the decode errors, adds metadata columns and event time, and counts the
   // batch's messages as read.
   arrow::Result<std::optional<SourceBatch>> Finish(PreparedBatch& batch, serde::DecodedBatch decoded);
+  // PollBatch without the recovery from its errors.
+  arrow::Result<std::optional<SourceBatch>> PollAndDecode(int64_t max_records, std::chrono::milliseconds timeout);
   // Returns the held batch (waiting for its decode), holding `next` and starting its decode.
   arrow::Result<std::optional<SourceBatch>> ReturnPending(std::unique_ptr<PreparedBatch> next);
   // The held messages, undecoded (waits for the background decoder to let go of them).
@@ -168,11 +170,14 @@ class KafkaSource : public SourceConnector {
   std::string where_;
   std::shared_ptr<arrow::Schema> schema_;
   MetadataColumns metadata_;
-  std::unique_ptr<serde::RecordDecoder> decoder_;
-  std::unique_ptr<serde::BackgroundDecoder> background_;  // decode.threads = 2
-  std::unique_ptr<PreparedBatch> pending_;  // polled, decoded or decoding, not yet returned
   std::unique_ptr<dlq::ErrorRouter> router_;
   KafkaHandle consumer_;
+  std::unique_ptr<serde::RecordDecoder> decoder_;
+  std::unique_ptr<serde::BackgroundDecoder> background_;  // decode.threads = 2
+  // Polled, decoded or decoding, not yet returned. Declared after the consumer and the
+  // background decoder, so it goes first: its messages before the consumer, its records
+  // before the thread that may read them has stopped.
+  std::unique_ptr<PreparedBatch> pending_;
 
   OffsetTracker tracker_;
   Positions started_at_;                  // where this member first started each partition

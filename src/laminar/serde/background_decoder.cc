@@ -1,5 +1,7 @@
 #include "laminar/serde/background_decoder.h"
 
+#include <exception>
+#include <new>
 #include <utility>
 
 namespace laminar::serde {
@@ -40,7 +42,15 @@ void BackgroundDecoder::Run() {
     if (stopping_) return;
     const auto records = *std::exchange(work_, std::nullopt);
     lock.unlock();
-    auto result = decoder_->Decode(records);
+    arrow::Result<DecodedBatch> result = arrow::Status::UnknownError("background decoder: no result");
+    try {
+      result = decoder_->Decode(records);
+    } catch (const std::bad_alloc&) {
+      // An exception would end the process on this thread; the caller gets a status.
+      result = arrow::Status::OutOfMemory("decoding a batch of ", records.size(), " records");
+    } catch (const std::exception& e) {
+      result = arrow::Status::UnknownError("decoding a batch of ", records.size(), " records: ", e.what());
+    }
     lock.lock();
     result_ = std::move(result);
     wake_.notify_all();
