@@ -733,6 +733,62 @@ TEST_F(KafkaMockTest, TwoDecodeThreadsHoldAPollsSecondHalfOutsideTheCheckpoint) 
   ASSERT_TRUE(source->Close().ok());
 }
 
+// A Confluent Avro message: magic byte, schema id, then {id: long, name: ["null", string]}.
+std::string AvroMessage(int32_t schema_id, int64_t id) {
+  std::string out(1, '\0');
+  for (int shift = 24; shift >= 0; shift -= 8) out += static_cast<char>((schema_id >> shift) & 0xff);
+  auto varint = [&](uint64_t v) {
+    for (; v >= 0x80; v >>= 7) out += static_cast<char>((v & 0x7f) | 0x80);
+    out += static_cast<char>(v);
+  };
+  varint((static_cast<uint64_t>(id) << 1) ^ static_cast<uint64_t>(id >> 63));
+  const std::string name = "item-" + std::to_string(id);
+  varint(2);  // union branch 1: string
+  varint(name.size() << 1);
+  return out + name;
+}
+
+// A poll that fails after taking messages (here: the registry is down for a schema id the
+// source has not seen) must not skip them: the runtime polls again after a transient error
+// without a restore, so the source rewinds to the tracked positions itself. Later messages
+// never come before the one that failed, and the checkpoint never passes it.
+TEST_F(KafkaMockTest, AFailedPollRewindsSoNoMessageIsSkipped) {
+  for (const std::string threads : {"1", "2"}) {
+    SCOPED_TRACE("decode.threads = " + threads);
+    const std::string topic = "rewind-" + threads;
+    CreateTopic(topic, 1);
+    // Offsets 0-2 and 4-5 use the pinned schema (id 1); offset 3 names id 7, which only
+    // the (unreachable) registry could resolve.
+    Produce(topic, 0, {AvroMessage(1, 0), AvroMessage(1, 1), AvroMessage(1, 2), AvroMessage(7, 3), AvroMessage(1, 4),
+                       AvroMessage(1, 5)});
+    const std::string schema =
+        R"({"type":"record","name":"r","fields":[{"name":"id","type":"long"},{"name":"name","type":["null","string"]}]})";
+    auto source = OpenSource({{"topic", topic}, {"group.id", "g-" + topic}, {"format", "avro"},
+                              {"format.avro.schema", schema}, {"format.avro.schema.id", "1"},
+                              {"schema.registry.url", "http://127.0.0.1:1"}, {"schema.registry.timeout.ms", "1000"},
+                              {"decode.threads", threads}},
+                             JsonSchema());
+    ASSERT_TRUE(source);
+    std::vector<int64_t> ids;
+    int failures = 0;
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (failures < 3 && std::chrono::steady_clock::now() < deadline) {
+      auto batch = source->PollBatch(100, 300ms);
+      if (!batch.ok()) {
+        ++failures;
+        EXPECT_LE(std::stoll(source->Checkpoint().GetOffset(topic + "-0").value_or("0")), 3);
+        continue;
+      }
+      if (!*batch) continue;
+      auto column = std::static_pointer_cast<arrow::Int64Array>((*batch)->records->GetColumnByName("id"));
+      for (int64_t i = 0; i < column->length(); ++i) ids.push_back(column->Value(i));
+    }
+    EXPECT_EQ(failures, 3) << "the message with the unknown schema id stopped failing";
+    for (int64_t id : ids) EXPECT_LT(id, 3) << "a message after the failed one was returned";
+    ASSERT_TRUE(source->Close().ok());
+  }
+}
+
 TEST_F(KafkaMockTest, DecodeThreadsIsOneOrTwo) {
   ConnectorConfig config("kafka", {{"bootstrap.servers", bootstrap_}, {"topic", "t"}, {"group.id", "g"}, {"decode.threads", "3"}});
   auto options = KafkaSourceOptions::FromConfig(config);
