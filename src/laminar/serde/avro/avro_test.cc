@@ -740,6 +740,15 @@ TEST(AvroConfluentTest, DecoderLooksUpAndCachesSchemas) {
   auto empty = decoder->Decode({});
   ASSERT_TRUE(empty.ok());
   EXPECT_EQ(empty->batch->num_rows(), 0);
+  // A failed call's good rows do not stay behind for the next call: its caller reads the
+  // whole batch again.
+  std::vector<RawRecord> good_then_down(2);
+  good_then_down[0].value = payloads[0];
+  good_then_down[1].value = p99;
+  EXPECT_TRUE(decoder->Decode(good_then_down).status().IsIOError());
+  auto after = decoder->Decode({});
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->batch->num_rows(), 0);
 }
 
 // ---- the format factories ---------------------------------------------------------------------

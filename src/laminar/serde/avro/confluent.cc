@@ -60,7 +60,14 @@ class ConfluentDecoder : public RecordDecoder {
           out.errors.push_back({i, header.status().message()});
           continue;
         }
-        ARROW_ASSIGN_OR_RAISE(const Entry* entry, Lookup(header->first));
+        auto found = Lookup(header->first);
+        if (!found.ok()) {
+          // The whole call fails and its records are read again: the rows decoded so far
+          // must not stay behind for the next call.
+          (void)decoder_->Flush();
+          return found.status();
+        }
+        const Entry* entry = *found;
         if (entry->program == nullptr) {
           out.errors.push_back({i, entry->error});
           continue;
@@ -68,6 +75,10 @@ class ConfluentDecoder : public RecordDecoder {
         if (!decoder_->DecodeDatum(*entry->program, header->second, &error)) out.errors.push_back({i, error});
       }
     } catch (const std::bad_alloc&) {
+      try {
+        (void)decoder_->Flush();
+      } catch (const std::bad_alloc&) {
+      }
       return arrow::Status::OutOfMemory("Avro decoder: out of memory");
     }
     ARROW_ASSIGN_OR_RAISE(out.batch, decoder_->Flush());
