@@ -18,7 +18,8 @@
 // Producers (bare and ours) use the sink's default client settings (acks=all, idempotent,
 // linger.ms=5, batch.size=16384; librdkafka's queue.buffering.max.messages unless the
 // environment sets KAFKA_BENCH_QUEUE_MESSAGES, for both); consumers use the source's
-// (read_committed).
+// (read_committed), plus KAFKA_BENCH_CONSUMER's "name=value,..." librdkafka properties for
+// both.
 #include <arrow/api.h>
 #include <librdkafka/rdkafka.h>
 #include <spdlog/spdlog.h>
@@ -156,15 +157,33 @@ void BareProduce(const std::string& bootstrap, const std::string& topic, int64_t
   if (g_delivery_failures != 0) Fail("delivery failures");
 }
 
+// Extra librdkafka consumer properties for both consumers, from KAFKA_BENCH_CONSUMER
+// ("name=value,name=value"), to compare client settings on the same data.
+std::map<std::string, std::string> ExtraConsumerProperties() {
+  std::map<std::string, std::string> out;
+  const char* text = std::getenv("KAFKA_BENCH_CONSUMER");
+  if (text == nullptr) return out;
+  std::string all(text);
+  for (size_t start = 0; start < all.size();) {
+    size_t end = all.find(',', start);
+    if (end == std::string::npos) end = all.size();
+    const std::string item = all.substr(start, end - start);
+    if (auto eq = item.find('='); eq != std::string::npos) out[item.substr(0, eq)] = item.substr(eq + 1);
+    start = end + 1;
+  }
+  return out;
+}
+
 // The bare ceiling: a consumer with the source's settings, assigned every partition from
 // the beginning, reading each payload (one load per cache line) and nothing else.
 void BareConsume(const std::string& bootstrap, const std::string& topic, int64_t n) {
   const int64_t total = n;
-  const std::map<std::string, std::string> properties = {
+  std::map<std::string, std::string> properties = {
       {"bootstrap.servers", bootstrap},  {"group.id", "bench-bare-" + std::to_string(::getpid())},
       {"enable.auto.commit", "false"},   {"enable.auto.offset.store", "false"},
       {"enable.partition.eof", "false"}, {"isolation.level", "read_committed"},
       {"auto.offset.reset", "earliest"}, {"partition.assignment.strategy", "cooperative-sticky"}};
+  for (const auto& [name, value] : ExtraConsumerProperties()) properties[name] = value;
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   char reason[512];
   for (const auto& [name, value] : properties) {
@@ -213,11 +232,13 @@ void BareConsume(const std::string& bootstrap, const std::string& topic, int64_t
 }
 
 void OursConsume(const std::string& bootstrap, const std::string& topic, int64_t n) {
-  laminar::ConnectorConfig config("kafka", {{"bootstrap.servers", bootstrap},
-                                            {"topic", topic},
-                                            {"group.id", "bench-ours-" + std::to_string(::getpid())},
-                                            {"startup.mode", "earliest"},
-                                            {"format", "json"}});
+  std::map<std::string, std::string> properties = {{"bootstrap.servers", bootstrap},
+                                                   {"topic", topic},
+                                                   {"group.id", "bench-ours-" + std::to_string(::getpid())},
+                                                   {"startup.mode", "earliest"},
+                                                   {"format", "json"}};
+  for (const auto& [name, value] : ExtraConsumerProperties()) properties["properties." + name] = value;
+  laminar::ConnectorConfig config("kafka", properties);
   config.set_instance_name("in");
   config.set_pipeline_name("kafka_bench");
   config.set_schema(BidSchema());
