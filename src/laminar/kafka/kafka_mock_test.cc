@@ -733,6 +733,86 @@ TEST_F(KafkaMockTest, TwoDecodeThreadsHoldAPollsSecondHalfOutsideTheCheckpoint) 
   ASSERT_TRUE(source->Close().ok());
 }
 
+// A rebalance inside a poll while the member holds decoded messages: the member has
+// committed everything it returned (so the revoked partitions go at once, without a commit
+// during the rebalance, which the mock coordinator refuses), then a second member joins.
+// The held messages of the partitions that left are dropped; the new owner reads them
+// from the committed offsets; every message is read exactly once between the two.
+TEST_F(KafkaMockTest, HeldMessagesOfARevokedPartitionAreDroppedInTheRebalance) {
+  CreateTopic("handover", 4);
+  for (int32_t p = 0; p < 4; ++p) Produce("handover", p, JsonValues(p * 100000, 2000));
+  // The eager protocol: the mock coordinator does not complete cooperative rounds.
+  const Properties properties = {{"topic", "handover"}, {"group.id", "g-handover"}, {"decode.threads", "2"},
+                                 {"max.poll.records", "400"}, {"partition.assignment.strategy", "range"},
+                                 // The first member learns of the second's join from a heartbeat.
+                                 {"properties.heartbeat.interval.ms", "200"}};
+  auto first = OpenSource(properties, JsonSchema());
+  ASSERT_TRUE(first);
+  std::vector<int64_t> ids;
+  uint64_t epoch = 0;
+  auto poll = [&](KafkaSource& source) {
+    auto batch = source.PollBatch(400, 100ms);
+    ASSERT_TRUE(batch.ok()) << batch.status().ToString();
+    if (*batch) {
+      auto column = std::static_pointer_cast<arrow::Int64Array>((*batch)->records->GetColumnByName("id"));
+      for (int64_t i = 0; i < column->length(); ++i) ids.push_back(column->Value(i));
+    }
+  };
+  auto commit = [&](KafkaSource& source) {
+    (void)source.Checkpoint();
+    (void)source.OnCheckpointCommitted(++epoch);  // may be refused mid-rebalance: tried again
+  };
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (first->held_messages() == 0 && std::chrono::steady_clock::now() < deadline) poll(*first);
+  ASSERT_GT(first->held_messages(), 0u);
+  commit(*first);
+  std::unique_ptr<KafkaSource> second;
+  std::thread opener([&] { second = OpenSource(properties, JsonSchema()); });
+  // The first member polls only once the second has joined (the revocation waits in its
+  // queue: a second or two after the join), so the rebalance runs inside a poll that holds
+  // messages.
+  std::this_thread::sleep_for(8s);
+  const int64_t rebalances_before = first->rebalances();
+  for (;;) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "no rebalance";
+    const size_t rows_before = ids.size();
+    const bool held = first->held_messages() > 0;
+    poll(*first);
+    if (first->rebalances() == rebalances_before) {
+      std::this_thread::sleep_for(50ms);
+      continue;
+    }
+    // The poll that revoked every partition (the eager protocol) while messages were held
+    // returned none of them and holds none.
+    EXPECT_TRUE(held);
+    EXPECT_EQ(ids.size(), rows_before) << "rows of a revoked partition were returned";
+    EXPECT_EQ(first->held_messages(), 0u);
+    break;
+  }
+  opener.join();
+  ASSERT_TRUE(second);
+  auto quiet_since = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() < deadline) {
+    const size_t before = ids.size();
+    poll(*first);
+    commit(*first);
+    poll(*second);
+    commit(*second);
+    if (ids.size() != before) quiet_since = std::chrono::steady_clock::now();
+    if (ids.size() >= 8000 && std::chrono::steady_clock::now() - quiet_since > 2s) break;
+  }
+  EXPECT_FALSE(second->assigned().empty());
+  std::sort(ids.begin(), ids.end());
+  std::vector<int64_t> expected;
+  for (int64_t p = 0; p < 4; ++p) {
+    for (int64_t i = 0; i < 2000; ++i) expected.push_back(p * 100000 + i);
+  }
+  EXPECT_EQ(ids.size(), expected.size());
+  EXPECT_TRUE(ids == expected) << "lost or duplicated messages";
+  ASSERT_TRUE(first->Close().ok());
+  ASSERT_TRUE(second->Close().ok());
+}
+
 // A Confluent Avro message: magic byte, schema id, then {id: long, name: ["null", string]}.
 std::string AvroMessage(int32_t schema_id, int64_t id) {
   std::string out(1, '\0');

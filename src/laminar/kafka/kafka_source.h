@@ -82,6 +82,8 @@ class KafkaSource : public SourceConnector {
 
   const KafkaSourceOptions& options() const { return options_; }
   std::set<TopicPartition> assigned() const { return tracker_.assigned(); }
+  // Assignments and revocations seen so far.
+  int64_t rebalances() const { return tracker_.rebalances(); }
   // Messages of the last poll decoded but not yet returned (decode.threads = 2).
   size_t held_messages() const;
 
