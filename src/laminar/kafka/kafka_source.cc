@@ -27,6 +27,13 @@ std::string Describe(const std::vector<TopicPartition>& partitions) {
   return out.empty() ? "no partitions" : out;
 }
 
+// The larger of two positions, either of which may be unknown.
+std::optional<int64_t> Furthest(std::optional<int64_t> a, std::optional<int64_t> b) {
+  if (!a) return b;
+  if (!b) return a;
+  return std::max(*a, *b);
+}
+
 }  // namespace
 
 // The batch's partitions (a handful; messages come in runs of one partition), so that
@@ -566,7 +573,7 @@ arrow::Result<std::optional<SourceBatch>> KafkaSource::PollAndDecode(int64_t max
   auto past_held = [&](const TopicPartition& tp, std::optional<int64_t> next) {
     if (!pending_) return next;
     for (const auto& part : pending_->parts) {
-      if (part.tp == tp) return std::optional<int64_t>(next ? std::max(*next, part.last_offset + 1) : part.last_offset + 1);
+      if (part.tp == tp) return Furthest(next, part.last_offset + 1);
     }
     return next;
   };
@@ -603,8 +610,7 @@ arrow::Result<std::optional<SourceBatch>> KafkaSource::PollAndDecode(int64_t max
         // Messages taken before a revoke and re-assign must not come twice: the fetch
         // restarts at the tracked position, behind what this call holds.
         l.assigned = tracker_.IsAssigned(l.tp);
-        const auto tracked = past_held(l.tp, tracker_.Next(l.tp));
-        l.next = tracked && l.next ? std::max(*tracked, *l.next) : (tracked ? tracked : l.next);
+        l.next = Furthest(past_held(l.tp, tracker_.Next(l.tp)), l.next);
       }
     }
     auto lookup = std::find_if(lookups.begin(), lookups.end(), [&](const Lookup& l) {
@@ -659,9 +665,7 @@ arrow::Result<std::optional<SourceBatch>> KafkaSource::PollAndDecode(int64_t max
     std::unique_ptr<PreparedBatch> next;
     if (!messages.empty()) {
       const bool full = static_cast<int64_t>(messages.size()) >= limit;
-      next = Prepare(std::move(messages));
-      next->from_full_poll = full;
-      next->checked_at = tracker_.changes();
+      next = PrepareToHold(std::move(messages), full);
     }
     return ReturnPending(std::move(next));
   }
@@ -680,13 +684,11 @@ arrow::Result<std::optional<SourceBatch>> KafkaSource::PollAndDecode(int64_t max
                                            std::make_move_iterator(messages.end()));
     messages.resize(messages.size() / 2);
     auto first = Prepare(std::move(messages));
-    auto second = Prepare(std::move(second_half));
+    auto second = PrepareToHold(std::move(second_half), full);
     background_->Start(second->ToDecode());
     auto decoded = decoder_->Decode(first->ToDecode());
     second->decoded = background_->Wait();  // even when the first half failed: it reads `second`
     ARROW_RETURN_NOT_OK(decoded.status());
-    second->from_full_poll = full;
-    second->checked_at = tracker_.changes();
     pending_ = std::move(second);
     auto out = Finish(*first, std::move(*decoded));
     if (!out.ok()) DropPending();  // its rows were not read: a restore reads them again
@@ -695,6 +697,14 @@ arrow::Result<std::optional<SourceBatch>> KafkaSource::PollAndDecode(int64_t max
   auto batch = Prepare(std::move(messages));
   ARROW_ASSIGN_OR_RAISE(auto decoded, decoder_->Decode(batch->ToDecode()));
   return Finish(*batch, std::move(decoded));
+}
+
+std::unique_ptr<KafkaSource::PreparedBatch> KafkaSource::PrepareToHold(std::vector<MessageHandle> messages,
+                                                                       bool from_full_poll) const {
+  auto batch = Prepare(std::move(messages));
+  batch->from_full_poll = from_full_poll;
+  batch->checked_at = tracker_.changes();
+  return batch;
 }
 
 size_t KafkaSource::held_messages() const { return pending_ ? pending_->messages.size() : 0; }

@@ -143,6 +143,8 @@ class KafkaSource : public SourceConnector {
   struct PreparedBatch;
   // The records of `messages` for the decoder, and the bookkeeping Finish needs.
   std::unique_ptr<PreparedBatch> Prepare(std::vector<MessageHandle> messages) const;
+  // Prepare for a batch to be held: checked against the tracker as it is now.
+  std::unique_ptr<PreparedBatch> PrepareToHold(std::vector<MessageHandle> messages, bool from_full_poll) const;
   // Routes the decode errors, adds metadata columns and event time, and counts the
   // batch's messages as read.
   arrow::Result<std::optional<SourceBatch>> Finish(PreparedBatch& batch, serde::DecodedBatch decoded);

@@ -63,8 +63,8 @@ std::vector<ConfigKeySpec> KafkaSourceKeySpecs() {
       ConfigKeySpec::Optional("max.poll.records", ConfigType::kInt, "1000", "Messages decoded per poll, at most."),
       ConfigKeySpec::Unset("decode.threads", ConfigType::kInt,
                            "1 or 2. With 2 (the default on a machine with two or more cores; csv always uses 1), "
-                           "a poll of at least 256 messages decodes its two halves at once and returns the second "
-                           "half from the next poll."),
+                           "a poll's messages decode on a second thread while the next poll runs, and are returned "
+                           "by that next poll."),
       ConfigKeySpec::Optional("poll.timeout.ms", ConfigType::kInt, "100",
                               "How long one poll waits for the first message."),
       ConfigKeySpec::Optional("partition.assignment.strategy", ConfigType::kString, "cooperative-sticky",

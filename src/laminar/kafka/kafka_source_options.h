@@ -45,7 +45,7 @@ struct KafkaSourceOptions {
   OffsetReset reset = OffsetReset::kEarliest;
   bool read_committed = true;
   int64_t max_poll_records = 1000;
-  int64_t decode_threads = 1;  // 2: a poll's two halves decode at once (kafka_source.h)
+  int64_t decode_threads = 1;  // 2: decoding beside polling (kafka_source.h)
   std::chrono::milliseconds poll_timeout{100};
   std::chrono::milliseconds request_timeout{30000};  // committed offsets, watermarks, seek
   bool include_metadata = false;

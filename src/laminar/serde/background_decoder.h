@@ -1,7 +1,7 @@
 // A decoder on a thread of its own: Start hands it a span of records and returns at once,
-// Wait returns what it decoded. A source polls a batch, gives one half to a
-// BackgroundDecoder and decodes the other half itself, so decoding a batch takes half as
-// long on a machine with a core to spare.
+// Wait returns what it decoded. A source hands it one poll's messages and polls the next
+// meanwhile (or decodes the other half of a large poll itself), so decoding and polling
+// share the time on a machine with a core to spare.
 //
 // The decoder it owns must not share mutable state with the caller's (two instances made
 // by MakeDecoder do not). The records' bytes must stay alive until Wait returns.

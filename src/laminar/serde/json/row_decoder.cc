@@ -770,15 +770,18 @@ bool RowDecoder::AppendObject(od::object& object, std::string* error, std::span<
 // the parser's buffer first. False when the value is not a string or the string has an
 // escape.
 namespace {
-[[gnu::always_inline]] inline bool UnescapedRawString(od::value& value, std::string_view* out) {
+// The bytes between the quotes of a string value, escapes and all; false when the value
+// is not a string.
+[[gnu::always_inline]] inline bool RawStringBody(od::value& value, std::string_view* out) {
   std::string_view raw = value.raw_json_token();
   if (raw.empty() || raw.back() != '"') raw = TrimRight(raw);  // whitespace before the next token
-  if (raw.size() < 2 || raw.front() != '"' || raw.back() != '"' ||
-      std::memchr(raw.data() + 1, '\\', raw.size() - 2)) {
-    return false;
-  }
+  if (raw.size() < 2 || raw.front() != '"' || raw.back() != '"') return false;
   *out = raw.substr(1, raw.size() - 2);
   return true;
+}
+
+[[gnu::always_inline]] inline bool UnescapedRawString(od::value& value, std::string_view* out) {
+  return RawStringBody(value, out) && std::memchr(out->data(), '\\', out->size()) == nullptr;
 }
 
 // The common cases, inline and without AppendValue's dispatch on the JSON type: an
@@ -788,10 +791,8 @@ namespace {
 [[gnu::always_inline]] inline bool AppendCommon(Column& c, od::value& value, const DecodeOptions& options) {
   switch (c.kind) {
     case Kind::kString: {
-      std::string_view raw = value.raw_json_token();
-      if (raw.empty() || raw.back() != '"') raw = TrimRight(raw);  // whitespace before the next token
-      if (raw.size() < 2 || raw.front() != '"' || raw.back() != '"') return false;
-      return c.AppendEscapeFree(raw.data() + 1, raw.size() - 2);
+      std::string_view body;
+      return RawStringBody(value, &body) && c.AppendEscapeFree(body.data(), body.size());
     }
     case Kind::kInt: {
       int64_t i = 0;
