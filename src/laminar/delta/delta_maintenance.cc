@@ -12,6 +12,8 @@
 #include <random>
 #include <regex>
 
+#include "laminar/delta/delta_features.h"
+
 namespace laminar::delta {
 
 namespace json = boost::json;
@@ -50,6 +52,9 @@ arrow::Result<CompactionResult> Compact(DeltaLog& log, const CompactionOptions& 
   ARROW_ASSIGN_OR_RAISE(auto loaded, log.Load());
   if (!loaded) return result;
   Snapshot snapshot = std::move(*loaded);
+  WriteIntent rewrite;
+  rewrite.rewrites_files = true;  // dataChange = false: allowed on append-only tables
+  ARROW_RETURN_NOT_OK(CheckWritable(snapshot, rewrite));
   const auto& location = log.location();
   // Small files by partition.
   std::map<PartitionValues, std::vector<AddAction>> small;
@@ -137,6 +142,7 @@ arrow::Result<CompactionResult> Compact(DeltaLog& log, const CompactionOptions& 
       return result;
     }
     ARROW_RETURN_NOT_OK(log.Update(&snapshot).status());
+    if (auto writable = CheckWritable(snapshot, rewrite); !writable.ok()) return give_up(writable.message());
     for (const auto& r : commit.removes) {
       if (!snapshot.files().count(r.path)) return give_up("file " + r.path + " was removed concurrently");
     }
@@ -144,16 +150,20 @@ arrow::Result<CompactionResult> Compact(DeltaLog& log, const CompactionOptions& 
   return give_up("too many concurrent commits");
 }
 
+int64_t MinimumRetentionHours(const Snapshot& snapshot) {
+  auto configured = snapshot.metadata().configuration.find("delta.deletedFileRetentionDuration");
+  if (configured != snapshot.metadata().configuration.end()) {
+    if (auto hours = RetentionHours(configured->second)) return *hours;
+  }
+  return 168;
+}
+
 arrow::Result<VacuumResult> Vacuum(DeltaLog& log, const VacuumOptions& options) {
   VacuumResult result;
   ARROW_ASSIGN_OR_RAISE(auto loaded, log.Load());
   if (!loaded) return result;
   const Snapshot& snapshot = *loaded;
-  int64_t table_minimum = 168;
-  auto configured = snapshot.metadata().configuration.find("delta.deletedFileRetentionDuration");
-  if (configured != snapshot.metadata().configuration.end()) {
-    if (auto hours = RetentionHours(configured->second)) table_minimum = *hours;
-  }
+  const int64_t table_minimum = MinimumRetentionHours(snapshot);
   if (options.enforce_retention_check && options.retention_hours < table_minimum) {
     return arrow::Status::Invalid("vacuum retention of ", options.retention_hours, " hours is below the table's ",
                                   table_minimum, " hours (delta.deletedFileRetentionDuration): readers of older "

@@ -40,6 +40,9 @@ struct VacuumResult {
   int64_t files_deleted = 0;
 };
 
+// The table's delta.deletedFileRetentionDuration in hours (default one week).
+int64_t MinimumRetentionHours(const Snapshot& snapshot);
+
 arrow::Result<VacuumResult> Vacuum(DeltaLog& log, const VacuumOptions& options);
 
 }  // namespace laminar::delta

@@ -26,6 +26,7 @@
 #include <variant>
 
 #include "laminar/core/changelog.h"
+#include "laminar/delta/delta_features.h"
 #include "laminar/delta/delta_maintenance.h"
 #include "laminar/delta/delta_schema.h"
 #include "laminar/runtime/fault_points.h"
@@ -36,6 +37,16 @@ namespace {
 // In staging records only: the largest version the table may hold for an application
 // watermark when the epoch commits (AppWatermark::expected_at_most).
 constexpr const char* kExpectPrefix = "laminar.expect-at-most:";
+// Upsert: the table version whose files the epoch's rewrites were computed from. Kept in
+// the staging record like the expectations above; never written to the log.
+constexpr const char* kUpsertReadVersion = "laminar.upsert-read-version";
+
+WriteIntent IntentOf(WriteMode mode) {
+  WriteIntent intent;
+  intent.removes_data = mode != WriteMode::kAppend;
+  intent.rewrites_files = mode == WriteMode::kUpsert;
+  return intent;
+}
 }  // namespace
 
 namespace json = boost::json;
@@ -457,6 +468,10 @@ void DeltaSink::MaintenanceLoop() {
                              [&] { return stop_maintenance_; });
     if (stop_maintenance_) break;
     if (!staged_.empty()) continue;  // an epoch waits for its commit: next time
+    // The run itself does not hold the lock, so epochs go on committing meanwhile: it is a
+    // writer of its own, conflicts are settled through the log (an upsert epoch whose
+    // rewritten file it replaced is merged again; it gives up on a file removed meanwhile).
+    lock.unlock();
     CompactionOptions compaction;
     compaction.target_file_size = options_.target_file_size;
     compaction.min_files = options_.compaction_min_files;
@@ -477,6 +492,7 @@ void DeltaSink::MaintenanceLoop() {
     } else {
       spdlog::warn("{}: vacuum skipped: {}", where_, vacuumed.status().ToString());
     }
+    lock.lock();
   }
 }
 
@@ -572,6 +588,29 @@ arrow::Result<int> DeltaSink::UpdateSnapshot() {
   return read;
 }
 
+arrow::Status DeltaSink::CheckTableStillWritable() {
+  auto writable = CheckWritable(*snapshot_, IntentOf(options_.write_mode));
+  if (writable.ok()) return writable;
+  return FatalError(where_, "table " + log_->location().root + " changed at version " +
+                                std::to_string(snapshot_->version()) + ": " + writable.message());
+}
+
+arrow::Result<std::string> DeltaSink::UpsertConflictSince(int64_t version, const std::vector<RemoveAction>& rewritten) {
+  std::set<std::string> replaced;
+  for (const auto& r : rewritten) replaced.insert(r.path);
+  for (int64_t v = version + 1; v <= snapshot_->version(); ++v) {
+    auto commit = log_->ReadCommit(v);
+    if (!commit.ok()) return "version " + std::to_string(v) + " cannot be read to check it (" + commit.status().message() + ")";
+    for (const auto& add : commit->adds) {
+      if (add.data_change) return "version " + std::to_string(v) + " added rows (file " + add.path + ")";
+    }
+    for (const auto& remove : commit->removes) {
+      if (replaced.count(remove.path)) return "version " + std::to_string(v) + " replaced file " + remove.path;
+    }
+  }
+  return std::string();
+}
+
 arrow::Status DeltaSink::CreateOrCheckTable(const std::shared_ptr<arrow::Schema>& input) {
   auto layout = std::make_unique<Layout>();
   layout->input = input;
@@ -634,6 +673,16 @@ arrow::Status DeltaSink::CreateOrCheckTable(const std::shared_ptr<arrow::Schema>
       if (!snapshot_) return arrow::Status::IOError("table creation raced and the table is still unreadable");
     }
   }
+  if (auto writable = CheckWritable(*snapshot_, IntentOf(options_.write_mode)); !writable.ok()) {
+    return ConfigError(where_, "table " + log_->location().root + ": " + writable.message());
+  }
+  if (options_.compaction_enabled && options_.vacuum_retention_hours < MinimumRetentionHours(*snapshot_)) {
+    return ConfigError(where_, "option 'vacuum.retention.hours' = " + std::to_string(options_.vacuum_retention_hours) +
+                                   " is below table " + log_->location().root + "'s retention of " +
+                                   std::to_string(MinimumRetentionHours(*snapshot_)) +
+                                   " hours (delta.deletedFileRetentionDuration): vacuum would delete files that "
+                                   "readers of older versions still need");
+  }
   // Existing table: the input must fit its schema, partitioning included.
   ARROW_ASSIGN_OR_RAISE(auto table_schema, FromDeltaSchemaString(snapshot_->metadata().schema_string));
   auto added = CompareWithTable(*table_schema, *layout->storage);
@@ -686,6 +735,11 @@ arrow::Status DeltaSink::CreateOrCheckTable(const std::shared_ptr<arrow::Schema>
     if (layout->op_index < 0) {
       return ConfigError(where_, std::string("write.mode 'upsert' needs the changelog column '") + kChangelogColumn +
                                      "' (TINYINT: 0 +I, 1 -U, 2 +U, 3 -D) in the input");
+    }
+    if (input->field(layout->op_index)->type()->id() != arrow::Type::INT8) {
+      return ConfigError(where_, std::string("the changelog column '") + kChangelogColumn + "' has type " +
+                                     input->field(layout->op_index)->type()->ToString() +
+                                     "; it must be TINYINT (0 +I, 1 -U, 2 +U, 3 -D)");
     }
     for (const auto& column : options_.merge_key_columns) {
       const int index = layout->storage->GetFieldIndex(column);
@@ -931,6 +985,10 @@ arrow::Status DeltaSink::StageUpsert() {
     const auto& ops = static_cast<const arrow::Int8Array&>(*input->column(layout_->op_index));
     for (int64_t row = 0; row < input->num_rows(); ++row) {
       ARROW_ASSIGN_OR_RAISE(auto key, KeyOf(keys, row));
+      if (ops.IsNull(row)) {
+        return arrow::Status::Invalid(where_, ": row ", row, " of an input batch of epoch ", epoch_, " has a null '",
+                                      kChangelogColumn, "'; every change needs 0 (+I), 1 (-U), 2 (+U) or 3 (-D)");
+      }
       const int8_t op = ops.Value(row);
       if (op < 0 || op > 3) {
         return arrow::Status::Invalid(where_, ": changelog value ", static_cast<int>(op), " in '", kChangelogColumn,
@@ -945,6 +1003,7 @@ arrow::Status DeltaSink::StageUpsert() {
 
   // 2. Rewrite the live files that hold a changed key, without those rows.
   ARROW_RETURN_NOT_OK(UpdateSnapshot().status());
+  upsert_read_version_ = snapshot_->version();
   const auto& location = log_->location();
   const int64_t now = NowMillis();
   for (const auto& [path, add] : snapshot_->files()) {
@@ -1079,6 +1138,10 @@ CommitActions DeltaSink::TakeStaged() {
   staged.adds = std::move(finished_);
   staged.removes = std::move(rewritten_);
   if (!staged.adds.empty()) staged.metadata = pending_metadata_;
+  if (upsert_read_version_ && (!staged.adds.empty() || !staged.removes.empty())) {
+    staged.txns.push_back(TxnAction{kUpsertReadVersion, *upsert_read_version_, 0});
+  }
+  upsert_read_version_.reset();
   finished_.clear();
   rewritten_.clear();
   return staged;
@@ -1134,8 +1197,11 @@ arrow::Status DeltaSink::CommitAdds(CommitActions staged, std::optional<uint64_t
   // Application watermarks go into the log; the versions they expect stay here.
   std::vector<TxnAction> marks;
   std::map<std::string, int64_t> expected;
+  std::optional<int64_t> read_version;  // upsert
   for (auto& t : staged.txns) {
-    if (t.app_id.rfind(kExpectPrefix, 0) == 0) {
+    if (t.app_id == kUpsertReadVersion) {
+      read_version = t.version;
+    } else if (t.app_id.rfind(kExpectPrefix, 0) == 0) {
       expected[t.app_id.substr(std::strlen(kExpectPrefix))] = t.version;
     } else {
       marks.push_back(std::move(t));
@@ -1143,6 +1209,8 @@ arrow::Status DeltaSink::CommitAdds(CommitActions staged, std::optional<uint64_t
   }
   if (adds.empty() && staged.removes.empty() && marks.empty()) return arrow::Status::OK();
   const int64_t now = NowMillis();
+  ARROW_RETURN_NOT_OK(CheckTableStillWritable());
+  std::optional<int64_t> checked_through = read_version;
   for (int attempt = 0;; ++attempt) {
     if (epoch) {
       auto committed = snapshot_->TxnVersion(options_.writer_id);
@@ -1157,6 +1225,19 @@ arrow::Status DeltaSink::CommitAdds(CommitActions staged, std::optional<uint64_t
                                           " on, but the table already holds it up to " + std::to_string(*current) +
                                           " (another writer took it over); the epoch is not committed");
       }
+    }
+    if (checked_through && snapshot_->version() > *checked_through) {
+      // Upsert: its rewrites were computed from the files of version read_version. Commits
+      // since then that add rows (a changed key may be among them) or replace a file it
+      // rewrites (compaction) would leave two rows of one key: the epoch is computed again.
+      ARROW_ASSIGN_OR_RAISE(auto conflict, UpsertConflictSince(*checked_through, staged.removes));
+      if (!conflict.empty()) {
+        Count("delta.upsert_conflicts");
+        return EpochLostError(where_, "epoch " + (epoch ? std::to_string(*epoch) : std::string("?")) +
+                                          " was merged against table version " + std::to_string(*read_version) +
+                                          ", but " + conflict + "; the epoch is merged again");
+      }
+      checked_through = snapshot_->version();
     }
     CommitActions commit;
     commit.adds = adds;
@@ -1176,8 +1257,9 @@ arrow::Status DeltaSink::CommitAdds(CommitActions staged, std::optional<uint64_t
     std::string mode = options_.write_mode == WriteMode::kUpsert ? "Merge" : "Append";
     for (const auto& r : staged.removes) {
       if (!snapshot_->files().count(r.path)) {
-        return FatalError(where_, "file " + r.path + ", which this epoch rewrites, was removed by a concurrent "
-                                  "writer; upsert needs a single writer per table");
+        return EpochLostError(where_, "file " + r.path + ", which epoch " +
+                                          (epoch ? std::to_string(*epoch) : std::string("?")) +
+                                          " rewrites, was removed by another writer; the epoch is merged again");
       }
     }
     if (options_.write_mode == WriteMode::kOverwrite && !adds.empty()) {
@@ -1232,6 +1314,7 @@ arrow::Status DeltaSink::CommitAdds(CommitActions staged, std::optional<uint64_t
     const auto metadata_before = snapshot_->metadata().schema_string;
     ARROW_ASSIGN_OR_RAISE(int read, UpdateSnapshot());
     Count("delta.commit_conflicts");
+    ARROW_RETURN_NOT_OK(CheckTableStillWritable());
     if (snapshot_->metadata().schema_string != metadata_before) {
       ARROW_ASSIGN_OR_RAISE(auto table_schema, FromDeltaSchemaString(snapshot_->metadata().schema_string));
       auto fits = CompareWithTable(*table_schema, *layout_->storage);
@@ -1392,6 +1475,8 @@ arrow::Status DeltaSink::Flush() {
   ARROW_RETURN_NOT_OK(FinishAllFiles());
   CommitActions staged = TakeStaged();
   first_write_ms_ = 0;
+  if (staged.adds.empty() && staged.removes.empty()) return arrow::Status::OK();
+  Count("delta.flush_count");
   return CommitAdds(std::move(staged), std::nullopt, "WRITE");
 }
 

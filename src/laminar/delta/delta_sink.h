@@ -135,6 +135,12 @@ class DeltaSink : public SinkConnector {
   arrow::Status DeleteOrphans(uint64_t from_epoch);
   // log_->Update of snapshot_, refusing when another process committed as writer.id.
   arrow::Result<int> UpdateSnapshot();
+  // The table's writer protocol and properties, possibly changed by another writer, still
+  // allow this sink's writes (a fatal error naming the feature otherwise).
+  arrow::Status CheckTableStillWritable();
+  // Upsert: what, among the commits after `version` up to snapshot_, invalidates rewrites
+  // computed at `version` (rows added, or a file of `rewritten` replaced); "" when nothing.
+  arrow::Result<std::string> UpsertConflictSince(int64_t version, const std::vector<RemoveAction>& rewritten);
   void Count(const std::string& name, int64_t delta = 1);
   // Background compaction + vacuum, every compaction.interval.ms, never while an epoch is
   // staged and not yet committed (its upsert rewrites name the files it replaces).
@@ -159,6 +165,7 @@ class DeltaSink : public SinkConnector {
   std::vector<AddAction> finished_;                               // closed files of the open epoch
   std::vector<RemoveAction> rewritten_;                           // upsert: files the open epoch replaces
   std::vector<std::shared_ptr<arrow::RecordBatch>> changes_;      // upsert: the open epoch's input
+  std::optional<int64_t> upsert_read_version_;                    // upsert: the version its rewrites read
   std::map<uint64_t, CommitActions> staged_;                      // pre-committed, not yet committed
   std::function<std::vector<AppWatermark>()> watermarks_;
   std::optional<int64_t> own_txn_;                                // writer.id's txn as this process knows it

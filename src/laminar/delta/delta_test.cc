@@ -8,9 +8,11 @@
 #include <boost/json.hpp>
 
 #include <filesystem>
+#include <thread>
 #include <tuple>
 #include <fstream>
 
+#include "laminar/core/status.h"
 #include "laminar/delta/delta_log.h"
 #include "laminar/delta/delta_maintenance.h"
 #include "laminar/delta/delta_schema.h"
@@ -554,6 +556,286 @@ TEST_F(DeltaSinkTest, UpsertNeedsTheChangelogColumn) {
   auto status = sink.Open(config);
   ASSERT_FALSE(status.ok());
   EXPECT_NE(status.message().find("_op"), std::string::npos);
+}
+
+TEST_F(DeltaSinkTest, UpsertChangelogColumnMustBeATinyintWithoutNulls) {
+  auto schema = arrow::schema({arrow::field("id", arrow::int64(), false), arrow::field("region", arrow::utf8()),
+                               arrow::field("amount", arrow::float64()), arrow::field("_op", arrow::int32())});
+  auto config = Config({{"write.mode", "upsert"}, {"merge.key.columns", "id"}});
+  config.set_schema(schema);
+  DeltaSink wrong_type;
+  auto refused = wrong_type.Open(config);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.message().find("'_op' has type int32"), std::string::npos) << refused.ToString();
+
+  fs::remove_all(dir_);
+  auto nullable = arrow::schema({arrow::field("id", arrow::int64(), false), arrow::field("region", arrow::utf8()),
+                                 arrow::field("amount", arrow::float64()), arrow::field("_op", arrow::int8())});
+  config.set_schema(nullable);
+  DeltaSink sink;
+  ASSERT_TRUE(sink.Open(config).ok());
+  arrow::Int8Builder ops;
+  ASSERT_TRUE(ops.Append(0).ok());
+  ASSERT_TRUE(ops.AppendNull().ok());
+  auto rows = Changes({{1, "east", 1, 0}, {2, "east", 2, 0}});
+  auto batch = arrow::RecordBatch::Make(nullable, 2, {rows->column(0), rows->column(1), rows->column(2), ops.Finish().ValueOrDie()});
+  ASSERT_TRUE(sink.BeginEpoch(1).ok());
+  ASSERT_TRUE(sink.WriteBatch(batch).ok());
+  auto status = sink.PreCommit(1);
+  ASSERT_FALSE(status.ok());
+  EXPECT_NE(status.message().find("row 1"), std::string::npos) << status.ToString();
+  EXPECT_NE(status.message().find("null '_op'"), std::string::npos) << status.ToString();
+}
+
+// Writes a table's first version by hand with the given protocol, properties and column
+// metadata, as another engine would have created it.
+void CreateForeignTable(const fs::path& dir, const ProtocolAction& protocol,
+                        std::map<std::string, std::string> configuration, const std::string& id_metadata = "{}") {
+  storage::TableLocation location;
+  location.fs = std::make_shared<arrow::fs::LocalFileSystem>();
+  location.root = dir.string();
+  location.local = true;
+  ASSERT_TRUE(location.fs->CreateDir(location.Join("_delta_log"), true).ok());
+  DeltaLog log(location);
+  CommitActions create;
+  create.protocol = protocol;
+  MetadataAction metadata;
+  metadata.id = "00000000-0000-0000-0000-000000000001";
+  metadata.schema_string =
+      R"({"type":"struct","fields":[{"name":"id","type":"long","nullable":false,"metadata":)" + id_metadata +
+      R"(},{"name":"region","type":"string","nullable":true,"metadata":{}},)"
+      R"({"name":"amount","type":"double","nullable":true,"metadata":{}},)"
+      R"({"name":"at","type":"timestamp","nullable":true,"metadata":{}}]})";
+  metadata.configuration = std::move(configuration);
+  create.metadata = metadata;
+  create.commit_info_json = R"({"commitInfo":{"operation":"CREATE TABLE"}})";
+  auto created = log.PutCommitIfAbsent(0, SerializeCommit(create));
+  ASSERT_TRUE(created.ok() && *created);
+}
+
+// A table asking writers for more than this sink does is refused, naming the feature or
+// property; what the sink honours (append-only tables it only appends to, a change feed
+// next to blind appends, timestampNtz) is written.
+TEST_F(DeltaSinkTest, RefusesTablesWhoseWriterProtocolItDoesNotHonour) {
+  auto legacy = [](int writer) {
+    ProtocolAction p;
+    p.min_reader_version = 1;
+    p.min_writer_version = writer;
+    return p;
+  };
+  auto features = [](std::vector<std::string> names) {
+    ProtocolAction p;
+    p.min_reader_version = 1;
+    p.min_writer_version = 7;
+    p.writer_features = std::move(names);
+    return p;
+  };
+  struct Case {
+    std::string name;
+    ProtocolAction protocol;
+    std::map<std::string, std::string> configuration;
+    std::string id_metadata;
+    std::map<std::string, std::string> sink;
+    std::string refusal;  // "" = writable
+  };
+  const std::vector<Case> cases = {
+      {"append-only, append", legacy(2), {{"delta.appendOnly", "true"}}, "{}", {}, ""},
+      {"append-only, overwrite", legacy(2), {{"delta.appendOnly", "true"}}, "{}", {{"write.mode", "overwrite"}},
+       "delta.appendOnly"},
+      {"invariant", legacy(2), {}, R"({"delta.invariants":"{\"expression\":{\"expression\":\"id > 0\"}}"})", {},
+       "invariant on column 'id'"},
+      {"check constraint", legacy(3), {{"delta.constraints.positive", "amount > 0"}}, "{}", {},
+       "CHECK constraint 'positive'"},
+      {"change feed, append", legacy(4), {{"delta.enableChangeDataFeed", "true"}}, "{}", {}, ""},
+      {"change feed, overwrite", legacy(4), {{"delta.enableChangeDataFeed", "true"}}, "{}",
+       {{"write.mode", "overwrite"}}, "delta.enableChangeDataFeed"},
+      {"generated column", legacy(4), {}, R"({"delta.generationExpression":"1"})", {}, "generated column 'id'"},
+      {"identity column", legacy(6), {}, R"({"delta.identity.start":1,"delta.identity.step":1})", {},
+       "identity column 'id'"},
+      {"writer version 8", legacy(8), {}, "{}", {}, "writer version 8"},
+      {"row tracking", features({"rowTracking"}), {}, "{}", {}, "writer feature 'rowTracking'"},
+      {"domain metadata", features({"domainMetadata"}), {}, "{}", {}, "writer feature 'domainMetadata'"},
+      {"timestampNtz + vacuumProtocolCheck", features({"timestampNtz", "vacuumProtocolCheck", "appendOnly"}), {}, "{}",
+       {}, ""},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    fs::remove_all(dir_);
+    CreateForeignTable(dir_, c.protocol, c.configuration, c.id_metadata);
+    DeltaSink sink;
+    auto status = sink.Open(Config(c.sink));
+    if (c.refusal.empty()) {
+      ASSERT_TRUE(status.ok()) << status.ToString();
+      ASSERT_TRUE(sink.BeginEpoch(1).ok());
+      ASSERT_TRUE(sink.WriteBatch(Orders(0, 5)).ok());
+      ASSERT_TRUE(sink.PreCommit(1).ok());
+      ASSERT_TRUE(sink.CommitEpoch(1).ok());
+      EXPECT_EQ(VisibleRows(), 5);
+    } else {
+      ASSERT_FALSE(status.ok());
+      EXPECT_NE(status.message().find(c.refusal), std::string::npos) << status.ToString();
+      EXPECT_EQ(Load()->version(), 0) << "nothing written";
+    }
+  }
+}
+
+// Another engine turns on something this sink cannot honour between two of its commits:
+// the commit that meets it fails with the feature named instead of writing.
+TEST_F(DeltaSinkTest, AProtocolChangeByAnotherWriterStopsTheCommit) {
+  auto sink = Open({{"writer.id", "a"}});
+  ASSERT_TRUE(sink->BeginEpoch(1).ok());
+  ASSERT_TRUE(sink->WriteBatch(Orders(0, 5)).ok());
+  ASSERT_TRUE(sink->PreCommit(1).ok());
+  // Version 1 by another writer: a CHECK constraint.
+  storage::TableLocation location;
+  location.fs = std::make_shared<arrow::fs::LocalFileSystem>();
+  location.root = dir_.string();
+  location.local = true;
+  DeltaLog log(location);
+  CommitActions change;
+  ProtocolAction protocol;
+  protocol.min_writer_version = 3;
+  change.protocol = protocol;
+  change.metadata = Load()->metadata();
+  change.metadata->configuration["delta.constraints.positive"] = "amount > 0";
+  change.commit_info_json = R"({"commitInfo":{"operation":"ADD CONSTRAINT"}})";
+  ASSERT_TRUE(*log.PutCommitIfAbsent(1, SerializeCommit(change)));
+  auto status = sink->CommitEpoch(1);
+  ASSERT_FALSE(status.ok());
+  EXPECT_EQ(KindOf(status), ErrorKind::kFatal) << status.ToString();
+  EXPECT_NE(status.message().find("CHECK constraint 'positive'"), std::string::npos) << status.ToString();
+  EXPECT_EQ(Load()->version(), 1);
+  EXPECT_EQ(VisibleRows(), 0);
+}
+
+// Upsert computes its rewrites from the table's files at pre-commit. Rows another writer
+// appends before the commit (one of them a changed key), or a compaction that replaces a
+// file the epoch rewrites, would leave a key twice: the commit answers kEpochLost, and the
+// replayed epoch merges against the new files. Without the check both cases end with a
+// duplicated key.
+TEST_F(DeltaSinkTest, UpsertEpochIsMergedAgainWhenTheTableChangedUnderIt) {
+  for (const std::string other : {"append", "compaction"}) {
+    SCOPED_TRACE(other);
+    fs::remove_all(dir_);
+    auto config = Config({{"write.mode", "upsert"}, {"merge.key.columns", "id"}, {"writer.id", "upserter"}});
+    config.set_schema(Changes({})->schema());
+    DeltaSink sink;
+    ASSERT_TRUE(sink.Open(config).ok());
+    auto stage = [&](uint64_t e, const std::shared_ptr<arrow::RecordBatch>& changes) {
+      ASSERT_TRUE(sink.BeginEpoch(e).ok());
+      ASSERT_TRUE(sink.WriteBatch(changes).ok());
+      auto status = sink.PreCommit(e);
+      ASSERT_TRUE(status.ok()) << status.ToString();
+    };
+    // Ten small files holding keys 1..10.
+    for (uint64_t e = 1; e <= 10; ++e) {
+      stage(e, Changes({{static_cast<int64_t>(e), "east", 1, 0}}));
+      ASSERT_TRUE(sink.CommitEpoch(e).ok());
+    }
+    const auto changes = Changes({{3, "east", 30, 2}, {11, "east", 11, 0}});
+    stage(11, changes);
+    if (other == "append") {
+      // An appender (another sink) adds key 11 before the upsert commits.
+      auto row = Changes({{11, "east", 11, 0}});
+      auto columns = arrow::schema({row->schema()->field(0), row->schema()->field(1), row->schema()->field(2)});
+      auto appender_config = Config({{"writer.id", "appender"}});
+      appender_config.set_schema(columns);
+      DeltaSink appender;
+      ASSERT_TRUE(appender.Open(appender_config).ok());
+      ASSERT_TRUE(appender.BeginEpoch(1).ok());
+      ASSERT_TRUE(appender.WriteBatch(arrow::RecordBatch::Make(columns, 1, {row->column(0), row->column(1), row->column(2)})).ok());
+      ASSERT_TRUE(appender.PreCommit(1).ok());
+      ASSERT_TRUE(appender.CommitEpoch(1).ok());
+    } else {
+      storage::TableLocation location;
+      location.fs = std::make_shared<arrow::fs::LocalFileSystem>();
+      location.root = dir_.string();
+      location.local = true;
+      DeltaLog log(location);
+      CompactionOptions compaction;
+      compaction.min_files = 2;
+      auto compacted = Compact(log, compaction);
+      ASSERT_TRUE(compacted.ok()) << compacted.status().ToString();
+      ASSERT_GT(compacted->files_removed, 0);
+    }
+    auto lost = sink.CommitEpoch(11);
+    ASSERT_FALSE(lost.ok());
+    EXPECT_EQ(KindOf(lost), ErrorKind::kEpochLost) << lost.ToString();
+    // The runtime replays the epoch's input.
+    stage(11, changes);
+    ASSERT_TRUE(sink.CommitEpoch(11).ok());
+    std::map<int64_t, int> count;
+    std::map<int64_t, double> amount;
+    for (const auto& b : ReadVisible()) {
+      auto ids = std::static_pointer_cast<arrow::Int64Array>(b->GetColumnByName("id"));
+      auto amounts = std::static_pointer_cast<arrow::DoubleArray>(b->GetColumnByName("amount"));
+      for (int64_t i = 0; i < b->num_rows(); ++i) {
+        ++count[ids->Value(i)];
+        amount[ids->Value(i)] = amounts->Value(i);
+      }
+    }
+    EXPECT_EQ(count.size(), 11u);
+    for (const auto& [id, n] : count) EXPECT_EQ(n, 1) << "key " << id;
+    EXPECT_EQ(amount[3], 30);
+    EXPECT_EQ(amount[11], 11);
+    ASSERT_TRUE(sink.Close().ok());
+  }
+}
+
+// at-least-once: no epochs to wait for; the sink commits once the oldest row is
+// max.buffer.duration.ms old, and Close commits the rest.
+TEST_F(DeltaSinkTest, AtLeastOnceCommitsByAgeAndOnClose) {
+  auto sink = Open({{"delivery.guarantee", "at-least-once"}, {"max.buffer.duration.ms", "1"}});
+  ASSERT_TRUE(sink->WriteBatch(Orders(0, 10)).ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_TRUE(sink->WriteBatch(Orders(10, 10)).ok());  // the first rows are old enough: commit
+  EXPECT_EQ(Load()->version(), 1);
+  EXPECT_EQ(VisibleRows(), 20);
+  auto metrics = sink->Metrics();
+  double flushes = 0;
+  for (const auto& [name, value] : metrics.custom) {
+    if (name == "delta.flush_count") flushes = value;
+  }
+  EXPECT_EQ(flushes, 1);
+  auto lazy = Open({{"delivery.guarantee", "at-least-once"}, {"writer.id", "lazy"}});
+  ASSERT_TRUE(lazy->WriteBatch(Orders(100, 7)).ok());
+  EXPECT_EQ(VisibleRows(), 20) << "60 s have not passed";
+  ASSERT_TRUE(lazy->Close().ok());
+  EXPECT_EQ(VisibleRows(), 27);
+}
+
+TEST_F(DeltaSinkTest, VacuumRetentionBelowTheTablesIsRefusedAtOpen) {
+  DeltaSink sink;
+  auto status = sink.Open(Config({{"compaction.enabled", "true"}, {"vacuum.retention.hours", "24"}}));
+  ASSERT_FALSE(status.ok());
+  EXPECT_NE(status.message().find("'vacuum.retention.hours' = 24"), std::string::npos) << status.ToString();
+  EXPECT_NE(status.message().find("168"), std::string::npos) << status.ToString();
+}
+
+// Each compression codec is written and read back; row groups hold max.buffer.records rows.
+TEST_F(DeltaSinkTest, CompressionAndRowGroupSize) {
+  for (const std::string codec : {"zstd", "snappy", "none"}) {
+    SCOPED_TRACE(codec);
+    fs::remove_all(dir_);
+    auto sink = Open({{"compression", codec}, {"max.buffer.records", "100"}});
+    ASSERT_TRUE(sink->BeginEpoch(1).ok());
+    ASSERT_TRUE(sink->WriteBatch(Orders(0, 250)).ok());
+    ASSERT_TRUE(sink->PreCommit(1).ok());
+    ASSERT_TRUE(sink->CommitEpoch(1).ok());
+    auto snapshot = Load();
+    ASSERT_EQ(snapshot->files().size(), 1u);
+    const auto& path = snapshot->files().begin()->first;
+    auto file = arrow::io::ReadableFile::Open((dir_ / DecodePath(path)).string()).ValueOrDie();
+    auto reader = parquet::arrow::OpenFile(file, arrow::default_memory_pool()).ValueOrDie();
+    auto metadata = reader->parquet_reader()->metadata();
+    ASSERT_EQ(metadata->num_row_groups(), 3);
+    EXPECT_EQ(metadata->RowGroup(0)->num_rows(), 100);
+    const auto expected = codec == "zstd" ? arrow::Compression::ZSTD
+                          : codec == "snappy" ? arrow::Compression::SNAPPY
+                                              : arrow::Compression::UNCOMPRESSED;
+    EXPECT_EQ(metadata->RowGroup(0)->ColumnChunk(0)->compression(), expected);
+    EXPECT_EQ(VisibleRows(), 250);
+  }
 }
 
 TEST_F(DeltaSinkTest, Conformance) {
