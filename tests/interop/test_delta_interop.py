@@ -501,12 +501,11 @@ def test_sink_writes_to_cloud_storage(laminar_connect, delta_sink, provider, req
     endpoint = request.getfixturevalue(fixture)  # started only once the sink exists
     bucket = make_bucket(endpoint)
     uri = template.format(bucket=bucket)
-    # One writer: it may accept a commit without put-if-absent (the sink refuses object
-    # stores otherwise); concurrent writers are the next test's business.
+    # Commits are put-if-absent on each store (no allow_unsafe flag); concurrent writers
+    # are the next test's business.
     ddl = write_types_pipeline(tmp_path, {"table.path": uri, "writer.id": f"cloud-{provider}",
                                           "checkpoint.interval": "2",
-                                          **storage_option_entries(endpoint.storage_options()),
-                                          "storage.aws_s3_allow_unsafe_rename": "true"},
+                                          **storage_option_entries(endpoint.storage_options())},
                                rows=8000, rate=10_000)
     code, log = run(laminar_connect, ddl, tmp_path / "cp", interval_ms=100)
     assert code == 0, log
@@ -523,7 +522,7 @@ def test_sink_writes_to_cloud_storage(laminar_connect, delta_sink, provider, req
 
 CONCURRENT_DDL = """
 CREATE SOURCE gen (id BIGINT NOT NULL, name VARCHAR) FROM DATAGEN (
-  'rows-per-second' = '4000', 'number-of-rows' = '4000', 'fields.id.kind' = 'sequence',
+  'rows-per-second' = '2000', 'number-of-rows' = '4000', 'fields.id.kind' = 'sequence',
   'fields.id.start' = '{start}', seed = '5');
 CREATE SINK lake FROM gen INTO DELTA_LAKE (
   {delta}
@@ -531,19 +530,32 @@ CREATE SINK lake FROM gen INTO DELTA_LAKE (
 """
 
 
-# No 'aws_s3_allow_unsafe_rename' here: with two writers a commit must be put-if-absent
-# (moto honours If-None-Match: *, see test_storage_emulators.py) or take a documented lock.
-@pytest.mark.parametrize("where", ["local", "s3"])
+def writer_runs(table, writer_ids) -> list:
+    """The writer of each data commit in version order, consecutive repeats merged:
+    [1, 2, 1] means writer 1 committed, then 2, then 1 again."""
+    runs = []
+    for v in commit_versions(table):
+        owners = [t["appId"] for t in txns_of(read_commit(table, v)) if t["appId"] in writer_ids]
+        if owners and (not runs or runs[-1] != owners[0]):
+            runs.append(owners[0])
+    return runs
+
+
+# No allow_unsafe flag here: with two writers a commit must be put-if-absent (S3 and GCS
+# answer 412, Azure 409 BlobAlreadyExists to a taken name; see test_storage_emulators.py).
+@pytest.mark.parametrize("where", ["local", "s3", "azure", "gcs"])
 def test_two_writers_commit_concurrently_without_losing_a_version(laminar_connect, delta_sink, where, request,
                                                                   tmp_path):
     extra = {}
-    if where == "s3":
-        endpoint = request.getfixturevalue("s3_server")
-        bucket = endpoint.new_bucket()
-        uri = f"s3://{bucket}/shared"
-        extra = storage_option_entries(endpoint.storage_options())
-    else:
+    endpoint = None
+    if where == "local":
         uri = str(tmp_path / "shared")
+    else:
+        fixture, make_bucket, template = CLOUD[where]
+        endpoint = request.getfixturevalue(fixture)
+        bucket = make_bucket(endpoint)
+        uri = template.format(bucket=bucket).replace("/lake/t", "/shared")
+        extra = storage_option_entries(endpoint.storage_options())
     writers = []
     for n, start in ((1, 0), (2, 1_000_000)):
         ddl = tmp_path / f"w{n}.sql"
@@ -554,14 +566,19 @@ def test_two_writers_commit_concurrently_without_losing_a_version(laminar_connec
         wait_until(lambda: not w.alive(), 120, "the writer to finish")
         code, log = w.stop()
         assert code == 0, log
-    local = copy_tree(endpoint.filesystem(), f"{bucket}/shared", tmp_path / "copy") if where == "s3" \
-        else pathlib.Path(uri)
+    local = copy_tree(endpoint.filesystem(), f"{bucket}/shared", tmp_path / "copy") if endpoint else pathlib.Path(uri)
     for n in (1, 2):
         check_commit_structure(local, f"writer-{n}")
     ids = delta_rows(local).column("id").to_pylist()
     assert ids == list(range(4000)) + list(range(1_000_000, 1_004_000)), "rows lost or duplicated"
     commits_with_txn = [v for v in commit_versions(local) if txns_of(read_commit(local, v))]
     assert len(commits_with_txn) >= 4
+    # The race must really have happened: an append commit goes to the version after the
+    # writer's own last one and reads the others' commits only once it finds that version
+    # taken. So a writer that commits again after the other writer did (runs [1, 2, 1])
+    # lost at least one put-if-absent race and took the next free version.
+    runs = writer_runs(local, {"writer-1", "writer-2"})
+    assert len(runs) >= 3, f"the writers did not interleave, so no commit conflict was tested: {runs}"
 
 
 # ---------------------------------------------------------------------------------------

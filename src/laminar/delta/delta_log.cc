@@ -1,6 +1,6 @@
 #include "laminar/delta/delta_log.h"
 
-#include "laminar/storage/s3_put_if_absent.h"
+#include "laminar/storage/put_if_absent.h"
 
 #include <arrow/api.h>
 #include <arrow/io/file.h>
@@ -568,11 +568,13 @@ arrow::Result<bool> DeltaLog::PutCommitIfAbsent(int64_t version, const std::stri
     SyncDirectory(dir);
     return true;
   }
-  if (location_.provider == storage::Provider::kS3) {
-    return storage::S3PutIfAbsent(location_.options, target, contents);
+  // Object stores: a conditional request of their own (Arrow's filesystems cannot send
+  // one), when the configured credentials can sign it.
+  if (storage::CheckPutIfAbsentCredentials(location_.provider, location_.options).ok()) {
+    return storage::PutIfAbsent(location_.provider, location_.options, target, contents);
   }
-  // Other object stores: Arrow's filesystems offer no conditional put, so this is a check
-  // then write; the sink only takes this path when the user accepted it (see its docs).
+  // Otherwise a check then write; the sink only takes this path when the user accepted
+  // it with storage.allow_unsafe_commit (see its docs).
   ARROW_ASSIGN_OR_RAISE(auto info, location_.fs->GetFileInfo(target));
   if (info.type() != arrow::fs::FileType::NotFound) return false;
   ARROW_RETURN_NOT_OK(WriteWhole(location_, target, contents));

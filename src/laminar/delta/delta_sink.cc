@@ -30,6 +30,7 @@
 #include "laminar/delta/delta_maintenance.h"
 #include "laminar/delta/delta_schema.h"
 #include "laminar/runtime/fault_points.h"
+#include "laminar/storage/put_if_absent.h"
 
 namespace laminar::delta {
 
@@ -438,7 +439,9 @@ arrow::Result<DeltaSinkOptions> DeltaSinkOptions::FromConfig(const ConnectorConf
     o.writer_id = "laminar:" + (config.pipeline_name().empty() ? std::string("pipeline") : config.pipeline_name()) +
                   ":" + (config.instance_name().empty() ? std::string("delta-lake") : config.instance_name());
   }
+  // delta-rs's S3 spelling counts for S3 only: it must not unlock Azure or GCS.
   for (const char* key : {"allow_unsafe_commit", "aws_s3_allow_unsafe_rename"}) {
+    if (std::string(key) == "aws_s3_allow_unsafe_rename" && o.storage.provider != storage::Provider::kS3) continue;
     auto unsafe = o.storage.options.find(key);
     if (unsafe != o.storage.options.end() && Lower(unsafe->second) == "true") o.allow_unsafe_commit = true;
   }
@@ -524,12 +527,21 @@ arrow::Status DeltaSink::Open(const ConnectorConfig& config) {
   ARROW_RETURN_NOT_OK(arrow::compute::Initialize());
   ARROW_ASSIGN_OR_RAISE(options_, DeltaSinkOptions::FromConfig(config));
   if (!config.schema()) return ConfigError(where_, "the sink's input schema is unknown");
-  ARROW_ASSIGN_OR_RAISE(auto location, storage::OpenLocation(options_.storage));
-  if (!location.local && location.provider != storage::Provider::kS3 && !options_.allow_unsafe_commit) {
-    return ConfigError(where_, std::string("commits to ") + storage::ProviderName(options_.storage.provider) +
-                                   " have no put-if-absent here yet; set 'storage.allow_unsafe_commit' = 'true' "
-                                   "to accept that two concurrent writers could overwrite each other's commit");
+  // Commits are put-if-absent so that concurrent writers never overwrite a version; when
+  // the credentials cannot sign that request, only allow_unsafe_commit accepts a check
+  // then write (DeltaLog::PutCommitIfAbsent), instead of every commit failing later.
+  // Checked before the store is opened: default cloud credentials may reach for the network.
+  const auto& storage_options = options_.storage;
+  if (auto signable = storage::CheckPutIfAbsentCredentials(storage_options.provider, storage_options.options);
+      !signable.ok()) {
+    if (!options_.allow_unsafe_commit) {
+      return ConfigError(where_, signable.message() + "; or set 'storage.allow_unsafe_commit' = 'true' to accept "
+                                                      "that two concurrent writers could overwrite each other's commit");
+    }
+    spdlog::warn("{}: commits to {} are check-then-write (storage.allow_unsafe_commit): {}", where_,
+                 storage::ProviderName(storage_options.provider), signable.message());
   }
+  ARROW_ASSIGN_OR_RAISE(auto location, storage::OpenLocation(options_.storage));
   log_ = std::make_unique<DeltaLog>(std::move(location));
   writer_tag_ = Hex8(StableHash(options_.writer_id));
   ARROW_RETURN_NOT_OK(CreateOrCheckTable(config.schema()));

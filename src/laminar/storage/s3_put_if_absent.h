@@ -5,11 +5,16 @@
 #pragma once
 
 #include <arrow/result.h>
+#include <arrow/status.h>
 
 #include <map>
 #include <string>
 
 namespace laminar::storage {
+
+// OK when the options hold static keys (aws_access_key_id and aws_secret_access_key),
+// the only credentials S3PutIfAbsent signs with; otherwise Invalid naming those keys.
+arrow::Status CheckS3PutIfAbsentCredentials(const std::map<std::string, std::string>& options);
 
 // `options` are the storage options (aws_region, aws_endpoint, aws_access_key_id,
 // aws_secret_access_key, aws_session_token); `bucket_and_key` is "bucket/path/to/key".
