@@ -520,6 +520,131 @@ def test_sink_writes_to_cloud_storage(laminar_connect, delta_sink, provider, req
         assert DeltaTable(uri, storage_options=endpoint.deltalake_options()).version() == delta_table(local).version()
 
 
+def azurite_account_sas(endpoint) -> str:
+    """An account SAS (blob service, version 2019-12-12) for Azurite, signed by hand from
+    the documented string to sign: the key itself never reaches the sink."""
+    import base64
+    import datetime
+    import hashlib
+    import hmac
+    import urllib.parse
+    expiry = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1)
+    fields = {"sv": "2019-12-12", "ss": "b", "srt": "sco", "sp": "rwdlac", "se": expiry.strftime("%Y-%m-%dT%H:%M:%SZ"),
+              "spr": "https,http"}
+    to_sign = "\n".join([endpoint.account, fields["sp"], fields["ss"], fields["srt"], "", fields["se"], "",
+                         fields["spr"], fields["sv"], ""])
+    sig = base64.b64encode(hmac.new(base64.b64decode(endpoint.key), to_sign.encode(), hashlib.sha256).digest())
+    return urllib.parse.urlencode({**fields, "sig": sig.decode()})
+
+
+def test_azure_commits_with_a_sas_token(laminar_connect, delta_sink, azurite, tmp_path):
+    container = azurite.new_container()
+    options = {k: v for k, v in azurite.storage_options().items() if k != "azure_storage_account_key"}
+    options["azure_storage_sas_token"] = azurite_account_sas(azurite)
+    ddl = write_types_pipeline(tmp_path, {"table.path": f"az://{container}/lake/t", "writer.id": "azure-sas",
+                                          **storage_option_entries(options)}, rows=4000, rate=10_000)
+    code, log = run(laminar_connect, ddl, tmp_path / "cp", interval_ms=100)
+    assert code == 0, log
+    assert "sig=" not in log, "the SAS token leaked into the log"
+    local = copy_tree(azurite.filesystem(), f"{container}/lake/t", tmp_path / "copy")
+    check_commit_structure(local, "azure-sas")
+    assert commit_versions(local)[-1] >= 2, "expected several epochs"
+    assert_same_rows(delta_rows(local), reference_rows(tmp_path), "azure table vs the files sink")
+
+
+class TokenEndpoint:
+    """A local OAuth2 token endpoint for a generated service account key: checks each
+    JWT-bearer grant's RS256 signature, issuer, audience and expiry, and records its scope.
+    Nothing leaves the loopback (the key's token_uri points here)."""
+
+    ACCOUNT = "laminar-test@laminar-test.iam.gserviceaccount.com"
+
+    def __init__(self):
+        import http.server
+        import threading
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        self.private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.grants = []  # (valid, scope) per token request
+        endpoint = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                import urllib.parse
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0"))).decode()
+                form = urllib.parse.parse_qs(body)
+                valid, scope = endpoint.check(form)
+                endpoint.grants.append((valid, scope))
+                answer = {"access_token": "test-token", "expires_in": 3600, "token_type": "Bearer"} if valid \
+                    else {"error": "invalid_grant", "error_description": "bad JWT"}
+                data = json.dumps(answer).encode()
+                self.send_response(200 if valid else 400)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.token_uri = f"http://127.0.0.1:{self.server.server_address[1]}/token"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        pem = self.private_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                             serialization.NoEncryption()).decode()
+        self.key_json = json.dumps({"type": "service_account", "project_id": "laminar-test", "private_key_id": "k1",
+                                    "private_key": pem, "client_email": self.ACCOUNT, "token_uri": self.token_uri})
+
+    def check(self, form):
+        import base64
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding
+
+        def unpad(part):
+            return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+        try:
+            assert form["grant_type"] == ["urn:ietf:params:oauth:grant-type:jwt-bearer"]
+            header, claims, signature = form["assertion"][0].split(".")
+            self.private_key.public_key().verify(unpad(signature), f"{header}.{claims}".encode(),
+                                                 padding.PKCS1v15(), hashes.SHA256())
+            assert json.loads(unpad(header))["alg"] == "RS256"
+            c = json.loads(unpad(claims))
+            assert c["iss"] == self.ACCOUNT and c["aud"] == self.token_uri and c["exp"] > time.time()
+            return True, c.get("scope", "")
+        except Exception:  # noqa: BLE001  (any malformed grant is refused)
+            return False, ""
+
+    def close(self):
+        self.server.shutdown()
+
+
+def test_gcs_commits_with_a_service_account_token(laminar_connect, delta_sink, gcs_server, tmp_path):
+    # The conditional upload cannot use Arrow's GCS credentials: the sink gets its own token
+    # for the service account (JWT signed RS256, exchanged at token_uri). fake-gcs-server
+    # does not check tokens, so the endpoint above is where the flow is judged.
+    tokens = TokenEndpoint()
+    try:
+        key_path = tmp_path / "service-account.json"
+        key_path.write_text(tokens.key_json)
+        bucket = gcs_server.new_bucket()
+        ddl = write_types_pipeline(tmp_path, {"table.path": f"gs://{bucket}/lake/t", "writer.id": "gcs-sa",
+                                              "storage.google_endpoint": gcs_server.endpoint_url,
+                                              "storage.google_service_account_path": str(key_path)},
+                                   rows=4000, rate=10_000)
+        code, log = run(laminar_connect, ddl, tmp_path / "cp", interval_ms=100)
+        assert code == 0, log
+    finally:
+        tokens.close()
+    local = copy_tree(gcs_server.filesystem(), f"{bucket}/lake/t", tmp_path / "copy")
+    check_commit_structure(local, "gcs-sa")
+    assert commit_versions(local)[-1] >= 2, "expected several epochs"
+    assert_same_rows(delta_rows(local), reference_rows(tmp_path), "gcs table vs the files sink")
+    assert all(valid for valid, _ in tokens.grants), f"a token request carried a bad JWT: {tokens.grants}"
+    ours = [scope for _, scope in tokens.grants if scope == "https://www.googleapis.com/auth/devstorage.read_write"]
+    # One token for every commit of the run: it is cached until shortly before it expires.
+    assert len(ours) == 1, f"expected one read_write token request, got {tokens.grants}"
+
+
 CONCURRENT_DDL = """
 CREATE SOURCE gen (id BIGINT NOT NULL, name VARCHAR) FROM DATAGEN (
   'rows-per-second' = '2000', 'number-of-rows' = '4000', 'fields.id.kind' = 'sequence',

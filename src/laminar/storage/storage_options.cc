@@ -225,7 +225,8 @@ arrow::Result<TableLocation> OpenLocation(const StorageOptions& options) {
       if (auto key = Option(o, "azure_storage_account_key"); !key.empty()) {
         ARROW_RETURN_NOT_OK(azure.ConfigureAccountKeyCredential(key));
       } else if (auto sas = Option(o, "azure_storage_sas_token"); !sas.empty()) {
-        ARROW_RETURN_NOT_OK(azure.ConfigureSASCredential(sas));
+        // Arrow appends the token to its URLs as is: without the '?' it becomes a path.
+        ARROW_RETURN_NOT_OK(azure.ConfigureSASCredential(sas.front() == '?' ? sas : "?" + sas));
       } else if (!Option(o, "azure_storage_client_secret").empty()) {
         ARROW_RETURN_NOT_OK(azure.ConfigureClientSecretCredential(Option(o, "azure_storage_tenant_id"),
                                                                   Option(o, "azure_storage_client_id"),
