@@ -40,8 +40,10 @@ def delta_source(laminar_connectors):
 # ---------------------------------------------------------------------------------------
 # Running the CLI
 
-def run(binary, ddl, checkpoints, interval_ms=200, env_extra=None, kill_after=None, timeout=180):
-    """Runs `laminar-connect run`; SIGKILLs it after `kill_after` seconds if given.
+def run(binary, ddl, checkpoints, interval_ms=200, env_extra=None, kill_after=None, timeout=180, kill_once=None):
+    """Runs `laminar-connect run`; SIGKILLs it after `kill_after` seconds if given, counted
+    from when `kill_once()` first returns true if that is given too (polled every 10 ms;
+    e.g. "this run has committed"), so the kill lands mid-stream rather than during start-up.
     Returns (exit code, combined output)."""
     env = dict(os.environ)
     env.pop("LAMINAR_FAULT_POINT", None)
@@ -51,6 +53,10 @@ def run(binary, ddl, checkpoints, interval_ms=200, env_extra=None, kill_after=No
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL)
     if kill_after is not None:
+        if kill_once is not None:
+            deadline = time.monotonic() + timeout
+            while proc.poll() is None and not kill_once() and time.monotonic() < deadline:
+                time.sleep(0.01)
         try:
             out, _ = proc.communicate(timeout=kill_after)
         except subprocess.TimeoutExpired:

@@ -24,7 +24,7 @@ import pytest
 from delta_support import (assert_same_rows, check_commit_structure, commit_versions, delta_options, delta_rows,  # noqa: F401
                            delta_sink, read_commit, run, sql_string, txns_of, unreferenced_data_files)
 
-ROWS = 100_000
+ROWS = 200_000
 RATE = 10_000  # rows per second: paces the run so kills land mid-stream; rows depend on the seed only
 
 COORDINATOR_FAULT_POINTS = [
@@ -80,15 +80,22 @@ def reference(laminar_connect, tmp_path_factory):
     return table
 
 
+def latest_version(table: pathlib.Path) -> int:
+    versions = commit_versions(table) if (table / "_delta_log").exists() else []
+    return versions[-1] if versions else -1
+
+
 def committed_rows(table: pathlib.Path, sort_by="id") -> pa.Table:
     if not (table / "_delta_log").exists() or not commit_versions(table):
         return pa.table({sort_by: pa.array([], pa.int64())})
     return delta_rows(table, sort_by=sort_by)
 
 
-def kill_everywhere(binary, ddl, checkpoints, after_each_kill, seed=1234):
+def kill_everywhere(binary, ddl, checkpoints, table, after_each_kill, seed=1234):
     """Kills at each fault point (the 2nd time it is reached), then at RANDOM_KILLS random
-    moments; calls after_each_kill() after every run. Returns the number of kills."""
+    moments, each 0-300 ms after the run's first commit to the table (so it lands while rows
+    flow and epochs commit, not in start-up); calls after_each_kill() after every run.
+    Returns the number of kills."""
     kills = 0
     for point in FAULT_POINTS:
         code, log = run(binary, ddl, checkpoints, env_extra={"LAMINAR_FAULT_POINT": f"{point}:2"})
@@ -97,7 +104,9 @@ def kill_everywhere(binary, ddl, checkpoints, after_each_kill, seed=1234):
         after_each_kill(f"after a kill at {point}")
     rng = random.Random(seed)
     for n in range(RANDOM_KILLS):
-        code, log = run(binary, ddl, checkpoints, kill_after=rng.uniform(0.05, 0.4))
+        before = latest_version(table)
+        code, log = run(binary, ddl, checkpoints, kill_after=rng.uniform(0.0, 0.3),
+                        kill_once=lambda: latest_version(table) > before)
         assert code in (0, -signal.SIGKILL), log[-3000:]
         kills += code == -signal.SIGKILL
         after_each_kill(f"after random kill {n}")
@@ -115,7 +124,7 @@ def test_delta_sink_exactly_once_under_sigkill(laminar_connect, delta_sink, refe
         assert len(ids) == len(set(ids)), f"{when}: duplicated rows in the committed table"
         assert ids == list(range(len(ids))), f"{when}: the committed table is not a prefix of the sequence"
 
-    kills = kill_everywhere(laminar_connect, ddl, checkpoints, consistent)
+    kills = kill_everywhere(laminar_connect, ddl, checkpoints, table, consistent)
     code, log = run(laminar_connect, ddl, checkpoints)
     assert code == 0, log
     result = delta_rows(table)
@@ -169,6 +178,27 @@ def changelog(events: int, seed=99):
     return rows, state
 
 
+def is_a_prefix_state(rows, table: dict) -> bool:
+    """Whether `table` ({id: (name, amount)}) equals the state after the first N changelog
+    rows for some N: what a crash may leave is the input up to an epoch's end, applied once.
+    One pass, tracking how many keys differ between the running state and the table."""
+    state = {}
+    differing = len(table)
+    if differing == 0:
+        return True
+    for op, key, name, amount in rows:
+        matched = state.get(key) == table.get(key)
+        if op in (0, 2):
+            state[key] = (name, amount)
+        else:
+            state.pop(key, None)
+        now = state.get(key) == table.get(key)
+        differing += (not now) - (not matched)
+        if differing == 0:
+            return True
+    return False
+
+
 def test_delta_upsert_exactly_once_under_sigkill(laminar_connect, delta_sink, tmp_path):
     rows, final = changelog(UPSERT_EVENTS)
     source = tmp_path / "in"
@@ -184,10 +214,13 @@ def test_delta_upsert_exactly_once_under_sigkill(laminar_connect, delta_sink, tm
     checkpoints = tmp_path / "cp"
 
     def consistent(when):
-        ids = committed_rows(table).column("id").to_pylist()
+        committed = committed_rows(table)
+        ids = committed.column("id").to_pylist()
         assert len(ids) == len(set(ids)), f"{when}: a key appears twice in the committed table"
+        assert is_a_prefix_state(rows, {r["id"]: (r["name"], r["amount"]) for r in committed.to_pylist()}), \
+            f"{when}: the committed table is not the changelog applied up to any point"
 
-    kills = kill_everywhere(laminar_connect, ddl, checkpoints, consistent, seed=4321)
+    kills = kill_everywhere(laminar_connect, ddl, checkpoints, table, consistent, seed=4321)
     code, log = run(laminar_connect, ddl, checkpoints)
     assert code == 0, log
     result = delta_rows(table)
