@@ -1,6 +1,7 @@
 #include "laminar/delta/delta_maintenance.h"
 
 #include <arrow/api.h>
+#include <arrow/compute/api.h>
 #include <arrow/filesystem/filesystem.h>
 #include <parquet/arrow/reader.h>
 #include <parquet/arrow/writer.h>
@@ -66,12 +67,19 @@ arrow::Result<CompactionResult> Compact(DeltaLog& log, const CompactionOptions& 
   std::vector<std::string> written;
   for (auto& [partition, files] : small) {
     if (static_cast<int64_t>(files.size()) < options.min_files) continue;
-    // Bin-pack in path order: a new file ends when its inputs reach the target size.
+    // Size-tiered bins, smallest files first: a file joins the open bin only while it is at
+    // most twice the bin's size so far, so a large earlier product of compaction is not
+    // read and rewritten again for every few new small files (each byte is rewritten about
+    // log(table / file) times, not once per run).
+    std::sort(files.begin(), files.end(), [](const AddAction& a, const AddAction& b) {
+      return a.size != b.size ? a.size < b.size : a.path < b.path;
+    });
     size_t start = 0;
     while (start < files.size()) {
       size_t end = start;
       int64_t bytes = 0;
-      while (end < files.size() && (end == start || bytes + files[end].size <= options.target_file_size)) {
+      while (end < files.size() &&
+             (end == start || (bytes + files[end].size <= options.target_file_size && files[end].size <= 2 * bytes))) {
         bytes += files[end].size;
         ++end;
       }
@@ -79,30 +87,58 @@ arrow::Result<CompactionResult> Compact(DeltaLog& log, const CompactionOptions& 
         start = end;
         continue;
       }
-      std::vector<std::shared_ptr<arrow::Table>> tables;
+      // One schema for the inputs (older files may lack columns added since).
+      std::vector<std::unique_ptr<parquet::arrow::FileReader>> readers;
+      std::vector<std::shared_ptr<arrow::Schema>> schemas;
       for (size_t i = start; i < end; ++i) {
         ARROW_ASSIGN_OR_RAISE(auto input, location.fs->OpenInputFile(location.Join(DecodePath(files[i].path))));
         ARROW_ASSIGN_OR_RAISE(auto reader, parquet::arrow::OpenFile(input, arrow::default_memory_pool()));
-        ARROW_ASSIGN_OR_RAISE(auto table, reader->ReadTable());
-        tables.push_back(std::move(table));
+        std::shared_ptr<arrow::Schema> schema;
+        ARROW_RETURN_NOT_OK(reader->GetSchema(&schema));
+        schemas.push_back(std::move(schema));
+        readers.push_back(std::move(reader));
       }
-      arrow::ConcatenateTablesOptions concat;
-      concat.unify_schemas = true;
-      ARROW_ASSIGN_OR_RAISE(auto merged, arrow::ConcatenateTables(tables, concat));
+      arrow::Field::MergeOptions merge = arrow::Field::MergeOptions::Permissive();
+      ARROW_ASSIGN_OR_RAISE(auto schema, arrow::UnifySchemas(schemas, merge));
       // Same directory as the inputs.
       const std::string first = DecodePath(files[start].path);
       const auto slash = first.rfind('/');
       const std::string dir = slash == std::string::npos ? "" : first.substr(0, slash + 1);
       const std::string relative = dir + "part-compacted-" + RandomHex() + "." + options.compression + ".parquet";
+      int64_t rows = 0;
       {
+        // Streamed one record batch at a time, so memory stays that of a batch, not of
+        // the files being merged.
         ARROW_ASSIGN_OR_RAISE(auto out, location.fs->OpenOutputStream(location.Join(relative)));
         auto properties = parquet::WriterProperties::Builder()
                               .compression(options.compression == "snappy" ? arrow::Compression::SNAPPY
                                            : options.compression == "none" ? arrow::Compression::UNCOMPRESSED
                                                                             : arrow::Compression::ZSTD)
+                              ->max_row_group_length(128 * 1024)
                               ->build();
-        ARROW_RETURN_NOT_OK(
-            parquet::arrow::WriteTable(*merged, arrow::default_memory_pool(), out, 128 * 1024, properties));
+        ARROW_ASSIGN_OR_RAISE(auto writer,
+                              parquet::arrow::FileWriter::Open(*schema, arrow::default_memory_pool(), out, properties));
+        for (auto& reader : readers) {
+          ARROW_ASSIGN_OR_RAISE(auto batches, reader->GetRecordBatchReader());
+          while (true) {
+            ARROW_ASSIGN_OR_RAISE(auto batch, batches->Next());
+            if (!batch) break;
+            arrow::ArrayVector columns;
+            for (const auto& field : schema->fields()) {
+              auto column = batch->GetColumnByName(field->name());
+              if (!column) {
+                ARROW_ASSIGN_OR_RAISE(column, arrow::MakeArrayOfNull(field->type(), batch->num_rows()));
+              } else if (!column->type()->Equals(*field->type())) {
+                ARROW_ASSIGN_OR_RAISE(auto cast, arrow::compute::Cast(*column, field->type()));
+                column = cast;
+              }
+              columns.push_back(std::move(column));
+            }
+            ARROW_RETURN_NOT_OK(writer->WriteRecordBatch(*arrow::RecordBatch::Make(schema, batch->num_rows(), columns)));
+            rows += batch->num_rows();
+          }
+        }
+        ARROW_RETURN_NOT_OK(writer->Close());
         ARROW_RETURN_NOT_OK(out->Close());
       }
       written.push_back(relative);
@@ -113,7 +149,7 @@ arrow::Result<CompactionResult> Compact(DeltaLog& log, const CompactionOptions& 
       add.size = info.size();
       add.modification_time = now;
       add.data_change = false;
-      add.stats = json::serialize(json::object{{"numRecords", merged->num_rows()}});
+      add.stats = json::serialize(json::object{{"numRecords", rows}});
       commit.adds.push_back(std::move(add));
       for (size_t i = start; i < end; ++i) {
         commit.removes.push_back(RemoveAction{files[i].path, now, false, files[i].partition_values, files[i].size});
