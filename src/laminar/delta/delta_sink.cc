@@ -319,7 +319,13 @@ struct DeltaSink::OpenFile {
   int fd = -1;  // local files: fsynced before the add action is staged
   std::unique_ptr<parquet::arrow::FileWriter> writer;
   int64_t rows = 0;
-  int64_t bytes = 0;  // Arrow bytes written, for rolling
+  int64_t bytes = 0;  // Arrow bytes written
+  // Rolling at target.file.size on disk: the writer flushes whole row groups, so the size is
+  // what it wrote (Tell) plus the rows it still buffers, scaled by the compression the
+  // flushed row groups achieved (1 until the first is flushed).
+  int64_t flushed_file_bytes = 0;
+  int64_t flushed_arrow_bytes = 0;
+  double on_disk_per_arrow_byte = 1.0;
   std::vector<ColumnStats> stats;
 };
 
@@ -330,7 +336,7 @@ std::vector<ConfigKeySpec> DeltaSinkKeySpecs() {
       ConfigKeySpec::Unset("partition.columns", ConfigType::kString,
                            "Comma-separated partition columns; Hive-style directories (used when the table is created)."),
       ConfigKeySpec::Optional("target.file.size", ConfigType::kInt, "134217728",
-                              "Bytes of (uncompressed) data per file before it rolls to the next."),
+                              "Bytes per data file on disk (estimated from the compression so far) before it rolls to the next."),
       ConfigKeySpec::Optional("max.buffer.records", ConfigType::kInt, "100000", "Rows per Parquet row group."),
       ConfigKeySpec::Optional("max.buffer.duration.ms", ConfigType::kInt, "60000",
                               "at-least-once only: commit once the oldest uncommitted row is this old."),
@@ -822,6 +828,7 @@ arrow::Result<DeltaSink::OpenFile*> DeltaSink::FileFor(const PartitionValues& va
                               ->build();
   ARROW_ASSIGN_OR_RAISE(file->writer, parquet::arrow::FileWriter::Open(*layout_->file_schema, arrow::default_memory_pool(),
                                                                        file->out, properties, arrow_properties));
+  ARROW_ASSIGN_OR_RAISE(file->flushed_file_bytes, file->out->Tell());  // the header, if written yet
   for (const auto& field : layout_->file_schema->fields()) {
     ColumnStats s;
     s.name = field->name();
@@ -949,7 +956,15 @@ arrow::Status DeltaSink::WriteFileRows(const std::shared_ptr<arrow::RecordBatch>
   for (size_t c = 0; c < file->stats.size(); ++c) file->stats[c].Add(*file_batch->column(static_cast<int>(c)));
   file->rows += file_batch->num_rows();
   for (const auto& column : file_batch->columns()) file->bytes += arrow::util::TotalBufferSize(*column);
-  if (file->bytes >= options_.target_file_size) {
+  ARROW_ASSIGN_OR_RAISE(const int64_t written, file->out->Tell());
+  if (written != file->flushed_file_bytes) {
+    file->flushed_file_bytes = written;
+    file->flushed_arrow_bytes = file->bytes;
+    file->on_disk_per_arrow_byte = static_cast<double>(written) / static_cast<double>(std::max<int64_t>(file->bytes, 1));
+  }
+  const double on_disk = static_cast<double>(file->flushed_file_bytes) +
+                         static_cast<double>(file->bytes - file->flushed_arrow_bytes) * file->on_disk_per_arrow_byte;
+  if (on_disk >= static_cast<double>(options_.target_file_size)) {
     ARROW_RETURN_NOT_OK(FinishFile(file));
     open_files_.erase(key);
   }

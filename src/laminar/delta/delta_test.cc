@@ -804,6 +804,30 @@ TEST_F(DeltaSinkTest, AtLeastOnceCommitsByAgeAndOnClose) {
   EXPECT_EQ(VisibleRows(), 27);
 }
 
+// target.file.size is the size on disk: files roll near it however well the data compresses.
+TEST_F(DeltaSinkTest, FilesRollAtTheTargetSizeOnDisk) {
+  constexpr int64_t kTarget = 200 * 1024;
+  auto sink = Open({{"target.file.size", std::to_string(kTarget)}, {"max.buffer.records", "1000"}});
+  ASSERT_TRUE(sink->BeginEpoch(1).ok());
+  for (int b = 0; b < 200; ++b) ASSERT_TRUE(sink->WriteBatch(Orders(b * 1000, 1000)).ok());
+  ASSERT_TRUE(sink->PreCommit(1).ok());
+  ASSERT_TRUE(sink->CommitEpoch(1).ok());
+  std::vector<int64_t> sizes;
+  auto snapshot = Load();
+  for (const auto& [path, add] : snapshot->files()) sizes.push_back(fs::file_size(dir_ / DecodePath(path)));
+  std::sort(sizes.begin(), sizes.end());
+  ASSERT_GE(sizes.size(), 3u);
+  int64_t total = 0;
+  for (auto size : sizes) total += size;
+  // All but the last file (the smallest) end within a row group of the target.
+  for (size_t i = 1; i < sizes.size(); ++i) {
+    EXPECT_GE(sizes[i], kTarget * 8 / 10) << "file " << i << " of " << sizes.size();
+    EXPECT_LE(sizes[i], kTarget * 13 / 10) << "file " << i << " of " << sizes.size();
+  }
+  EXPECT_EQ(VisibleRows(), 200000);
+  EXPECT_GT(total / static_cast<int64_t>(sizes.size()), kTarget / 2);
+}
+
 TEST_F(DeltaSinkTest, VacuumRetentionBelowTheTablesIsRefusedAtOpen) {
   DeltaSink sink;
   auto status = sink.Open(Config({{"compaction.enabled", "true"}, {"vacuum.retention.hours", "24"}}));
