@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -984,6 +985,82 @@ arrow::Result<std::string> KeyOf(const std::vector<const arrow::Array*>& columns
   return key;
 }
 
+// Upsert: the epoch's changed keys, column by column, to tell from a live file's partition
+// values and statistics that it cannot hold any of them, so that it is not read.
+class ChangedKeys {
+ public:
+  struct Column {
+    std::string name;
+    bool partition = false;
+    bool integer = false;  // int8..int64: statistics are JSON numbers
+    bool string = false;   // statistics are the text (min may be a prefix; no max then)
+    bool has_null = false;
+    std::set<std::string> texts;
+    std::set<int64_t> ints;
+  };
+
+  explicit ChangedKeys(std::vector<Column> columns) : columns_(std::move(columns)) {}
+
+  arrow::Status Add(const std::vector<const arrow::Array*>& keys, int64_t row) {
+    for (size_t c = 0; c < keys.size(); ++c) {
+      ARROW_ASSIGN_OR_RAISE(auto text, PartitionText(*keys[c], row));
+      auto& column = columns_[c];
+      if (!text) {
+        column.has_null = true;
+        continue;
+      }
+      if (column.integer) {
+        int64_t v = 0;
+        auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), v);
+        if (ec == std::errc() && end == text->data() + text->size()) column.ints.insert(v);
+        else column.integer = false;  // not what statistics compare: no pruning on it
+      }
+      column.texts.insert(std::move(*text));
+    }
+    return arrow::Status::OK();
+  }
+
+  // False only when the file certainly holds none of the keys.
+  bool MayHold(const AddAction& add) const {
+    std::optional<json::value> stats;
+    for (const auto& column : columns_) {
+      if (column.has_null) continue;  // statistics say little about nulls: no pruning
+      if (column.partition) {
+        auto it = add.partition_values.find(column.name);
+        if (it == add.partition_values.end()) continue;
+        if (!it->second || !column.texts.count(*it->second)) return false;
+        continue;
+      }
+      if (!column.integer && !column.string) continue;
+      if (!stats) {
+        boost::system::error_code ec;
+        stats = json::parse(add.stats, ec);
+        if (ec || !stats->is_object()) stats = json::value();
+      }
+      const json::value* min = nullptr;
+      const json::value* max = nullptr;
+      if (stats->is_object()) {
+        if (const auto* m = stats->as_object().if_contains("minValues"); m && m->is_object()) min = m->as_object().if_contains(column.name);
+        if (const auto* m = stats->as_object().if_contains("maxValues"); m && m->is_object()) max = m->as_object().if_contains(column.name);
+      }
+      if (column.integer) {
+        if (!min || !max || !min->is_int64() || !max->is_int64()) continue;
+        auto first = column.ints.lower_bound(min->as_int64());
+        if (first == column.ints.end() || *first > max->as_int64()) return false;
+      } else {
+        if (!min || !min->is_string()) continue;
+        auto first = column.texts.lower_bound(std::string(min->as_string()));
+        if (first == column.texts.end()) return false;
+        if (max && max->is_string() && *first > std::string_view(max->as_string())) return false;
+      }
+    }
+    return true;
+  }
+
+ private:
+  std::vector<Column> columns_;
+};
+
 }  // namespace
 
 arrow::Status DeltaSink::StageUpsert() {
@@ -996,6 +1073,19 @@ arrow::Status DeltaSink::StageUpsert() {
   };
   std::unordered_map<std::string, Last> last;
   std::vector<std::shared_ptr<arrow::RecordBatch>> storage_batches;
+  std::vector<ChangedKeys::Column> key_columns;
+  for (int k : layout_->key_index) {
+    const auto& field = layout_->storage->field(k);
+    ChangedKeys::Column column;
+    column.name = field->name();
+    column.partition = std::find(options_.partition_columns.begin(), options_.partition_columns.end(), column.name) !=
+                       options_.partition_columns.end();
+    const auto id = field->type()->id();
+    column.integer = id == arrow::Type::INT8 || id == arrow::Type::INT16 || id == arrow::Type::INT32 || id == arrow::Type::INT64;
+    column.string = id == arrow::Type::STRING;
+    key_columns.push_back(std::move(column));
+  }
+  ChangedKeys changed(std::move(key_columns));
   for (size_t b = 0; b < changes_.size(); ++b) {
     const auto& input = changes_[b];
     arrow::ArrayVector columns;
@@ -1022,7 +1112,9 @@ arrow::Status DeltaSink::StageUpsert() {
                                       "' is not 0 (+I), 1 (-U), 2 (+U) or 3 (-D)");
       }
       const auto kind = static_cast<RowKind>(op);
-      last[key] = Last{static_cast<int>(b), row, kind == RowKind::kInsert || kind == RowKind::kUpdateAfter};
+      auto [it, fresh] = last.insert_or_assign(std::move(key), Last{static_cast<int>(b), row,
+                                                                    kind == RowKind::kInsert || kind == RowKind::kUpdateAfter});
+      if (fresh) ARROW_RETURN_NOT_OK(changed.Add(keys, row));
     }
     storage_batches.push_back(std::move(storage));
   }
@@ -1033,7 +1125,12 @@ arrow::Status DeltaSink::StageUpsert() {
   upsert_read_version_ = snapshot_->version();
   const auto& location = log_->location();
   const int64_t now = NowMillis();
+  int64_t pruned = 0;
   for (const auto& [path, add] : snapshot_->files()) {
+    if (!changed.MayHold(add)) {
+      ++pruned;
+      continue;
+    }
     ARROW_ASSIGN_OR_RAISE(auto input, location.fs->OpenInputFile(location.Join(DecodePath(path))));
     ARROW_ASSIGN_OR_RAISE(auto reader, parquet::arrow::OpenFile(input, arrow::default_memory_pool()));
     ARROW_ASSIGN_OR_RAISE(auto table, reader->ReadTable());
@@ -1086,6 +1183,7 @@ arrow::Status DeltaSink::StageUpsert() {
         WriteFileRows(arrow::RecordBatch::Make(layout_->file_schema, combined->num_rows(), columns), add.partition_values));
   }
   Count("delta.merge_operations");
+  Count("delta.upsert_files_pruned", pruned);
 
   // 3. The surviving new versions of the changed keys.
   std::vector<std::vector<int64_t>> rows(storage_batches.size());

@@ -550,6 +550,52 @@ TEST_F(DeltaSinkTest, UpsertFoldsTheEpochAndRewritesInOneCommit) {
   }
 }
 
+// Upsert reads only the live files whose partition values and statistics allow one of the
+// epoch's changed keys: here 20 files of disjoint key ranges, one key changed, one read.
+TEST_F(DeltaSinkTest, UpsertReadsOnlyFilesThatMayHoldAChangedKey) {
+  for (const std::string key : {"id", "region"}) {
+    SCOPED_TRACE("key " + key);
+    fs::remove_all(dir_);
+    auto config = Config({{"write.mode", "upsert"}, {"merge.key.columns", key}});
+    config.set_schema(Changes({})->schema());
+    DeltaSink sink;
+    ASSERT_TRUE(sink.Open(config).ok());
+    auto epoch = [&](uint64_t e, const std::shared_ptr<arrow::RecordBatch>& changes) {
+      ASSERT_TRUE(sink.BeginEpoch(e).ok());
+      ASSERT_TRUE(sink.WriteBatch(changes).ok());
+      ASSERT_TRUE(sink.PreCommit(e).ok());
+      ASSERT_TRUE(sink.CommitEpoch(e).ok());
+    };
+    for (int e = 1; e <= 20; ++e) {
+      std::vector<std::tuple<int64_t, std::string, double, int8_t>> rows;
+      for (int i = 0; i < 5; ++i) {
+        const int64_t id = e * 100 + i;
+        rows.emplace_back(id, "r" + std::to_string(id), 1, 0);
+      }
+      epoch(static_cast<uint64_t>(e), Changes(rows));
+    }
+    auto pruned = [&] {
+      for (const auto& [name, value] : sink.Metrics().custom) {
+        if (name == "delta.upsert_files_pruned") return value;
+      }
+      return 0.0;
+    };
+    const double before = pruned();
+    epoch(21, Changes({{702, "r702", 99, 2}}));
+    EXPECT_EQ(pruned() - before, 19) << "19 of 20 files cannot hold the key";
+    int64_t rows = 0;
+    for (const auto& b : ReadVisible()) {
+      auto ids = std::static_pointer_cast<arrow::Int64Array>(b->GetColumnByName("id"));
+      auto amounts = std::static_pointer_cast<arrow::DoubleArray>(b->GetColumnByName("amount"));
+      for (int64_t i = 0; i < b->num_rows(); ++i, ++rows) {
+        EXPECT_EQ(amounts->Value(i), ids->Value(i) == 702 ? 99 : 1) << ids->Value(i);
+      }
+    }
+    EXPECT_EQ(rows, 100);
+    ASSERT_TRUE(sink.Close().ok());
+  }
+}
+
 TEST_F(DeltaSinkTest, UpsertNeedsTheChangelogColumn) {
   auto config = Config({{"write.mode", "upsert"}, {"merge.key.columns", "id"}});
   DeltaSink sink;
