@@ -393,11 +393,22 @@ arrow::Status DeltaLog::CheckReadable(const ProtocolAction& protocol) {
   }
   if (protocol.min_reader_version == 3) {
     for (const auto& feature : protocol.reader_features) {
-      if (feature != "timestampNtz" && feature != "v2Checkpoint" && feature != "vacuumProtocolCheck") {
+      // v2Checkpoint is refused: its checkpoints keep the add actions in sidecar files,
+      // which ReadCheckpoint does not follow, so files would silently go missing.
+      if (feature != "timestampNtz" && feature != "vacuumProtocolCheck") {
         return arrow::Status::NotImplemented("the table uses reader feature '", feature,
                                              "', which this reader does not support");
       }
     }
+  }
+  return arrow::Status::OK();
+}
+
+arrow::Status DeltaLog::CheckReadableMetadata(const MetadataAction& metadata) {
+  auto mode = metadata.configuration.find("delta.columnMapping.mode");
+  if (mode != metadata.configuration.end() && mode->second != "none") {
+    return arrow::Status::NotImplemented("the table uses column mapping (delta.columnMapping.mode=", mode->second,
+                                         "), which this reader does not support");
   }
   return arrow::Status::OK();
 }
@@ -431,6 +442,13 @@ arrow::Status DeltaLog::ReadCheckpoint(int64_t version, Snapshot* snapshot) {
     const int index = schema->GetFieldIndex(column);
     if (index >= 0) wanted.push_back(index);
   }
+  // A v2 checkpoint under the classic name: its sidecar files hold add actions this
+  // reader would not see.
+  std::vector<int> v2_only;
+  for (const char* column : {"sidecar", "checkpointMetadata"}) {
+    const int index = schema->GetFieldIndex(column);
+    if (index >= 0) v2_only.push_back(index);
+  }
   std::unique_ptr<arrow::RecordBatchReader> batches;
   ARROW_ASSIGN_OR_RAISE(batches, reader->GetRecordBatchReader());
   CommitActions actions;
@@ -438,6 +456,14 @@ arrow::Status DeltaLog::ReadCheckpoint(int64_t version, Snapshot* snapshot) {
     std::shared_ptr<arrow::RecordBatch> batch;
     ARROW_RETURN_NOT_OK(batches->ReadNext(&batch));
     if (!batch) break;
+    for (int column : v2_only) {
+      if (batch->column(column)->null_count() < batch->num_rows()) {
+        return arrow::Status::NotImplemented("checkpoint ", name + 1, " is a v2 checkpoint (it holds ",
+                                             batch->schema()->field(column)->name(),
+                                             " actions; reader feature v2Checkpoint), which this reader does not "
+                                             "support");
+      }
+    }
     for (int column : wanted) {
       const auto& array = batch->column(column);
       const std::string kind = batch->schema()->field(column)->name();
@@ -461,14 +487,33 @@ arrow::Result<std::optional<Snapshot>> DeltaLog::LoadAt(std::optional<int64_t> m
   ARROW_ASSIGN_OR_RAISE(auto infos, storage::ListFiles(*location_.fs, selector));
   std::set<int64_t> commits;
   std::set<int64_t> checkpoints;
+  std::map<int64_t, std::string> unsupported_checkpoints;  // multi-part or v2 (UUID-named), by version
   for (const auto& info : infos) {
     const std::string name = BaseName(info.path());
     auto commit = VersionOf(name, ".json");
     auto checkpoint = VersionOf(name, ".checkpoint.parquet");
     if (commit && (!max_version || *commit <= *max_version)) commits.insert(*commit);
     if (checkpoint && (!max_version || *checkpoint <= *max_version)) checkpoints.insert(*checkpoint);
+    if (!checkpoint && name.size() > 32 && name.compare(20, 12, ".checkpoint.") == 0) {
+      if (auto v = VersionOf(name.substr(0, 20) + ".json", ".json"); v && (!max_version || *v <= *max_version)) {
+        unsupported_checkpoints.emplace(*v, name);
+      }
+    }
   }
-  if (commits.empty() && checkpoints.empty()) return std::nullopt;
+  // Such a checkpoint only matters when the commits it stands for are gone: then say so
+  // rather than report a missing commit (or no table).
+  auto needs_unsupported = [&](int64_t from, int64_t to) -> arrow::Status {
+    auto it = unsupported_checkpoints.lower_bound(from);
+    if (it == unsupported_checkpoints.end() || it->first > to) return arrow::Status::OK();
+    return arrow::Status::NotImplemented("the log of ", location_.root, " continues from checkpoint ", it->second,
+                                         " (multi-part or v2Checkpoint), which this reader does not support");
+  };
+  if (commits.empty() && checkpoints.empty()) {
+    if (!unsupported_checkpoints.empty()) {
+      return needs_unsupported(unsupported_checkpoints.begin()->first, unsupported_checkpoints.rbegin()->first);
+    }
+    return std::nullopt;
+  }
   Snapshot snapshot;
   ARROW_ASSIGN_OR_RAISE(auto from_hint, LatestCheckpointVersion());
   std::optional<int64_t> checkpoint;
@@ -479,6 +524,7 @@ arrow::Result<std::optional<Snapshot>> DeltaLog::LoadAt(std::optional<int64_t> m
   for (int64_t v : commits) {
     if (v < next) continue;
     if (v != next) {
+      ARROW_RETURN_NOT_OK(needs_unsupported(next - 1, v - 1));
       return arrow::Status::Invalid("Delta log of ", location_.root, " is missing commit ", next, " (found ", v, ")");
     }
     ARROW_ASSIGN_OR_RAISE(auto actions, ReadCommit(v));
@@ -491,11 +537,7 @@ arrow::Result<std::optional<Snapshot>> DeltaLog::LoadAt(std::optional<int64_t> m
                                   " cannot be rebuilt from the log (latest reachable: ", snapshot.version_, ")");
   }
   ARROW_RETURN_NOT_OK(CheckReadable(snapshot.protocol()));
-  auto mode = snapshot.metadata().configuration.find("delta.columnMapping.mode");
-  if (mode != snapshot.metadata().configuration.end() && mode->second != "none") {
-    return arrow::Status::NotImplemented("the table uses column mapping (delta.columnMapping.mode=", mode->second,
-                                         "), which this reader does not support");
-  }
+  ARROW_RETURN_NOT_OK(CheckReadableMetadata(snapshot.metadata()));
   return snapshot;
 }
 

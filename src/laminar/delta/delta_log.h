@@ -139,6 +139,9 @@ class DeltaLog {
   // Reader features this implementation supports (none beyond the basic protocol and
   // timestampNtz).
   static arrow::Status CheckReadable(const ProtocolAction& protocol);
+  // Table settings that change how files are read; refuses column mapping (files name
+  // their columns by physical ids, which read by name would come back as nulls).
+  static arrow::Status CheckReadableMetadata(const MetadataAction& metadata);
 
  private:
   arrow::Result<std::optional<int64_t>> LatestCheckpointVersion();

@@ -27,6 +27,7 @@
 #include <variant>
 
 #include "laminar/core/changelog.h"
+#include "laminar/delta/delta_catalog.h"
 #include "laminar/delta/delta_features.h"
 #include "laminar/delta/delta_maintenance.h"
 #include "laminar/delta/delta_schema.h"
@@ -331,7 +332,7 @@ struct DeltaSink::OpenFile {
 };
 
 std::vector<ConfigKeySpec> DeltaSinkKeySpecs() {
-  return {
+  std::vector<ConfigKeySpec> specs = {
       ConfigKeySpec::Required("table.path", ConfigType::kString,
                               "Table location: a local path, s3://, s3a://, az://, abfss://, gs://."),
       ConfigKeySpec::Unset("partition.columns", ConfigType::kString,
@@ -360,17 +361,11 @@ std::vector<ConfigKeySpec> DeltaSinkKeySpecs() {
       ConfigKeySpec::Unset("compaction.z-order.columns", ConfigType::kString, "Z-order columns for compaction."),
       ConfigKeySpec::Optional("compaction.min-files", ConfigType::kInt, "10", "Files in a partition before compaction."),
       ConfigKeySpec::Optional("vacuum.retention.hours", ConfigType::kInt, "168", "Retention for vacuum."),
-      ConfigKeySpec::Optional("catalog.type", ConfigType::kString, "none",
-                              "none (tables are addressed by table.path); glue and unity are refused."),
-      ConfigKeySpec::Unset("catalog.database", ConfigType::kString, "Glue database."),
-      ConfigKeySpec::Unset("catalog.name", ConfigType::kString, "Unity catalog name."),
-      ConfigKeySpec::Unset("catalog.schema", ConfigType::kString, "Unity schema."),
-      ConfigKeySpec::Unset("catalog.workspace_url", ConfigType::kString, "Unity workspace URL."),
-      ConfigKeySpec::Unset("catalog.access_token", ConfigType::kString, "Unity access token.").Secret(),
-      ConfigKeySpec::Unset("catalog.prop.*", ConfigType::kString, "Catalog properties."),
       ConfigKeySpec::Unset("storage.*", ConfigType::kString,
                            "Object store options (aws_region, aws_endpoint, azure_storage_account_name, ...)."),
   };
+  for (auto& spec : CatalogKeySpecs()) specs.push_back(std::move(spec));
+  return specs;
 }
 
 void RegisterDeltaSink(ConnectorRegistry& registry) {
@@ -423,21 +418,7 @@ arrow::Result<DeltaSinkOptions> DeltaSinkOptions::FromConfig(const ConnectorConf
   if (config.Get("compaction.z-order.columns")) {
     return ConfigError(where, "option 'compaction.z-order.columns': Z-ordering is not supported; compaction bin-packs");
   }
-  ARROW_ASSIGN_OR_RAISE(auto catalog, config.GetString("catalog.type", "none"));
-  catalog = Lower(catalog);
-  if (catalog == "glue") {
-    if (!config.Get("catalog.database")) return ConfigError(where, "catalog.type 'glue' needs 'catalog.database'");
-    return ConfigError(where, "catalog.type 'glue' is not supported: address the table by 'table.path'");
-  }
-  if (catalog == "unity") {
-    for (const char* key : {"catalog.name", "catalog.schema", "catalog.workspace_url", "catalog.access_token"}) {
-      if (!config.Get(key)) return ConfigError(where, std::string("catalog.type 'unity' needs '") + key + "'");
-    }
-    return ConfigError(where, "catalog.type 'unity' is not supported: address the table by 'table.path'");
-  }
-  if (!catalog.empty() && catalog != "none") {
-    return ConfigError(where, "option 'catalog.type' = '" + catalog + "' is not one of none, glue, unity");
-  }
+  ARROW_RETURN_NOT_OK(CheckCatalogOptions(config));
   if (auto v = config.Get("writer.id"); v && !v->empty()) {
     o.writer_id = *v;
     o.writer_id_set = true;

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "laminar/core/changelog.h"
+#include "laminar/delta/delta_catalog.h"
 #include "laminar/delta/delta_schema.h"
 
 namespace laminar::delta {
@@ -40,7 +41,7 @@ arrow::Result<std::shared_ptr<arrow::Array>> PartitionColumn(const std::optional
 }  // namespace
 
 std::vector<ConfigKeySpec> DeltaSourceKeySpecs() {
-  return {
+  std::vector<ConfigKeySpec> specs = {
       ConfigKeySpec::Required("table.path", ConfigType::kString, "Table location: local path, s3://, az://, gs://."),
       ConfigKeySpec::Unset("starting.version", ConfigType::kInt,
                            "Version whose snapshot is read first (default: the latest when the pipeline starts)."),
@@ -55,6 +56,8 @@ std::vector<ConfigKeySpec> DeltaSourceKeySpecs() {
       ConfigKeySpec::Optional("poll.interval.ms", ConfigType::kInt, "1000", "How often to look for new versions."),
       ConfigKeySpec::Unset("storage.*", ConfigType::kString, "Object store options (see the delta-lake sink)."),
   };
+  for (auto& spec : CatalogKeySpecs()) specs.push_back(std::move(spec));
+  return specs;
 }
 
 void RegisterDeltaSource(ConnectorRegistry& registry) {
@@ -101,6 +104,7 @@ arrow::Result<DeltaSourceOptions> DeltaSourceOptions::FromConfig(const Connector
   ARROW_ASSIGN_OR_RAISE(auto interval, config.GetInt64("poll.interval.ms", 1000));
   if (interval <= 0) return ConfigError(where, "option 'poll.interval.ms' must be greater than 0");
   o.poll_interval = std::chrono::milliseconds(interval);
+  ARROW_RETURN_NOT_OK(CheckCatalogOptions(config));
   return o;
 }
 
@@ -116,7 +120,9 @@ arrow::Status DeltaSource::Open(const ConnectorConfig& config) {
   if (!latest.ok()) return FatalError(where_, "cannot read Delta table " + options_.storage.location + ": " + latest.status().message());
   if (!*latest) return FatalError(where_, "there is no Delta table at " + options_.storage.location);
   ARROW_ASSIGN_OR_RAISE(auto table_schema, FromDeltaSchemaString((*latest)->metadata().schema_string));
-  if (config.schema() && config.schema()->num_fields() > 0) {
+  opened_version_ = (*latest)->version();
+  declared_schema_ = config.schema() && config.schema()->num_fields() > 0;
+  if (declared_schema_) {
     // Declared columns: each must exist in the table (by name) with a type it can be cast to.
     arrow::FieldVector fields;
     for (const auto& field : config.schema()->fields()) {
@@ -183,23 +189,19 @@ arrow::Result<bool> DeltaSource::LoadUnits() {
     units_loaded_ = true;
     return true;
   }
+  log_lookups_.fetch_add(1);
   auto info = log_->location().fs->GetFileInfo(log_->location().Join(CommitFileName(position_.version)));
   ARROW_RETURN_NOT_OK(info.status());
   if (info->type() != arrow::fs::FileType::File) return false;
+  const std::string version = "version " + std::to_string(position_.version) + " of " + options_.storage.location;
   auto actions = log_->ReadCommit(position_.version);
-  if (!actions.ok()) return FatalError(where_, actions.status().message());
+  if (!actions.ok()) return FatalError(where_, version + ": " + actions.status().message());
   if (actions->protocol) {
-    if (auto status = DeltaLog::CheckReadable(*actions->protocol); !status.ok()) return FatalError(where_, status.message());
-  }
-  if (actions->metadata) {
-    ARROW_ASSIGN_OR_RAISE(auto table_schema, FromDeltaSchemaString(actions->metadata->schema_string));
-    for (const auto& field : data_schema_->fields()) {
-      if (!table_schema->GetFieldByName(field->name())) {
-        return FatalError(where_, "version " + std::to_string(position_.version) + " drops or renames column '" +
-                                      field->name() + "', which this source reads");
-      }
+    if (auto status = DeltaLog::CheckReadable(*actions->protocol); !status.ok()) {
+      return FatalError(where_, version + ": " + status.message());
     }
   }
+  if (actions->metadata) ARROW_RETURN_NOT_OK(CheckNewMetadata(*actions->metadata));
   for (const auto& remove : actions->removes) {
     if (!remove.data_change) continue;  // compaction: same rows, new files
     if (options_.changelog) {
@@ -215,6 +217,46 @@ arrow::Result<bool> DeltaSource::LoadUnits() {
   }
   units_loaded_ = true;
   return true;
+}
+
+arrow::Status DeltaSource::CheckNewMetadata(const MetadataAction& metadata) {
+  const std::string version = "version " + std::to_string(position_.version);
+  // Column-mapped files name their columns by physical ids: read by name, every column
+  // would come back null. Checked for every version, history included.
+  if (auto status = DeltaLog::CheckReadableMetadata(metadata); !status.ok()) {
+    return FatalError(where_, version + " of " + options_.storage.location + ": " + status.message());
+  }
+  // Versions up to the one the source opened at led to the schema it reads with: their
+  // older schemas only mean that older files lack later columns (read as nulls, as Delta
+  // says). Later versions change the table under the running source.
+  if (position_.version <= opened_version_) return arrow::Status::OK();
+  auto table_schema = FromDeltaSchemaString(metadata.schema_string);
+  if (!table_schema.ok()) return FatalError(where_, version + ": " + table_schema.status().message());
+  for (const auto& field : data_schema_->fields()) {
+    auto now = (*table_schema)->GetFieldByName(field->name());
+    if (!now) {
+      return FatalError(where_, version + " drops or renames column '" + field->name() +
+                                    "', which this source reads (its files would read as nulls)");
+    }
+    const bool fits = declared_schema_ ? arrow::compute::CanCast(*now->type(), *field->type())
+                                       : now->type()->Equals(*field->type());
+    if (!fits) {
+      return FatalError(where_, version + " changes column '" + field->name() + "' to " + now->type()->ToString() +
+                                    ", which this source reads as " + field->type()->ToString());
+    }
+  }
+  if (!declared_schema_) {
+    // The source's schema is the table's at start; silently dropping a new column would
+    // lose its values.
+    for (const auto& field : (*table_schema)->fields()) {
+      if (!data_schema_->GetFieldByName(field->name())) {
+        return FatalError(where_, version + " adds column '" + field->name() +
+                                      "', which this source's schema (the table's when it opened) lacks: restart "
+                                      "the pipeline to read the new schema, or declare the columns to read");
+      }
+    }
+  }
+  return arrow::Status::OK();
 }
 
 arrow::Status DeltaSource::OpenUnit() {
@@ -371,6 +413,7 @@ ConnectorMetrics DeltaSource::Metrics() const {
   ConnectorMetrics m;
   m.records_total = records_total_.load();
   m.AddCustom("delta.version_read", static_cast<double>(version_read_.load()));
+  m.AddCustom("delta.log_lookups", static_cast<double>(log_lookups_.load()));
   return m;
 }
 

@@ -69,6 +69,10 @@ class DeltaSource : public SourceConnector {
   // The units of the current phase/version, loading them when needed; false when the
   // version does not exist yet.
   arrow::Result<bool> LoadUnits();
+  // A version's metaData action while following: refuses what would make its files read
+  // wrong (column mapping, a read column dropped or retyped, a column this source's schema
+  // cannot carry).
+  arrow::Status CheckNewMetadata(const MetadataAction& metadata);
   arrow::Status OpenUnit();
   arrow::Result<std::shared_ptr<arrow::RecordBatch>> Shape(const std::shared_ptr<arrow::RecordBatch>& file_batch,
                                                            const Unit& unit);
@@ -79,6 +83,8 @@ class DeltaSource : public SourceConnector {
   std::unique_ptr<DeltaLog> log_;
   std::shared_ptr<arrow::Schema> schema_;        // what batches carry (with `_op` in changelog mode)
   std::shared_ptr<arrow::Schema> data_schema_;   // schema_ without `_op`
+  bool declared_schema_ = false;                 // data_schema_ came from the DDL, not the table
+  int64_t opened_version_ = 0;                   // the table's latest version when the source opened
   int64_t start_version_ = 0;
   Position position_;
   bool units_loaded_ = false;
@@ -90,6 +96,7 @@ class DeltaSource : public SourceConnector {
   std::chrono::steady_clock::time_point next_poll_{};
   std::atomic<uint64_t> records_total_{0};
   std::atomic<int64_t> version_read_{-1};
+  std::atomic<uint64_t> log_lookups_{0};  // looks for a next commit file (poll.interval.ms throttles them)
 };
 
 }  // namespace laminar::delta
