@@ -9,7 +9,9 @@ checkpoints + _last_checkpoint); upsert, partition overwrite, schema evolution, 
 storage on the emulators and concurrent writers.
 
 Source: tables delta-rs writes (appends, overwrite, schema evolution, checkpoints,
-partitions) are read identically by the delta-lake source.
+partitions) are read identically by the delta-lake source, from a start snapshot and while
+it follows the table (an overwrite as deletes + inserts in changelog mode, refused or
+skipped in append mode; a merged schema; checkpoints every two versions).
 
 Tests that need the connector skip while `laminar-connect connectors` does not list it
 (fixtures delta_sink / delta_source); the judges themselves are checked on tables delta-rs
@@ -20,13 +22,14 @@ import pathlib
 import time
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
 
 from delta_support import (Running, adds_of, assert_readers_agree, assert_same_rows, assert_same_types,
-                           check_commit_structure, check_partition_layout, commit_versions, copy_tree,
+                           check_commit_structure, check_partition_layout, commit_versions, comparable, copy_tree,
                            delta_options, delta_rows, delta_sink, delta_source, delta_table, log_dir,  # noqa: F401
                            read_commit, removes_of, run, sql_string, storage_option_entries, strip_metadata,
                            table_schema_from_log, truncated_log_copy, txns_of, unreferenced_data_files,
@@ -823,3 +826,178 @@ def test_source_reads_a_partitioned_table(laminar_connect, delta_source, tmp_pat
     got = read_through_source(laminar_connect, tmp_path, table, 140)
     assert got.column("region").to_pylist() == [["eu", "us"][i % 2] for i in range(140)]
     assert_source_matches_delta_rs(got, table, "partitioned table")
+
+
+# ---------------------------------------------------------------------------------------
+# The source FOLLOWING a table (started before) while delta-rs changes it.
+
+def row_multiset(table: pa.Table, columns) -> dict:
+    """{row tuple: count} over `columns` (timestamps as integers, see comparable())."""
+    values = [comparable(table.column(c)) for c in columns]
+    counts = {}
+    for row in zip(*values):
+        counts[row] = counts.get(row, 0) + 1
+    return counts
+
+
+def follow(binary, tmp, table, ddl=None, name="source", **options) -> Running:
+    ddl_path = source_pipeline(tmp, table, name, **{"poll.interval.ms": "100", **options})
+    if ddl is not None:
+        ddl_path.write_text(ddl)
+    return Running(binary, ddl_path, tmp / f"{name}_cp", interval_ms=100)
+
+
+def wait_for_rows(pipeline, tmp, rows, what, name="source"):
+    wait_until(lambda: output_rows(tmp, name).num_rows >= rows, 60, what, alive=pipeline.alive)
+
+
+def wait_for_exit(pipeline, what) -> str:
+    wait_until(lambda: not pipeline.alive(), 60, what)
+    code, log = pipeline.stop()
+    assert code != 0, f"{what}: the pipeline exited cleanly:\n{log}"
+    return log
+
+
+def test_source_following_an_overwrite_emits_its_deletes_and_inserts_in_changelog_mode(
+        laminar_connect, delta_source, tmp_path):
+    table = tmp_path / "t"
+    write_deltalake(str(table), rs_batch(range(0, 100)))
+    write_deltalake(str(table), rs_batch(range(100, 150)), mode="append")
+    before = delta_rows(table)
+    pipeline = follow(laminar_connect, tmp_path, table, **{"read.mode": "changelog"})
+    try:
+        wait_for_rows(pipeline, tmp_path, 150, "the snapshot")
+        write_deltalake(str(table), rs_batch(range(1000, 1040)), mode="overwrite")
+        wait_for_rows(pipeline, tmp_path, 150 + 150 + 40, "the overwrite's deletes and inserts")
+        time.sleep(0.5)
+    finally:
+        code, log = pipeline.stop()
+    assert code == 0, log
+    got = output_rows(tmp_path)
+    columns = before.column_names
+    ops = got.column("_op").to_pylist()
+    deletes = got.filter(pa.array([op == 3 for op in ops]))
+    inserts = got.filter(pa.array([op == 0 for op in ops]))
+    assert deletes.num_rows + inserts.num_rows == got.num_rows, f"unexpected _op values {set(ops)}"
+    assert row_multiset(deletes, columns) == row_multiset(before, columns), "deletes are the overwritten rows"
+    net = row_multiset(inserts, columns)
+    for row, n in row_multiset(deletes, columns).items():
+        net[row] -= n
+    net = {row: n for row, n in net.items() if n}
+    assert net == row_multiset(delta_rows(table), columns), "inserts - deletes = the table delta-rs reads"
+
+
+def test_source_following_an_overwrite_in_append_mode_fails_naming_it_or_skips_the_removes(
+        laminar_connect, delta_source, tmp_path):
+    table = tmp_path / "t"
+    write_deltalake(str(table), rs_batch(range(0, 100)))
+    strict = follow(laminar_connect, tmp_path, table, name="strict")
+    skipping = follow(laminar_connect, tmp_path, table, name="skipping", **{"ignore.removes": "true"})
+    try:
+        wait_for_rows(strict, tmp_path, 100, "the strict snapshot", name="strict")
+        wait_for_rows(skipping, tmp_path, 100, "the skipping snapshot", name="skipping")
+        write_deltalake(str(table), rs_batch(range(1000, 1040)), mode="overwrite")
+        write_deltalake(str(table), rs_batch(range(1040, 1050)), mode="append")
+        log = wait_for_exit(strict, "the append-mode source meeting the overwrite")
+        assert "version 1" in log and "removes file" in log and "ignore.removes" in log, log
+        wait_for_rows(skipping, tmp_path, 150, "the rows after the overwrite", name="skipping")
+        time.sleep(0.5)
+    finally:
+        strict.stop()
+        code, log = skipping.stop()
+    assert code == 0, log
+    assert output_rows(tmp_path, "strict").num_rows == 100, "nothing of the overwrite before the error"
+    got = output_rows(tmp_path, "skipping").sort_by("id")
+    assert got.column("id").to_pylist() == list(range(100)) + list(range(1000, 1050))
+    assert_source_matches_delta_rs(got.filter(pc.greater_equal(got.column("id"), 1000)), table,
+                                   "rows added by the overwrite and after it")
+
+
+FOLLOW_DECLARED_DDL = """
+CREATE SOURCE lake (id BIGINT, name VARCHAR, amount DOUBLE, day DATE, at TIMESTAMP(6) WITH TIME ZONE)
+FROM DELTA_LAKE (
+  {delta}
+);
+CREATE SINK out FROM lake INTO FILES (path = {out}, format = 'parquet');
+"""
+
+
+def test_source_following_a_schema_merge(laminar_connect, delta_source, tmp_path):
+    table = tmp_path / "t"
+    write_deltalake(str(table), rs_batch(range(0, 100)))
+    declared_ddl = FOLLOW_DECLARED_DDL.format(
+        delta=delta_options(**{"table.path": table, "poll.interval.ms": "100"}), out=sql_string(tmp_path / "declared_out"))
+    declared = follow(laminar_connect, tmp_path, table, ddl=declared_ddl, name="declared")
+    undeclared = follow(laminar_connect, tmp_path, table, name="undeclared")
+    try:
+        wait_for_rows(declared, tmp_path, 100, "the declared snapshot", name="declared")
+        wait_for_rows(undeclared, tmp_path, 100, "the undeclared snapshot", name="undeclared")
+        write_deltalake(str(table), rs_batch(range(100, 160), extra=True), mode="append", schema_mode="merge")
+        write_deltalake(str(table), rs_batch(range(160, 170), extra=True), mode="append")
+        # The table's own schema: the new column would be lost, so the source stops naming it.
+        log = wait_for_exit(undeclared, "the source whose schema lacks the new column")
+        assert "adds column 'extra'" in log, log
+        # Declared columns: a projection, read on across the change.
+        wait_for_rows(declared, tmp_path, 170, "the rows after the merge", name="declared")
+        time.sleep(0.5)
+    finally:
+        undeclared.stop()
+        code, log = declared.stop()
+    assert code == 0, log
+    got = output_rows(tmp_path, "declared").sort_by("id")
+    want = delta_rows(table)
+    assert got.column_names == ["id", "name", "amount", "day", "at"]
+    assert_same_rows(got, want.select(got.column_names), "declared columns across a schema merge")
+    assert output_rows(tmp_path, "undeclared").num_rows == 100, "nothing of the merged version before the error"
+    # Restarted from its checkpoint it opens with the new schema and reads on.
+    restarted = follow(laminar_connect, tmp_path, table, name="undeclared")
+    try:
+        def new_rows():
+            """The output files written with the new column (the older ones lack it)."""
+            tables = []
+            for p in (tmp_path / "undeclared_out").glob("*.parquet"):
+                try:
+                    table = pq.read_table(p)
+                except pa.ArrowInvalid:  # still being written
+                    continue
+                if "extra" in table.column_names:
+                    tables.append(table)
+            return tables
+        wait_until(lambda: sum(t.num_rows for t in new_rows()) >= 70, 60, "the merged rows after a restart",
+                   alive=restarted.alive)
+        time.sleep(0.5)
+    finally:
+        code, log = restarted.stop()
+    assert code == 0, log
+    after = pa.concat_tables(new_rows()).sort_by("id")
+    assert_same_rows(after, want.filter(pc.greater_equal(want.column("id"), 100)), "rows with the new column")
+
+
+def test_source_follows_across_checkpoints_delta_rs_writes(laminar_connect, delta_source, tmp_path):
+    table = tmp_path / "t"
+    write_deltalake(str(table), rs_batch(range(0, 10)), configuration={"delta.checkpointInterval": "2"})
+    pipeline = follow(laminar_connect, tmp_path, table)
+    try:
+        wait_for_rows(pipeline, tmp_path, 10, "the snapshot")
+        for n in range(1, 8):
+            write_deltalake(str(table), rs_batch(range(n * 10, n * 10 + 10)), mode="append")
+        DeltaTable(str(table)).create_checkpoint()
+        wait_for_rows(pipeline, tmp_path, 80, "the versions around the checkpoints")
+        time.sleep(0.5)
+    finally:
+        code, log = pipeline.stop()
+    assert code == 0, log
+    checkpoints = sorted(p.name for p in log_dir(table).glob("*.checkpoint.parquet"))
+    assert len(checkpoints) >= 2, f"delta-rs wrote no checkpoints every 2 versions: {checkpoints}"
+    got = output_rows(tmp_path).sort_by("id")
+    assert got.column("id").to_pylist() == list(range(80))
+    assert_source_matches_delta_rs(got, table, "followed across checkpoints")
+    # The commits the newest checkpoint stands for go (as log cleanup would remove them); a
+    # restart opens the table from that checkpoint and reads on from its position.
+    last = json.loads((log_dir(table) / "_last_checkpoint").read_text())["version"]
+    write_deltalake(str(table), rs_batch(range(80, 90)), mode="append")
+    for version in range(0, last):
+        (log_dir(table) / f"{version:020d}.json").unlink()
+    got = read_through_source(laminar_connect, tmp_path, table, 90, **{"poll.interval.ms": "100"})
+    assert got.column("id").to_pylist() == list(range(90)), "rows lost or duplicated across the restart"
+    assert_source_matches_delta_rs(got, table, "after a restart from the checkpoint")
