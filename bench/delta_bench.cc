@@ -4,13 +4,18 @@
 //   phase 1: `epochs` epochs of that batch through the sink (begin, write, pre_commit,
 //            commit): rows/s, MB/s of Arrow data;
 //   phase 2: 200 small epochs (1000 rows): commit latency p50/p99 (pre_commit + commit)
-//            and resident memory after commit 1, 100 and 200 (flat = no growth per commit).
+//            and resident memory after commit 1, 100 and 200 (flat = no growth per commit);
+//   phase 3: memory as the table grows: 3000 epochs of 100 rows, once without and once with
+//            background compaction; resident memory after 500 and 3000 commits and the live
+//            files then (the sink keeps one add action per live file).
 // Prints one "key value" per line for the driver. Usage:
 //   delta_bench OUT_DIR [epochs=100] [epoch_rows=100000]
 #include <arrow/api.h>
+#include <arrow/filesystem/localfs.h>
 #include <arrow/io/file.h>
 #include <arrow/ipc/writer.h>
 #include <spdlog/spdlog.h>
+#include <malloc.h>
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -18,6 +23,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -84,9 +90,20 @@ long RssKb() {
   return 0;
 }
 
+// Memory in use: malloc's allocated bytes plus what Arrow's pool has handed out. Resident
+// memory also counts what the allocators keep cached per thread (mimalloc in Arrow's pool
+// retains pages freed by the compaction and checkpoint threads), which says little about
+// what the sink holds.
+long HeldKb() {
+  const struct mallinfo2 info = mallinfo2();
+  return static_cast<long>((info.uordblks + info.hblkhd + arrow::default_memory_pool()->bytes_allocated()) / 1024);
+}
+
 std::unique_ptr<laminar::delta::DeltaSink> OpenSink(const std::string& path,
-                                                    const std::shared_ptr<arrow::Schema>& schema) {
-  laminar::ConnectorConfig config("delta-lake", {{"table.path", path}});
+                                                    const std::shared_ptr<arrow::Schema>& schema,
+                                                    std::map<std::string, std::string> options = {}) {
+  options["table.path"] = path;
+  laminar::ConnectorConfig config("delta-lake", options);
   config.set_instance_name("bench");
   config.set_pipeline_name("delta_bench");
   config.set_schema(schema);
@@ -162,5 +179,48 @@ int main(int argc, char** argv) {
   struct rusage usage {};
   getrusage(RUSAGE_SELF, &usage);
   std::printf("peak_rss_kb %ld\n", usage.ru_maxrss);
+  Check(small_sink->Close(), "close");
+  small_sink.reset();
+
+  // Phase 3: a growing table.
+  auto tiny = batch->Slice(0, 100);
+  const int grow_commits = std::getenv("DELTA_BENCH_GROW_COMMITS") ? std::atoi(std::getenv("DELTA_BENCH_GROW_COMMITS")) : 3000;
+  for (const bool compaction : {false, true}) {
+    const std::string name = compaction ? "growing_compacted" : "growing";
+    std::filesystem::remove_all(out / name);
+    auto sink = OpenSink((out / name).string(), batch->schema(),
+                         compaction ? std::map<std::string, std::string>{{"compaction.enabled", "true"},
+                                                                         {"compaction.interval.ms", "200"},
+                                                                         {"compaction.min-files", "20"}}
+                                    : std::map<std::string, std::string>{});
+    long rss_500 = 0;
+    long held_500 = 0;
+    for (int e = 1; e <= grow_commits; ++e) {
+      Check(sink->BeginEpoch(static_cast<uint64_t>(e)), "begin");
+      Check(sink->WriteBatch(tiny).status(), "write");
+      Check(sink->PreCommit(static_cast<uint64_t>(e)), "pre_commit");
+      Check(sink->CommitEpoch(static_cast<uint64_t>(e)), "commit");
+      if (e == 500) {
+        rss_500 = RssKb();
+        held_500 = HeldKb();
+      }
+      if (e % 500 == 0 && std::getenv("DELTA_BENCH_TRACE")) {
+        std::fprintf(stderr, "%s %d held %ld KB, resident %ld KB\n", name.c_str(), e, HeldKb(), RssKb());
+      }
+    }
+    const long rss_3000 = RssKb();
+    const long held_3000 = HeldKb();
+    Check(sink->Close(), "close");
+    laminar::storage::TableLocation location;
+    location.fs = std::make_shared<arrow::fs::LocalFileSystem>();
+    location.root = (out / name).string();
+    location.local = true;
+    laminar::delta::DeltaLog log(location);
+    auto snapshot = log.Load().ValueOrDie();
+    std::printf("%s_rss_kb_after_500 %ld\n%s_rss_kb_after_3000 %ld\n%s_live_files %zu\n%s_tombstones %zu\n",
+                name.c_str(), rss_500, name.c_str(), rss_3000, name.c_str(), snapshot->files().size(), name.c_str(),
+                snapshot->tombstones().size());
+    std::printf("%s_held_kb_after_500 %ld\n%s_held_kb_after_3000 %ld\n", name.c_str(), held_500, name.c_str(), held_3000);
+  }
   return 0;
 }

@@ -59,6 +59,14 @@ def main() -> None:
         print(f"  delta-rs  p50 {latencies[len(latencies) // 2]:.2f} ms  p99 {latencies[len(latencies) * 99 // 100]:.2f} ms"
               f"  (write_deltalake call, Python process peak RSS "
               f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB)")
+        print("A growing table, 3000 commits of 100 rows; memory in use (malloc + Arrow pool) and resident, "
+              "after commit 500 / 3000:")
+        for name, label in (("growing", "no compaction"), ("growing_compacted", "background compaction")):
+            held = (ours[f"{name}_held_kb_after_3000"] - ours[f"{name}_held_kb_after_500"]) * 1024
+            print(f"  {label:22s} in use {ours[f'{name}_held_kb_after_500'] / 1024:.1f} / "
+                  f"{ours[f'{name}_held_kb_after_3000'] / 1024:.1f} MB ({held / 2500:.0f} bytes more per commit), "
+                  f"resident {ours[f'{name}_rss_kb_after_500'] / 1024:.0f} / {ours[f'{name}_rss_kb_after_3000'] / 1024:.0f} MB; "
+                  f"{ours[f'{name}_live_files']:.0f} live files, {ours[f'{name}_tombstones']:.0f} tombstones")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -439,7 +439,7 @@ arrow::Result<DeltaSinkOptions> DeltaSinkOptions::FromConfig(const ConnectorConf
 DeltaSink::DeltaSink() = default;
 DeltaSink::~DeltaSink() {
   StopMaintenance();
-  if (checkpoint_thread_.joinable()) checkpoint_thread_.join();
+  StopLogCheckpoints();
 }
 
 void DeltaSink::StopMaintenance() {
@@ -1437,20 +1437,46 @@ arrow::Status DeltaSink::CommitAdds(CommitActions staged, std::optional<uint64_t
 
 void DeltaSink::StartLogCheckpoint() {
   // Off the commit path: a log checkpoint only speeds up later replays, so it is written by
-  // a thread of its own from a copy of the snapshot. One at a time: the previous one has
-  // had checkpoint.interval commits to finish, and is waited for if it has not.
+  // a worker thread from a copy of the snapshot. One at a time: the previous one has had
+  // checkpoint.interval commits to finish, and is waited for if it has not. One long-lived
+  // worker rather than a thread per checkpoint: allocators keep per-thread caches, and a
+  // thread per checkpoint left resident memory growing with every one.
+  std::unique_lock<std::mutex> lock(checkpoint_mu_);
+  checkpoint_cv_.wait(lock, [&] { return !checkpoint_pending_ && !checkpoint_busy_; });
+  checkpoint_pending_ = *snapshot_;
+  if (!checkpoint_thread_.joinable()) {
+    checkpoint_thread_ = std::thread([this] {
+      DeltaLog log(log_->location());
+      std::unique_lock<std::mutex> lock(checkpoint_mu_);
+      while (true) {
+        checkpoint_cv_.wait(lock, [&] { return checkpoint_pending_ || stop_checkpoints_; });
+        if (!checkpoint_pending_) return;  // stopping, nothing left to write
+        Snapshot snapshot = std::move(*checkpoint_pending_);
+        checkpoint_pending_.reset();
+        checkpoint_busy_ = true;
+        lock.unlock();
+        if (auto status = log.WriteCheckpoint(snapshot); !status.ok()) {
+          spdlog::warn("{}: could not write the log checkpoint at version {}: {}", where_, snapshot.version(),
+                       status.ToString());
+        } else {
+          Count("delta.log_checkpoints");
+        }
+        lock.lock();
+        checkpoint_busy_ = false;
+        checkpoint_cv_.notify_all();
+      }
+    });
+  }
+  checkpoint_cv_.notify_all();
+}
+
+void DeltaSink::StopLogCheckpoints() {
+  {
+    std::lock_guard<std::mutex> lock(checkpoint_mu_);
+    stop_checkpoints_ = true;  // a pending checkpoint is still written first
+  }
+  checkpoint_cv_.notify_all();
   if (checkpoint_thread_.joinable()) checkpoint_thread_.join();
-  checkpoint_running_.store(true);
-  checkpoint_thread_ = std::thread([this, snapshot = *snapshot_] {
-    DeltaLog log(log_->location());
-    if (auto status = log.WriteCheckpoint(snapshot); !status.ok()) {
-      spdlog::warn("{}: could not write the log checkpoint at version {}: {}", where_, snapshot.version(),
-                   status.ToString());
-    } else {
-      Count("delta.log_checkpoints");
-    }
-    checkpoint_running_.store(false);
-  });
 }
 
 arrow::Status DeltaSink::CommitEpoch(uint64_t epoch) {
@@ -1598,7 +1624,7 @@ ConnectorMetrics DeltaSink::Metrics() const {
 
 arrow::Status DeltaSink::Close() {
   StopMaintenance();
-  if (checkpoint_thread_.joinable()) checkpoint_thread_.join();
+  StopLogCheckpoints();
   if (!options_.exactly_once && log_) {
     auto status = Flush();
     if (!status.ok()) spdlog::warn("{}: final flush failed: {}", where_, status.ToString());

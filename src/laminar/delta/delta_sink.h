@@ -146,6 +146,7 @@ class DeltaSink : public SinkConnector {
   // staged and not yet committed (its upsert rewrites name the files it replaces).
   void MaintenanceLoop();
   void StartLogCheckpoint();
+  void StopLogCheckpoints();
   void StopMaintenance();
 
   DeltaSinkOptions options_;
@@ -179,8 +180,12 @@ class DeltaSink : public SinkConnector {
   std::condition_variable maintenance_cv_;
   bool stop_maintenance_ = false;
   std::thread maintenance_;
-  std::thread checkpoint_thread_;
-  std::atomic<bool> checkpoint_running_{false};
+  std::thread checkpoint_thread_;  // writes log checkpoints, see StartLogCheckpoint
+  std::mutex checkpoint_mu_;
+  std::condition_variable checkpoint_cv_;
+  std::optional<Snapshot> checkpoint_pending_;
+  bool checkpoint_busy_ = false;
+  bool stop_checkpoints_ = false;
 };
 
 }  // namespace laminar::delta
