@@ -36,7 +36,8 @@ COORDINATOR_FAULT_POINTS = [
     "checkpoint.after_status_persist",
 ]
 DELTA_FAULT_POINTS = [p.strip() for p in os.environ.get(
-    "LAMINAR_DELTA_FAULT_POINTS", "delta.pre_commit.after_stage,delta.commit.after_log_write").split(",")
+    "LAMINAR_DELTA_FAULT_POINTS",
+    "delta.pre_commit.after_stage,delta.commit.after_log_write,delta.checkpoint.before_last_checkpoint").split(",")
     if p.strip()]
 FAULT_POINTS = COORDINATOR_FAULT_POINTS[:3] + DELTA_FAULT_POINTS + COORDINATOR_FAULT_POINTS[3:]
 RANDOM_KILLS = 20

@@ -1,5 +1,6 @@
 #include "laminar/delta/delta_log.h"
 
+#include "laminar/runtime/fault_points.h"
 #include "laminar/storage/put_if_absent.h"
 
 #include <arrow/api.h>
@@ -667,7 +668,11 @@ arrow::Status DeltaLog::WriteCheckpoint(const Snapshot& snapshot) {
   char name[96];
   std::snprintf(name, sizeof(name), "%s/%020lld.checkpoint.parquet", kLogDir, static_cast<long long>(snapshot.version()));
   const std::string path = location_.Join(name);
-  const std::string tmp = location_.Join(std::string(kLogDir) + "/_checkpoint.parquet.tmp");
+  // A name of its own: two writers may checkpoint the same version at once.
+  std::random_device rd;
+  char tmp_name[64];
+  std::snprintf(tmp_name, sizeof(tmp_name), "/_checkpoint_%08x%08x.parquet.tmp", rd(), rd());
+  const std::string tmp = location_.Join(std::string(kLogDir) + tmp_name);
   {
     ARROW_ASSIGN_OR_RAISE(auto out, location_.fs->OpenOutputStream(location_.local ? tmp : path));
     auto properties = parquet::WriterProperties::Builder().compression(arrow::Compression::SNAPPY)->build();
@@ -683,6 +688,7 @@ arrow::Status DeltaLog::WriteCheckpoint(const Snapshot& snapshot) {
     ARROW_RETURN_NOT_OK(location_.fs->Move(tmp, path));
   }
   json::object last{{"version", snapshot.version()}, {"size", static_cast<int64_t>(rows.size())}};
+  runtime::FaultPoint("delta.checkpoint.before_last_checkpoint");
   return ReplaceFile(location_.Join(std::string(kLogDir) + "/_last_checkpoint"), json::serialize(last));
 }
 
