@@ -15,6 +15,7 @@
 #include "laminar/storage/storage_options.h"
 #endif
 #include "laminar/builtin_connectors.h"
+#include "laminar/core/secrets.h"
 #include "laminar/ddl/ddl.h"
 #include "laminar/ddl/types.h"
 #include "laminar/observe/metrics_server.h"
@@ -50,7 +51,7 @@ int ExitCodeFor(const arrow::Status& status) {
 }
 
 int Fail(const arrow::Status& status) {
-  std::fprintf(stderr, "laminar-connect: error: %s\n", status.message().c_str());
+  std::fprintf(stderr, "laminar-connect: error: %s\n", laminar::Scrub(status.message()).c_str());
   return ExitCodeFor(status);
 }
 
@@ -115,7 +116,10 @@ int RunMain(int argc, char** argv) {
     return code == 0 ? kExitOk : kExitBadInput;
   }
 
-  auto logger = spdlog::stderr_color_mt("laminar");
+  // Every log line passes the secret scrubber: libraries echo credentials in their errors.
+  laminar::RegisterSecretsFromEnvironment();
+  auto logger = std::make_shared<spdlog::logger>(
+      "laminar", laminar::MakeScrubbingSink(std::make_shared<spdlog::sinks::stderr_color_sink_mt>()));
   spdlog::set_default_logger(logger);
   spdlog::set_level(spdlog::level::from_str(log_level));
 

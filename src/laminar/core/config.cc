@@ -6,6 +6,8 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "laminar/core/secrets.h"
+
 namespace laminar {
 
 const char* ConfigTypeName(ConfigType type) {
@@ -203,6 +205,14 @@ arrow::Result<bool> ConnectorConfig::GetBool(const std::string& key, bool fallba
 }
 
 arrow::Status ConnectorConfig::Validate(const std::vector<ConfigKeySpec>& specs) {
+  // Every connector's config passes here before it is used: register its secrets so that
+  // Scrub masks them in whatever a library later says about them.
+  for (const auto& entry : properties_) {
+    const std::string& key = entry.first;
+    const bool secret_spec =
+        std::any_of(specs.begin(), specs.end(), [&](const ConfigKeySpec& s) { return s.secret && s.Matches(key); });
+    if (secret_spec || IsSecretKey(key)) RegisterSecret(entry.second);
+  }
   for (const auto& [property, value] : properties_) {
     const std::string& key = property;  // a plain reference: lambdas may capture it (clang 14)
     auto spec = std::find_if(specs.begin(), specs.end(), [&](const ConfigKeySpec& s) { return s.Matches(key); });

@@ -18,6 +18,7 @@
 
 #include "laminar/core/config.h"
 #include "laminar/core/registry.h"
+#include "laminar/core/secrets.h"
 #include "laminar/core/status.h"
 #include "laminar/ddl/types.h"
 
@@ -688,6 +689,9 @@ class Parser {
       }
       ARROW_RETURN_NOT_OK(ExpectSymbol('=', "'=' after option '" + option.key + "'"));
       ARROW_RETURN_NOT_OK(ParseOptionValue(&option));
+      // Registered as soon as parsed: errors raised before the connector validates its
+      // options (an unknown connector, a later statement) are scrubbed too.
+      RegisterIfSecretKey(option.key, option.value);
       const std::string key_text = option.key;
       options->push_back(std::move(option));
 

@@ -8,6 +8,8 @@
 #include <mutex>
 #include <string_view>
 
+#include "laminar/core/secrets.h"
+
 namespace laminar::kafka {
 
 namespace {
@@ -109,6 +111,8 @@ bool IsSecretClientProperty(const std::string& name) {
 }
 
 void ClientProperties::Set(const std::string& name, std::string value, std::string from_option) {
+  // Every librdkafka property passes here, derived ones too; librdkafka may log them.
+  if (IsSecretClientProperty(name)) RegisterSecret(value);
   for (size_t i = 0; i < entries_.size(); ++i) {
     if (entries_[i].first == name) {
       entries_[i].second = std::move(value);

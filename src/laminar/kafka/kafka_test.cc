@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "laminar/core/registry.h"
+#include "laminar/core/secrets.h"
 #include "laminar/kafka/kafka_alignment.h"
 #include "laminar/kafka/kafka_metadata_columns.h"
 #include "laminar/kafka/kafka_offset_tracker.h"
@@ -164,6 +165,17 @@ TEST(KafkaSinkOptionsTest, FullOptionSetAndPassThrough) {
   EXPECT_EQ(shown.find("hunter2"), std::string::npos) << shown;
   EXPECT_MENTIONS(shown, "sasl.password=***");
   EXPECT_MENTIONS(shown, "socket.keepalive.enable=true");
+}
+
+TEST(KafkaClientTest, SecretPropertiesAreScrubbedFromAnyText) {
+  // librdkafka logs and errors are free text: the values of the properties DisplayRedacted
+  // masks are masked there too, PEM material without "password" in its name included.
+  ClientProperties p;
+  p.Set("sasl.password", "kafka-pw-0815", "properties.sasl.password");
+  p.Set("ssl.key.pem", "-----BEGIN PRIVATE KEY-----MIIkafka", "properties.ssl.key.pem");
+  p.Set("client.id", "kafka-client-0815");
+  EXPECT_EQ(Scrub("auth kafka-pw-0815 key -----BEGIN PRIVATE KEY-----MIIkafka as kafka-client-0815"),
+            "auth *** key *** as kafka-client-0815");
 }
 
 TEST(KafkaSinkOptionsTest, RejectsWhatLibrdkafkaWouldRefuseNamingTheOption) {

@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "laminar/core/secrets.h"
 #include "laminar/core/status.h"
 
 namespace laminar::observe {
@@ -84,7 +85,7 @@ class Session : public std::enable_shared_from_this<Session> {
       if (code < 100 || code > 599) code = 500;
       return Reply(code, "application/json", std::move(body));
     } catch (const std::exception& e) {
-      return Reply(500, "text/plain", std::string("internal error: ") + e.what() + "\n");
+      return Reply(500, "text/plain", "internal error: " + Scrub(e.what()) + "\n");
     } catch (...) {
       return Reply(500, "text/plain", "internal error\n");
     }
@@ -346,7 +347,8 @@ std::pair<int, std::string> RenderHealth(const runtime::PipelineStats& stats, co
     entry["type"] = c.connector_type;
     entry["rows"] = c.rows;
     entry["errors"] = c.errors;
-    if (!c.health.empty()) entry["health"] = c.health;
+    // Free text from the connector, often a library's error message.
+    if (!c.health.empty()) entry["health"] = Scrub(c.health);
     connectors.push_back(std::move(entry));
   }
   body["connectors"] = std::move(connectors);

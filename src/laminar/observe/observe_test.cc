@@ -15,6 +15,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "laminar/core/secrets.h"
 #include "laminar/core/status.h"
 #include "laminar/observe/metrics_server.h"
 #include "laminar/observe/status_line.h"
@@ -121,6 +122,17 @@ TEST(RenderHealthTest, HealthyPipeline) {
   EXPECT_EQ(first.at("errors").to_number<int64_t>(), 1);
   EXPECT_EQ(connectors[1].as_object().at("role").as_string(), "sink");
   EXPECT_EQ(connectors[1].as_object().at("health").as_string(), "Healthy");
+}
+
+TEST(RenderHealthTest, ConnectorHealthIsScrubbedOfSecrets) {
+  // A connector's health reason is often a library's error text, request URLs included.
+  RegisterSecret("health-s3cret-sig");
+  auto stats = SampleStats();
+  stats.connectors[1].health = "Unhealthy: GET /c?sig=health-s3cret-sig refused";
+  auto [code, body] = RenderHealth(stats, "p1", 1700000001500);
+  const auto json = boost::json::parse(body).as_object();
+  EXPECT_EQ(json.at("connectors").as_array()[1].as_object().at("health").as_string(),
+            "Unhealthy: GET /c?sig=*** refused");
 }
 
 TEST(RenderHealthTest, FailedPipelineIs503) {
