@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include <cctype>
 #include <set>
 #include <string>
 
@@ -30,7 +31,10 @@ std::string Property(const Snapshot& snapshot, const std::string& key) {
   return it == configuration.end() ? "" : it->second;
 }
 
-bool IsTrue(const std::string& text) { return text == "true" || text == "TRUE" || text == "True"; }
+bool IsTrue(std::string text) {
+  for (auto& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text == "true";
+}
 
 // The first column (dotted path for nested fields) whose metadata holds a key starting with
 // `prefix`, or "" when none does.

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <parquet/arrow/reader.h>
 #include <parquet/arrow/writer.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <boost/json.hpp>
@@ -520,7 +521,28 @@ arrow::Result<std::optional<Snapshot>> DeltaLog::LoadAt(std::optional<int64_t> m
   std::optional<int64_t> checkpoint;
   if (from_hint && checkpoints.count(*from_hint) && (!max_version || *from_hint <= *max_version)) checkpoint = from_hint;
   if (!checkpoints.empty() && (!checkpoint || *checkpoints.rbegin() > *checkpoint)) checkpoint = *checkpoints.rbegin();
-  if (checkpoint) ARROW_RETURN_NOT_OK(ReadCheckpoint(*checkpoint, &snapshot));
+  if (checkpoint) {
+    // A checkpoint that cannot be read (an object store where a writer died mid-upload may
+    // leave an empty or partial one) is passed over for the next older one, and the commits
+    // after it are replayed; one with content this reader does not support still stops it.
+    std::vector<int64_t> candidates{*checkpoint};
+    for (auto it = checkpoints.rbegin(); it != checkpoints.rend(); ++it) {
+      if (*it < *checkpoint) candidates.push_back(*it);
+    }
+    checkpoint.reset();
+    for (int64_t candidate : candidates) {
+      Snapshot attempt;
+      auto read = ReadCheckpoint(candidate, &attempt);
+      if (read.ok()) {
+        snapshot = std::move(attempt);
+        checkpoint = candidate;
+        break;
+      }
+      if (read.IsNotImplemented()) return read;
+      spdlog::warn("Delta log of {}: checkpoint {} is unreadable ({}); using an older one or the commits",
+                   location_.root, candidate, read.ToString());
+    }
+  }
   int64_t next = checkpoint ? *checkpoint + 1 : 0;
   for (int64_t v : commits) {
     if (v < next) continue;

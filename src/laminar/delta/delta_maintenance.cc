@@ -9,11 +9,14 @@
 
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <chrono>
+#include <optional>
 #include <random>
 #include <regex>
 
 #include "laminar/delta/delta_features.h"
+#include "laminar/delta/delta_schema.h"
 
 namespace laminar::delta {
 
@@ -46,6 +49,63 @@ std::optional<int64_t> RetentionHours(const std::string& text) {
   return n / 60;
 }
 
+// A compacted file's statistics from its inputs': record count, summed null counts, and the
+// least min / greatest max of each column every input has (numbers compare as numbers,
+// strings - ISO dates and times included - as text). A column some input lacks gets no
+// bound, so readers never skip the file wrongly.
+std::string MergedStats(const std::vector<const AddAction*>& inputs, int64_t rows) {
+  json::object mins, maxs, nulls;
+  bool first = true;
+  auto less = [](const json::value& a, const json::value& b) -> std::optional<bool> {
+    if (a.is_number() && b.is_number()) return a.to_number<double>() < b.to_number<double>();
+    if (a.is_string() && b.is_string()) return a.as_string() < b.as_string();
+    return std::nullopt;
+  };
+  // Keeps in `into` only the columns `from` also bounds, with the bound further out.
+  auto merge = [&](json::object& into, const json::object* from, bool want_less) {
+    for (auto it = into.begin(); it != into.end();) {
+      const json::value* other = from ? from->if_contains(it->key()) : nullptr;
+      auto cmp = other ? less(*other, it->value()) : std::nullopt;
+      if (!cmp) {
+        it = into.erase(it);
+        continue;
+      }
+      if (*cmp == want_less && *other != it->value()) it->value() = *other;
+      ++it;
+    }
+  };
+  for (const auto* add : inputs) {
+    boost::system::error_code ec;
+    json::value stats = json::parse(add->stats, ec);
+    const json::object* o = !ec && stats.is_object() ? &stats.as_object() : nullptr;
+    auto section = [&](const char* name) -> const json::object* {
+      const json::value* v = o ? o->if_contains(name) : nullptr;
+      return v && v->is_object() ? &v->as_object() : nullptr;
+    };
+    if (first) {
+      if (const auto* m = section("minValues")) mins = *m;
+      if (const auto* m = section("maxValues")) maxs = *m;
+      if (const auto* m = section("nullCount")) nulls = *m;
+      first = false;
+      continue;
+    }
+    merge(mins, section("minValues"), true);
+    merge(maxs, section("maxValues"), false);
+    const auto* n = section("nullCount");
+    for (auto it = nulls.begin(); it != nulls.end();) {
+      const json::value* other = n ? n->if_contains(it->key()) : nullptr;
+      if (!other || !other->is_int64() || !it->value().is_int64()) {
+        it = nulls.erase(it);
+        continue;
+      }
+      it->value() = it->value().as_int64() + other->as_int64();
+      ++it;
+    }
+  }
+  return json::serialize(
+      json::object{{"numRecords", rows}, {"minValues", mins}, {"maxValues", maxs}, {"nullCount", nulls}});
+}
+
 }  // namespace
 
 arrow::Result<CompactionResult> Compact(DeltaLog& log, const CompactionOptions& options) {
@@ -57,6 +117,15 @@ arrow::Result<CompactionResult> Compact(DeltaLog& log, const CompactionOptions& 
   rewrite.rewrites_files = true;  // dataChange = false: allowed on append-only tables
   ARROW_RETURN_NOT_OK(CheckWritable(snapshot, rewrite));
   const auto& location = log.location();
+  // Output files hold the table's columns (not the partition columns) in the table's types:
+  // older inputs may lack columns added since, others' files may use other physical types.
+  ARROW_ASSIGN_OR_RAISE(auto table_schema, FromDeltaSchemaString(snapshot.metadata().schema_string));
+  arrow::FieldVector file_fields;
+  for (const auto& field : table_schema->fields()) {
+    const auto& partitions = snapshot.metadata().partition_columns;
+    if (std::find(partitions.begin(), partitions.end(), field->name()) == partitions.end()) file_fields.push_back(field);
+  }
+  const auto file_schema = arrow::schema(file_fields);
   // Small files by partition.
   std::map<PartitionValues, std::vector<AddAction>> small;
   for (const auto& [path, add] : snapshot.files()) {
@@ -87,19 +156,12 @@ arrow::Result<CompactionResult> Compact(DeltaLog& log, const CompactionOptions& 
         start = end;
         continue;
       }
-      // One schema for the inputs (older files may lack columns added since).
       std::vector<std::unique_ptr<parquet::arrow::FileReader>> readers;
-      std::vector<std::shared_ptr<arrow::Schema>> schemas;
       for (size_t i = start; i < end; ++i) {
         ARROW_ASSIGN_OR_RAISE(auto input, location.fs->OpenInputFile(location.Join(DecodePath(files[i].path))));
         ARROW_ASSIGN_OR_RAISE(auto reader, parquet::arrow::OpenFile(input, arrow::default_memory_pool()));
-        std::shared_ptr<arrow::Schema> schema;
-        ARROW_RETURN_NOT_OK(reader->GetSchema(&schema));
-        schemas.push_back(std::move(schema));
         readers.push_back(std::move(reader));
       }
-      arrow::Field::MergeOptions merge = arrow::Field::MergeOptions::Permissive();
-      ARROW_ASSIGN_OR_RAISE(auto schema, arrow::UnifySchemas(schemas, merge));
       // Same directory as the inputs.
       const std::string first = DecodePath(files[start].path);
       const auto slash = first.rfind('/');
@@ -116,25 +178,21 @@ arrow::Result<CompactionResult> Compact(DeltaLog& log, const CompactionOptions& 
                                                                             : arrow::Compression::ZSTD)
                               ->max_row_group_length(128 * 1024)
                               ->build();
-        ARROW_ASSIGN_OR_RAISE(auto writer,
-                              parquet::arrow::FileWriter::Open(*schema, arrow::default_memory_pool(), out, properties));
+        // Timestamps in microseconds, as Delta's readers expect (files of other engines may
+        // hold INT96 nanoseconds).
+        auto arrow_properties = parquet::ArrowWriterProperties::Builder()
+                                    .coerce_timestamps(arrow::TimeUnit::MICRO)
+                                    ->allow_truncated_timestamps()
+                                    ->build();
+        ARROW_ASSIGN_OR_RAISE(auto writer, parquet::arrow::FileWriter::Open(*file_schema, arrow::default_memory_pool(),
+                                                                            out, properties, arrow_properties));
         for (auto& reader : readers) {
           ARROW_ASSIGN_OR_RAISE(auto batches, reader->GetRecordBatchReader());
           while (true) {
             ARROW_ASSIGN_OR_RAISE(auto batch, batches->Next());
             if (!batch) break;
-            arrow::ArrayVector columns;
-            for (const auto& field : schema->fields()) {
-              auto column = batch->GetColumnByName(field->name());
-              if (!column) {
-                ARROW_ASSIGN_OR_RAISE(column, arrow::MakeArrayOfNull(field->type(), batch->num_rows()));
-              } else if (!column->type()->Equals(*field->type())) {
-                ARROW_ASSIGN_OR_RAISE(auto cast, arrow::compute::Cast(*column, field->type()));
-                column = cast;
-              }
-              columns.push_back(std::move(column));
-            }
-            ARROW_RETURN_NOT_OK(writer->WriteRecordBatch(*arrow::RecordBatch::Make(schema, batch->num_rows(), columns)));
+            ARROW_ASSIGN_OR_RAISE(auto conformed, ConformToSchema(batch, file_schema));
+            ARROW_RETURN_NOT_OK(writer->WriteRecordBatch(*conformed));
             rows += batch->num_rows();
           }
         }
@@ -149,7 +207,9 @@ arrow::Result<CompactionResult> Compact(DeltaLog& log, const CompactionOptions& 
       add.size = info.size();
       add.modification_time = now;
       add.data_change = false;
-      add.stats = json::serialize(json::object{{"numRecords", rows}});
+      std::vector<const AddAction*> inputs;
+      for (size_t i = start; i < end; ++i) inputs.push_back(&files[i]);
+      add.stats = MergedStats(inputs, rows);
       commit.adds.push_back(std::move(add));
       for (size_t i = start; i < end; ++i) {
         commit.removes.push_back(RemoveAction{files[i].path, now, false, files[i].partition_values, files[i].size});

@@ -1,5 +1,6 @@
 #include "laminar/delta/delta_schema.h"
 
+#include <arrow/array/util.h>
 #include <arrow/compute/api.h>
 #include <arrow/util/key_value_metadata.h>
 
@@ -207,6 +208,22 @@ arrow::Result<std::shared_ptr<arrow::Schema>> StorageSchema(const arrow::Schema&
     fields.push_back(arrow::field(field->name(), type, field->nullable()));
   }
   return arrow::schema(fields);
+}
+
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> ConformToSchema(const std::shared_ptr<arrow::RecordBatch>& batch,
+                                                                   const std::shared_ptr<arrow::Schema>& schema) {
+  arrow::ArrayVector columns;
+  for (const auto& field : schema->fields()) {
+    auto column = batch->GetColumnByName(field->name());
+    if (!column) {
+      ARROW_ASSIGN_OR_RAISE(column, arrow::MakeArrayOfNull(field->type(), batch->num_rows()));
+    } else if (!column->type()->Equals(*field->type())) {
+      ARROW_ASSIGN_OR_RAISE(auto cast, arrow::compute::Cast(*column, field->type()));
+      column = cast;
+    }
+    columns.push_back(std::move(column));
+  }
+  return arrow::RecordBatch::Make(schema, batch->num_rows(), std::move(columns));
 }
 
 arrow::Result<std::shared_ptr<arrow::RecordBatch>> ToStorage(const std::shared_ptr<arrow::RecordBatch>& batch,

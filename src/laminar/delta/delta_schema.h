@@ -31,6 +31,11 @@ arrow::Result<std::shared_ptr<arrow::Schema>> StorageSchema(const arrow::Schema&
 arrow::Result<std::shared_ptr<arrow::RecordBatch>> ToStorage(const std::shared_ptr<arrow::RecordBatch>& batch,
                                                              const std::shared_ptr<arrow::Schema>& storage);
 
+// The rows of `batch`, a data file's, in the columns of `schema`: matched by name, cast
+// where the types differ, null where the file predates a column added since.
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> ConformToSchema(const std::shared_ptr<arrow::RecordBatch>& batch,
+                                                                   const std::shared_ptr<arrow::Schema>& schema);
+
 // Compares the table's columns with the input's (both already in storage form). Returns
 // the input's columns the table lacks (additions). Fails naming the column for a type
 // change, for a table column that is NOT NULL but missing from the input or nullable in it.

@@ -44,6 +44,19 @@ constexpr const char* kExpectPrefix = "laminar.expect-at-most:";
 // the staging record like the expectations above; never written to the log.
 constexpr const char* kUpsertReadVersion = "laminar.upsert-read-version";
 
+// One column's part of a grouping key: length-prefixed, so that no two different value
+// lists join to the same key (a separator byte could occur inside a string value).
+void AppendKeyPart(std::string* key, const std::optional<std::string>& text) {
+  if (!text) {
+    *key += 'n';
+    return;
+  }
+  *key += 'v';
+  *key += std::to_string(text->size());
+  *key += ':';
+  *key += *text;
+}
+
 WriteIntent IntentOf(WriteMode mode) {
   WriteIntent intent;
   intent.removes_data = mode != WriteMode::kAppend;
@@ -101,6 +114,11 @@ uint64_t StableHash(const std::string& s) {
 std::string RandomHex8() {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
   return Hex8(rng());
+}
+
+int RandomMillis(int below) {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  return static_cast<int>(rng() % static_cast<uint64_t>(below));
 }
 
 std::string NewUuid() {
@@ -339,7 +357,8 @@ std::vector<ConfigKeySpec> DeltaSinkKeySpecs() {
                            "Comma-separated partition columns; Hive-style directories (used when the table is created)."),
       ConfigKeySpec::Optional("target.file.size", ConfigType::kInt, "134217728",
                               "Bytes per data file on disk (estimated from the compression so far) before it rolls to the next."),
-      ConfigKeySpec::Optional("max.buffer.records", ConfigType::kInt, "100000", "Rows per Parquet row group."),
+      ConfigKeySpec::Optional("max.buffer.records", ConfigType::kInt, "100000",
+                              "Rows per Parquet row group; at-least-once also commits once this many rows wait."),
       ConfigKeySpec::Optional("max.buffer.duration.ms", ConfigType::kInt, "60000",
                               "at-least-once only: commit once the oldest uncommitted row is this old."),
       ConfigKeySpec::Optional("checkpoint.interval", ConfigType::kInt, "10",
@@ -436,7 +455,7 @@ arrow::Result<DeltaSinkOptions> DeltaSinkOptions::FromConfig(const ConnectorConf
   return o;
 }
 
-DeltaSink::DeltaSink() = default;
+DeltaSink::DeltaSink() : process_token_(RandomHex8() + RandomHex8()) {}
 DeltaSink::~DeltaSink() {
   StopMaintenance();
   StopLogCheckpoints();
@@ -573,8 +592,23 @@ arrow::Result<std::map<std::string, int64_t>> DeltaSink::ReadTxnVersions(const s
 }
 
 arrow::Result<int> DeltaSink::UpdateSnapshot() {
+  const int64_t before = snapshot_->version();
   ARROW_ASSIGN_OR_RAISE(int read, log_->Update(&*snapshot_));
   const auto now = snapshot_->TxnVersion(options_.writer_id);
+  if (now && committing_epoch_ && *now == *committing_epoch_ && now != own_txn_) {
+    // Maybe an earlier attempt of the commit under way landed although its answer was lost
+    // (a timeout): this process's own commit, recognised by the token in its commitInfo.
+    const std::string token = CommitToken(static_cast<uint64_t>(*now));
+    for (int64_t v = before + 1; v <= snapshot_->version(); ++v) {
+      auto commit = log_->ReadCommit(v);
+      if (commit.ok() && commit->commit_info_json.find(token) != std::string::npos) {
+        spdlog::info("{}: epoch {} is in the table (version {}) from an earlier attempt whose answer was lost", where_,
+                     *now, v);
+        own_txn_ = now;
+        break;
+      }
+    }
+  }
   if (now != own_txn_) {
     // Each process numbers its epochs itself: sharing a writer.id would make one skip the
     // other's epochs as replays (data loss) and remove its staged files as orphans.
@@ -587,6 +621,8 @@ arrow::Result<int> DeltaSink::UpdateSnapshot() {
   }
   return read;
 }
+
+std::string DeltaSink::CommitToken(uint64_t epoch) const { return process_token_ + ":" + std::to_string(epoch); }
 
 arrow::Status DeltaSink::CheckTableStillWritable() {
   auto writable = CheckWritable(*snapshot_, IntentOf(options_.write_mode));
@@ -906,8 +942,7 @@ arrow::Status DeltaSink::WriteStorageRows(const std::shared_ptr<arrow::RecordBat
     std::string key;
     for (size_t p = 0; p < layout_->partition_index.size(); ++p) {
       ARROW_ASSIGN_OR_RAISE(auto text, PartitionText(*batch->column(layout_->partition_index[p]), row));
-      key += text ? "v" + *text : std::string("n");
-      key += '\x1f';
+      AppendKeyPart(&key, text);
       values[options_.partition_columns[p]] = std::move(text);
     }
     auto [it, inserted] = groups.try_emplace(key);
@@ -932,7 +967,7 @@ arrow::Status DeltaSink::WriteFileRows(const std::shared_ptr<arrow::RecordBatch>
                                        const PartitionValues& values) {
   if (file_batch->num_rows() == 0) return arrow::Status::OK();
   std::string key;
-  for (const auto& [column, value] : values) key += (value ? "v" + *value : std::string("n")) + '\x1f';
+  for (const auto& [column, value] : values) AppendKeyPart(&key, value);
   ARROW_ASSIGN_OR_RAISE(OpenFile * file, FileFor(values, key));
   ARROW_RETURN_NOT_OK(file->writer->WriteRecordBatch(*file_batch));
   for (size_t c = 0; c < file->stats.size(); ++c) file->stats[c].Add(*file_batch->column(static_cast<int>(c)));
@@ -960,8 +995,7 @@ arrow::Result<std::string> KeyOf(const std::vector<const arrow::Array*>& columns
   std::string key;
   for (const auto* column : columns) {
     ARROW_ASSIGN_OR_RAISE(auto text, PartitionText(*column, row));
-    key += text ? "v" + *text : std::string("n");
-    key += '\x1f';
+    AppendKeyPart(&key, text);
   }
   return key;
 }
@@ -1045,6 +1079,29 @@ class ChangedKeys {
 }  // namespace
 
 arrow::Status DeltaSink::StageUpsert() {
+  // All or nothing: a failure part-way (an unreadable file, a full disk) must not leave
+  // half of the rewrites staged, or the next attempt would rewrite the same files again and
+  // keep their unchanged rows twice. The changes stay for that attempt.
+  const size_t finished_before = finished_.size();
+  const size_t rewritten_before = rewritten_.size();
+  auto status = FoldAndRewrite();
+  if (status.ok()) return status;
+  for (auto& [key, file] : open_files_) {
+    (void)file->writer->Close();
+    (void)file->out->Close();
+    (void)log_->location().fs->DeleteFile(log_->location().Join(file->relative_path));
+  }
+  open_files_.clear();
+  for (size_t i = finished_before; i < finished_.size(); ++i) {
+    (void)log_->location().fs->DeleteFile(log_->location().Join(DecodePath(finished_[i].path)));
+  }
+  finished_.resize(finished_before);
+  rewritten_.resize(rewritten_before);
+  upsert_read_version_.reset();
+  return status;
+}
+
+arrow::Status DeltaSink::FoldAndRewrite() {
   if (changes_.empty()) return arrow::Status::OK();
   // 1. Fold the changes: the last change of a key decides it.
   struct Last {
@@ -1149,19 +1206,8 @@ arrow::Status DeltaSink::StageUpsert() {
     // Into the current file schema (older files may lack columns added since).
     const auto& kept_table = kept.table();
     ARROW_ASSIGN_OR_RAISE(auto combined, kept_table->CombineChunksToBatch());
-    arrow::ArrayVector columns;
-    for (const auto& field : layout_->file_schema->fields()) {
-      auto column = combined->GetColumnByName(field->name());
-      if (!column) {
-        ARROW_ASSIGN_OR_RAISE(column, arrow::MakeArrayOfNull(field->type(), combined->num_rows()));
-      } else if (!column->type()->Equals(*field->type())) {
-        ARROW_ASSIGN_OR_RAISE(auto cast, arrow::compute::Cast(*column, field->type()));
-        column = cast;
-      }
-      columns.push_back(column);
-    }
-    ARROW_RETURN_NOT_OK(
-        WriteFileRows(arrow::RecordBatch::Make(layout_->file_schema, combined->num_rows(), columns), add.partition_values));
+    ARROW_ASSIGN_OR_RAISE(auto conformed, ConformToSchema(combined, layout_->file_schema));
+    ARROW_RETURN_NOT_OK(WriteFileRows(conformed, add.partition_values));
   }
   Count("delta.merge_operations");
   Count("delta.upsert_files_pruned", pruned);
@@ -1208,7 +1254,10 @@ arrow::Result<WriteResult> DeltaSink::WriteBatch(const std::shared_ptr<arrow::Re
   if (!options_.exactly_once) {
     const int64_t now = NowMillis();
     if (first_write_ms_ == 0) first_write_ms_ = now;
-    if (now - first_write_ms_ >= options_.max_buffer_duration_ms) ARROW_RETURN_NOT_OK(Flush());
+    buffered_rows_ += batch->num_rows();
+    if (now - first_write_ms_ >= options_.max_buffer_duration_ms || buffered_rows_ >= options_.max_buffer_records) {
+      ARROW_RETURN_NOT_OK(Flush());
+    }
   }
   return WriteResult{batch->num_rows(), 0};
 }
@@ -1315,6 +1364,11 @@ arrow::Status DeltaSink::CommitAdds(CommitActions staged, std::optional<uint64_t
   }
   if (adds.empty() && staged.removes.empty() && marks.empty()) return arrow::Status::OK();
   const int64_t now = NowMillis();
+  committing_epoch_ = epoch ? std::optional<int64_t>(static_cast<int64_t>(*epoch)) : std::nullopt;
+  struct ClearCommitting {
+    std::optional<int64_t>* epoch;
+    ~ClearCommitting() { epoch->reset(); }
+  } clear_committing{&committing_epoch_};
   ARROW_RETURN_NOT_OK(CheckTableStillWritable());
   std::optional<int64_t> checked_through = read_version;
   for (int attempt = 0;; ++attempt) {
@@ -1393,6 +1447,7 @@ arrow::Status DeltaSink::CommitAdds(CommitActions staged, std::optional<uint64_t
                                     {"operation", operation},
                                     {"operationParameters", json::object{{"mode", mode}}},
                                     {"engineInfo", "laminar-connectors"},
+                                    {"laminarCommit", epoch ? CommitToken(*epoch) : std::string()},
                                     {"isBlindAppend", commit.removes.empty()},
                                     {"operationMetrics", json::object{{"numFiles", static_cast<int64_t>(adds.size())},
                                                                       {"numOutputRows", rows},
@@ -1429,8 +1484,13 @@ arrow::Status DeltaSink::CommitAdds(CommitActions staged, std::optional<uint64_t
                                   "files no longer fit it");
       }
     }
-    if (read == 0 && attempt > 100) {
-      return arrow::Status::IOError(where_, ": cannot create log version ", version, " although none exists");
+    if (read == 0) {
+      // The version is taken but not readable yet, or a conditional write to it was in
+      // flight (S3 409): give the other writer a moment rather than spinning.
+      if (attempt > 100) {
+        return arrow::Status::IOError(where_, ": cannot create log version ", version, " although none exists");
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5 + std::min(attempt, 20) * 10 + RandomMillis(10)));
     }
   }
 }
@@ -1567,6 +1627,7 @@ arrow::Status DeltaSink::RollbackEpoch(uint64_t epoch) {
   finished_.clear();
   rewritten_.clear();
   changes_.clear();
+  upsert_read_version_.reset();
   for (auto it = staged_.lower_bound(epoch); it != staged_.end();) {
     drop(it->second.adds);
     (void)log_->location().fs->DeleteFile(StagingRecordPath(it->first));
@@ -1603,13 +1664,22 @@ arrow::Status DeltaSink::RollbackEpoch(uint64_t epoch) {
 arrow::Status DeltaSink::Flush() {
   if (options_.exactly_once) return arrow::Status::OK();  // epochs commit in CommitEpoch
   std::lock_guard<std::mutex> maintenance(maintenance_mu_);
+  // A flush whose commit failed (a store error) is committed first, as it was: its files
+  // hold rows of batches the runtime counts as written, so they must not be forgotten.
+  if (failed_flush_) {
+    ARROW_RETURN_NOT_OK(CommitAdds(*failed_flush_, std::nullopt, "WRITE"));
+    failed_flush_.reset();
+  }
   if (options_.write_mode == WriteMode::kUpsert) ARROW_RETURN_NOT_OK(StageUpsert());
   ARROW_RETURN_NOT_OK(FinishAllFiles());
   CommitActions staged = TakeStaged();
   first_write_ms_ = 0;
+  buffered_rows_ = 0;
   if (staged.adds.empty() && staged.removes.empty()) return arrow::Status::OK();
   Count("delta.flush_count");
-  return CommitAdds(std::move(staged), std::nullopt, "WRITE");
+  auto status = CommitAdds(staged, std::nullopt, "WRITE");
+  if (!status.ok()) failed_flush_ = std::move(staged);
+  return status;
 }
 
 HealthStatus DeltaSink::Health() const {
@@ -1624,11 +1694,11 @@ ConnectorMetrics DeltaSink::Metrics() const {
 
 arrow::Status DeltaSink::Close() {
   StopMaintenance();
-  StopLogCheckpoints();
   if (!options_.exactly_once && log_) {
     auto status = Flush();
     if (!status.ok()) spdlog::warn("{}: final flush failed: {}", where_, status.ToString());
   }
+  StopLogCheckpoints();  // after the last commit, which may start one
   // Exactly-once: open files belong to an epoch that was not pre-committed; the next
   // start's rollback removes them.
   for (auto& [key, file] : open_files_) {

@@ -124,6 +124,7 @@ class DeltaSink : public SinkConnector {
   // Upsert: folds the epoch's changelog by key (last change wins, in source order), writes
   // the surviving rows, and rewrites the live files holding any changed key.
   arrow::Status StageUpsert();
+  arrow::Status FoldAndRewrite();  // StageUpsert's work, which it undoes on failure
   // Writes one log entry holding `adds` (and the txn when epoch is set), retrying on conflicts.
   arrow::Status CommitAdds(CommitActions staged, std::optional<uint64_t> epoch, const char* operation);
   std::string StagingRecordPath(uint64_t epoch) const;
@@ -142,8 +143,9 @@ class DeltaSink : public SinkConnector {
   // computed at `version` (rows added, or a file of `rewritten` replaced); "" when nothing.
   arrow::Result<std::string> UpsertConflictSince(int64_t version, const std::vector<RemoveAction>& rewritten);
   void Count(const std::string& name, int64_t delta = 1);
-  // Background compaction + vacuum, every compaction.interval.ms, never while an epoch is
-  // staged and not yet committed (its upsert rewrites name the files it replaces).
+  // Background compaction + vacuum, every compaction.interval.ms; a run does not start while
+  // an epoch is staged and not yet committed (an upsert epoch's rewrites name the files it
+  // replaces; one that compaction replaced anyway is merged again).
   void MaintenanceLoop();
   void StartLogCheckpoint();
   void StopLogCheckpoints();
@@ -170,10 +172,16 @@ class DeltaSink : public SinkConnector {
   std::map<uint64_t, CommitActions> staged_;                      // pre-committed, not yet committed
   std::function<std::vector<AppWatermark>()> watermarks_;
   std::optional<int64_t> own_txn_;                                // writer.id's txn as this process knows it
+  std::optional<int64_t> committing_epoch_;                       // the epoch CommitAdds is committing
+  std::string process_token_;                                     // random, per sink object
+  // "<process token>:<epoch>", in commitInfo: tells this process's commits from others'.
+  std::string CommitToken(uint64_t epoch) const;
   std::optional<std::pair<uint64_t, CommitActions>> lost_;        // an epoch refused at commit, to clean up
   std::mutex txn_read_mu_;                                        // ReadTxnVersions
   std::optional<Snapshot> txn_snapshot_;
   int64_t first_write_ms_ = 0;                                    // at-least-once buffer age
+  int64_t buffered_rows_ = 0;                                     // at-least-once rows not committed
+  std::optional<CommitActions> failed_flush_;                     // at-least-once: to commit first
   mutable std::mutex metrics_mu_;
   ConnectorMetrics metrics_;
   std::mutex maintenance_mu_;  // held by pre-commit/commit/rollback and by a maintenance run

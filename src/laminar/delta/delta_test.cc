@@ -1,4 +1,5 @@
 #include <arrow/api.h>
+#include <arrow/compute/api.h>
 #include <arrow/filesystem/localfs.h>
 #include <arrow/io/file.h>
 #include <gtest/gtest.h>
@@ -8,6 +9,7 @@
 #include <boost/json.hpp>
 
 #include <filesystem>
+#include <numeric>
 #include <thread>
 #include <tuple>
 #include <fstream>
@@ -18,6 +20,7 @@
 #include "laminar/delta/delta_schema.h"
 #include "laminar/delta/delta_sink.h"
 #include "laminar/delta/delta_source.h"
+#include "laminar/runtime/fault_points.h"
 #include "laminar/storage/storage_options.h"
 #include "laminar/testing/conformance.h"
 
@@ -874,6 +877,70 @@ TEST_F(DeltaSinkTest, FilesRollAtTheTargetSizeOnDisk) {
   EXPECT_GT(total / static_cast<int64_t>(sizes.size()), kTarget / 2);
 }
 
+// at-least-once also commits by count: 99 buffered rows wait, the 100th commits.
+TEST_F(DeltaSinkTest, AtLeastOnceCommitsEveryMaxBufferRecords) {
+  auto sink = Open({{"delivery.guarantee", "at-least-once"}, {"max.buffer.records", "100"}});
+  ASSERT_TRUE(sink->WriteBatch(Orders(0, 99)).ok());
+  EXPECT_EQ(Load()->version(), 0) << "99 rows: no commit yet";
+  ASSERT_TRUE(sink->WriteBatch(Orders(99, 1)).ok());
+  EXPECT_EQ(Load()->version(), 1);
+  EXPECT_EQ(VisibleRows(), 100);
+  ASSERT_TRUE(sink->WriteBatch(Orders(100, 150)).ok());
+  EXPECT_EQ(Load()->version(), 2);
+  EXPECT_EQ(VisibleRows(), 250);
+}
+
+// at-least-once: a flush whose commit fails (here: the log directory is unusable) keeps its
+// files and commits them with the next flush; nothing written is forgotten.
+TEST_F(DeltaSinkTest, AtLeastOnceFlushThatFailsIsCommittedByTheNext) {
+  auto sink = Open({{"delivery.guarantee", "at-least-once"}, {"max.buffer.records", "100"}});
+  const auto log = dir_ / "_delta_log";
+  const auto aside = dir_ / "_delta_log.aside";
+  fs::rename(log, aside);
+  { std::ofstream blocker(log); }  // a file where the directory should be: the commit fails
+  auto failed = sink->WriteBatch(Orders(0, 100));
+  ASSERT_FALSE(failed.ok());
+  fs::remove(log);
+  fs::rename(aside, log);
+  ASSERT_TRUE(sink->WriteBatch(Orders(100, 100)).ok());
+  auto snapshot = Load();
+  EXPECT_EQ(snapshot->version(), 2) << "the failed flush's commit, then the new one";
+  std::vector<int64_t> ids;
+  for (const auto& b : ReadVisible()) {
+    auto column = std::static_pointer_cast<arrow::Int64Array>(b->GetColumnByName("id"));
+    for (int64_t i = 0; i < column->length(); ++i) ids.push_back(column->Value(i));
+  }
+  std::sort(ids.begin(), ids.end());
+  std::vector<int64_t> expected(200);
+  std::iota(expected.begin(), expected.end(), 0);
+  EXPECT_EQ(ids, expected);
+}
+
+// A commit that landed although its answer was lost (simulated: the step right after the
+// log write throws) is recognised as this sink's own when the runtime retries it, by the
+// token in its commitInfo, instead of being taken for another process under the same
+// writer.id (a fatal error). A second sink object under that writer.id is still refused.
+TEST_F(DeltaSinkTest, ARetriedCommitWhoseAnswerWasLostIsRecognisedAsItsOwn) {
+  auto sink = Open();
+  ASSERT_TRUE(sink->BeginEpoch(1).ok());
+  ASSERT_TRUE(sink->WriteBatch(Orders(0, 10)).ok());
+  ASSERT_TRUE(sink->PreCommit(1).ok());
+  runtime::SetFaultHandler([](const std::string& name) {
+    if (name == "delta.commit.after_log_write") throw std::runtime_error("answer lost");
+  });
+  EXPECT_THROW((void)sink->CommitEpoch(1), std::runtime_error);
+  runtime::SetFaultHandler({});
+  auto retried = sink->CommitEpoch(1);
+  ASSERT_TRUE(retried.ok()) << retried.ToString();
+  EXPECT_EQ(Load()->version(), 1);
+  EXPECT_EQ(VisibleRows(), 10);
+  ASSERT_TRUE(sink->BeginEpoch(2).ok());
+  ASSERT_TRUE(sink->WriteBatch(Orders(10, 5)).ok());
+  ASSERT_TRUE(sink->PreCommit(2).ok());
+  ASSERT_TRUE(sink->CommitEpoch(2).ok());
+  EXPECT_EQ(VisibleRows(), 15);
+}
+
 TEST_F(DeltaSinkTest, VacuumRetentionBelowTheTablesIsRefusedAtOpen) {
   DeltaSink sink;
   auto status = sink.Open(Config({{"compaction.enabled", "true"}, {"vacuum.retention.hours", "24"}}));
@@ -1068,6 +1135,32 @@ TEST_F(DeltaSourceTest, CompactionKeepsRowsAndIsInvisibleToTheChangeFeedVacuumHo
   EXPECT_GT(compacted->files_removed, 0);
   auto after = Load();
   EXPECT_LT(after->files().size(), before);
+  // Compacted files carry their inputs' bounds (so readers and upsert can still skip them),
+  // and store timestamps in microseconds like the sink's own files.
+  int compacted_files = 0;
+  for (const auto& [path, add] : after->files()) {
+    if (path.find("part-compacted-") == std::string::npos) continue;
+    ++compacted_files;
+    auto stats = boost::json::parse(add.stats).as_object();
+    ASSERT_TRUE(stats.at("minValues").as_object().contains("id")) << add.stats;
+    const int64_t min_id = stats.at("minValues").at("id").as_int64();
+    const int64_t max_id = stats.at("maxValues").at("id").as_int64();
+    EXPECT_GE(min_id, 10);
+    EXPECT_LE(max_id, 129);
+    EXPECT_LT(min_id, max_id);
+    EXPECT_TRUE(stats.at("nullCount").as_object().contains("amount"));
+    auto file = arrow::io::ReadableFile::Open((dir_ / DecodePath(path)).string()).ValueOrDie();
+    auto reader = parquet::arrow::OpenFile(file, arrow::default_memory_pool()).ValueOrDie();
+    std::shared_ptr<arrow::Schema> schema;
+    ASSERT_TRUE(reader->GetSchema(&schema).ok());
+    EXPECT_EQ(schema->GetFieldByName("at")->type()->ToString(), "timestamp[us, tz=UTC]");
+    auto table = reader->ReadTable().ValueOrDie();
+    auto ids_in_file = table->GetColumnByName("id");
+    auto minmax = arrow::compute::MinMax(ids_in_file).ValueOrDie().scalar_as<arrow::StructScalar>();
+    EXPECT_EQ(std::static_pointer_cast<arrow::Int64Scalar>(minmax.value[0])->value, min_id);
+    EXPECT_EQ(std::static_pointer_cast<arrow::Int64Scalar>(minmax.value[1])->value, max_id);
+  }
+  EXPECT_GT(compacted_files, 0);
   std::vector<int64_t> ids;
   for (const auto& b : ReadVisible()) {
     auto column = std::static_pointer_cast<arrow::Int64Array>(b->GetColumnByName("id"));

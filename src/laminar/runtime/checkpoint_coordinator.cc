@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "laminar/core/secrets.h"
 #include "laminar/runtime/fault_points.h"
 
 namespace laminar::runtime {
@@ -383,7 +384,7 @@ arrow::Status CheckpointCoordinator::Checkpoint() {
         continue;
       }
       last_manifest_->sinks[sink.name].status = SinkCommitStatus::kFailed;
-      last_manifest_->sinks[sink.name].message = status.message();
+      last_manifest_->sinks[sink.name].message = Scrub(status.message());  // the manifest is a file on disk
       (void)store_->Save(*last_manifest_);
       MarkFailed();
       return status;

@@ -46,7 +46,7 @@ const std::vector<std::string>& KnownFaultPoints() {
       "checkpoint.after_drain",   "checkpoint.after_pre_commit", "checkpoint.after_persist",
       "checkpoint.after_first_sink_commit", "checkpoint.after_commit", "checkpoint.after_status_persist",
       "files.commit.mid_rename",  "files.pre_commit.after_sync",
-      "delta.pre_commit.after_stage", "delta.commit.after_log_write",
+      "delta.pre_commit.after_stage", "delta.commit.after_log_write", "delta.checkpoint.before_last_checkpoint",
       "replay.after_pre_commit",  "replay.after_commit",
       "kafka.pre_commit.after_flush", "kafka.pre_commit.after_marker",
       "kafka.commit.before_commit_transaction", "kafka.commit.after_commit_transaction"};

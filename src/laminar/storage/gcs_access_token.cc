@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 
+#include "laminar/core/secrets.h"
 #include "laminar/storage/http_internal.h"
 
 namespace laminar::storage {
@@ -63,6 +64,7 @@ arrow::Result<std::string> GcsServiceAccountToken(const std::string& key_json) {
   const std::string type = StringField(key, "type");
   const std::string account = StringField(key, "client_email");
   const std::string private_key = StringField(key, "private_key");
+  RegisterSecret(private_key);  // the key file's text may never have passed a config key
   std::string token_uri = StringField(key, "token_uri");
   if (token_uri.empty()) token_uri = kDefaultTokenUri;
   if (!type.empty() && type != "service_account") {
@@ -110,6 +112,7 @@ arrow::Result<std::string> GcsServiceAccountToken(const std::string& key_json) {
   }
   const std::string token = StringField(answer.as_object(), "access_token");
   if (token.empty()) return arrow::Status::IOError(what, " answered without an access_token");
+  RegisterSecret(token);
   int64_t expires_in = 3600;
   if (const auto* e = answer.as_object().if_contains("expires_in"); e != nullptr && e->is_int64()) {
     expires_in = e->as_int64();

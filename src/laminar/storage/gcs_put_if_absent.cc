@@ -33,11 +33,24 @@ arrow::Result<std::string> ServiceAccountKey(const std::map<std::string, std::st
   return bytes->ToString();
 }
 
+// An emulator on this machine (fake-gcs-server) takes anonymous writes; any other endpoint
+// is a real service, where anonymous access has to be asked for explicitly.
+bool IsLoopbackEndpoint(std::string endpoint) {
+  if (auto scheme = endpoint.find("://"); scheme != std::string::npos) endpoint = endpoint.substr(scheme + 3);
+  std::string host;
+  if (!endpoint.empty() && endpoint[0] == '[') {
+    host = endpoint.substr(1, endpoint.find(']') - 1);
+  } else {
+    host = endpoint.substr(0, endpoint.find_first_of(":/"));
+  }
+  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
 }  // namespace
 
 arrow::Status CheckGcsPutIfAbsentCredentials(const std::map<std::string, std::string>& options) {
   if (!Option(options, "google_service_account_key").empty() || !Option(options, "google_service_account_path").empty() ||
-      IsTrue(Option(options, "google_anonymous")) || !Option(options, "google_endpoint").empty()) {
+      IsTrue(Option(options, "google_anonymous")) || IsLoopbackEndpoint(Option(options, "google_endpoint"))) {
     return arrow::Status::OK();
   }
   return arrow::Status::Invalid(
