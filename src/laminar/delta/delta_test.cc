@@ -29,6 +29,15 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// A table directory on local disk, as the sink and the source open it.
+storage::TableLocation LocalTable(const fs::path& dir) {
+  storage::TableLocation location;
+  location.fs = std::make_shared<arrow::fs::LocalFileSystem>();
+  location.root = dir.string();
+  location.local = true;
+  return location;
+}
+
 std::shared_ptr<arrow::Schema> OrdersSchema() {
   return arrow::schema({arrow::field("id", arrow::int64(), false), arrow::field("region", arrow::utf8()),
                         arrow::field("amount", arrow::float64()),
@@ -78,10 +87,7 @@ class DeltaSinkTest : public ::testing::Test {
   }
 
   std::optional<Snapshot> Load() {
-    storage::TableLocation location;
-    location.fs = std::make_shared<arrow::fs::LocalFileSystem>();
-    location.root = dir_.string();
-    location.local = true;
+    const storage::TableLocation location = LocalTable(dir_);
     DeltaLog log(location);
     auto snapshot = log.Load();
     EXPECT_TRUE(snapshot.ok()) << snapshot.status().ToString();
@@ -640,10 +646,7 @@ TEST_F(DeltaSinkTest, UpsertChangelogColumnMustBeATinyintWithoutNulls) {
 // metadata, as another engine would have created it.
 void CreateForeignTable(const fs::path& dir, const ProtocolAction& protocol,
                         std::map<std::string, std::string> configuration, const std::string& id_metadata = "{}") {
-  storage::TableLocation location;
-  location.fs = std::make_shared<arrow::fs::LocalFileSystem>();
-  location.root = dir.string();
-  location.local = true;
+  const storage::TableLocation location = LocalTable(dir);
   ASSERT_TRUE(location.fs->CreateDir(location.Join("_delta_log"), true).ok());
   DeltaLog log(location);
   CommitActions create;
@@ -736,10 +739,7 @@ TEST_F(DeltaSinkTest, AProtocolChangeByAnotherWriterStopsTheCommit) {
   ASSERT_TRUE(sink->WriteBatch(Orders(0, 5)).ok());
   ASSERT_TRUE(sink->PreCommit(1).ok());
   // Version 1 by another writer: a CHECK constraint.
-  storage::TableLocation location;
-  location.fs = std::make_shared<arrow::fs::LocalFileSystem>();
-  location.root = dir_.string();
-  location.local = true;
+  const storage::TableLocation location = LocalTable(dir_);
   DeltaLog log(location);
   CommitActions change;
   ProtocolAction protocol;
@@ -796,10 +796,7 @@ TEST_F(DeltaSinkTest, UpsertEpochIsMergedAgainWhenTheTableChangedUnderIt) {
       ASSERT_TRUE(appender.PreCommit(1).ok());
       ASSERT_TRUE(appender.CommitEpoch(1).ok());
     } else {
-      storage::TableLocation location;
-      location.fs = std::make_shared<arrow::fs::LocalFileSystem>();
-      location.root = dir_.string();
-      location.local = true;
+      const storage::TableLocation location = LocalTable(dir_);
       DeltaLog log(location);
       CompactionOptions compaction;
       compaction.min_files = 2;
@@ -1123,10 +1120,7 @@ TEST_F(DeltaSourceTest, CompactionKeepsRowsAndIsInvisibleToTheChangeFeedVacuumHo
   for (uint64_t e = 1; e <= 12; ++e) Commit(*sink, e, Orders(static_cast<int64_t>(e) * 10, 10));
   auto changes = OpenSource({{"startup.mode", "changes"}, {"poll.interval.ms", "10"}});
   const size_t before = Load()->files().size();
-  storage::TableLocation location;
-  location.fs = std::make_shared<arrow::fs::LocalFileSystem>();
-  location.root = dir_.string();
-  location.local = true;
+  const storage::TableLocation location = LocalTable(dir_);
   DeltaLog log(location);
   CompactionOptions options;
   options.min_files = 10;
