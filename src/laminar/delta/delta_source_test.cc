@@ -75,6 +75,13 @@ class DeltaSourceLogTest : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
 
+  // An empty directory again, holding a new table's version 0 (for cases in a loop).
+  void RecreateTable() {
+    fs::remove_all(dir_);
+    fs::create_directories(dir_ / "_delta_log");
+    CreateTable();
+  }
+
   DeltaLog Log() {
     storage::TableLocation location;
     location.fs = std::make_shared<arrow::fs::LocalFileSystem>();
@@ -372,9 +379,7 @@ TEST_F(DeltaSourceLogTest, FeaturesTurnedOnWhileFollowingAreRefusedNamingThem) {
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name);
-    fs::remove_all(dir_);
-    fs::create_directories(dir_ / "_delta_log");
-    CreateTable();
+    RecreateTable();
     AppendRows(1, 0, 5);
     auto source = OpenSource({{"startup.mode", "changes"}, {"poll.interval.ms", "10"}});
     ASSERT_TRUE(source);
@@ -390,9 +395,7 @@ TEST_F(DeltaSourceLogTest, FeaturesTurnedOnWhileFollowingAreRefusedNamingThem) {
     EXPECT_HAS(polled.status, "version 2");
   }
   // A file with a deletion vector (whatever the protocol says).
-  fs::remove_all(dir_);
-  fs::create_directories(dir_ / "_delta_log");
-  CreateTable();
+  RecreateTable();
   AppendRows(1, 0, 5);
   auto source = OpenSource({{"startup.mode", "changes"}, {"poll.interval.ms", "10"}});
   ASSERT_TRUE(source);
@@ -411,9 +414,7 @@ TEST_F(DeltaSourceLogTest, FeaturesTurnedOnWhileFollowingAreRefusedNamingThem) {
 // be dropped). Schemas of versions before the one the source opened at are history.
 TEST_F(DeltaSourceLogTest, SchemaChangesWhileFollowing) {
   auto reset = [&](std::vector<std::string> version_1_lines = {}) {
-    fs::remove_all(dir_);
-    fs::create_directories(dir_ / "_delta_log");
-    CreateTable();
+    RecreateTable();
     AppendRows(1, 0, 5, 2000, std::move(version_1_lines));
   };
   auto add_extra = [&](int64_t version, int64_t from) {
@@ -556,9 +557,7 @@ TEST_F(DeltaSourceLogTest, MultiPartAndV2NamedCheckpointsAreNamedWhenTheLogNeeds
   for (const std::string name : {"00000000000000000002.checkpoint.0000000001.0000000002.parquet",
                                   "00000000000000000002.checkpoint.80a083e8-7026-4e79-81be-64bd76c43a11.json"}) {
     SCOPED_TRACE(name);
-    fs::remove_all(dir_);
-    fs::create_directories(dir_ / "_delta_log");
-    CreateTable();
+    RecreateTable();
     AppendRows(1, 0, 5);
     AppendRows(2, 5, 5);
     AppendRows(3, 10, 5);

@@ -60,6 +60,19 @@ std::shared_ptr<arrow::RecordBatch> Orders(int64_t from, int64_t n) {
                                    amounts.Finish().ValueOrDie(), at.Finish().ValueOrDie()});
 }
 
+// One epoch through the sink up to its pre-commit (Stage), or to its commit (Commit).
+void Stage(DeltaSink& sink, uint64_t epoch, const std::shared_ptr<arrow::RecordBatch>& batch) {
+  ASSERT_TRUE(sink.BeginEpoch(epoch).ok());
+  ASSERT_TRUE(sink.WriteBatch(batch).ok());
+  auto status = sink.PreCommit(epoch);
+  ASSERT_TRUE(status.ok()) << status.ToString();
+}
+
+void Commit(DeltaSink& sink, uint64_t epoch, const std::shared_ptr<arrow::RecordBatch>& batch) {
+  Stage(sink, epoch, batch);
+  ASSERT_TRUE(sink.CommitEpoch(epoch).ok());
+}
+
 class DeltaSinkTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -522,17 +535,10 @@ TEST_F(DeltaSinkTest, UpsertFoldsTheEpochAndRewritesInOneCommit) {
     config.set_schema(Changes({})->schema());
     DeltaSink sink;
     ASSERT_TRUE(sink.Open(config).ok());
-    auto epoch = [&](uint64_t e, const std::shared_ptr<arrow::RecordBatch>& changes) {
-      ASSERT_TRUE(sink.BeginEpoch(e).ok());
-      ASSERT_TRUE(sink.WriteBatch(changes).ok());
-      auto status = sink.PreCommit(e);
-      ASSERT_TRUE(status.ok()) << status.ToString();
-      ASSERT_TRUE(sink.CommitEpoch(e).ok());
-    };
-    epoch(1, Changes({{1, "east", 1, 0}, {2, "west", 2, 0}, {3, "east", 3, 0}, {4, "west", 4, 0}, {5, "east", 5, 0}}));
+    Commit(sink, 1, Changes({{1, "east", 1, 0}, {2, "west", 2, 0}, {3, "east", 3, 0}, {4, "west", 4, 0}, {5, "east", 5, 0}}));
     const int64_t before = Load()->version();
     // +U 2, -D 3, +I 6, +I 7 then -D 7, two updates of 4 (the last wins), 5 moves region.
-    epoch(2, Changes({{2, "west", 2, 1}, {2, "west", 20, 2}, {3, "east", 3, 3}, {6, "east", 6, 0}, {7, "west", 7, 0},
+    Commit(sink, 2, Changes({{2, "west", 2, 1}, {2, "west", 20, 2}, {3, "east", 3, 3}, {6, "east", 6, 0}, {7, "west", 7, 0},
                       {7, "west", 7, 3}, {4, "west", 40, 2}, {4, "west", 400, 2}, {5, "west", 50, 2}}));
     auto snapshot = Load();
     EXPECT_EQ(snapshot->version(), before + 1) << "one commit per epoch";
@@ -569,19 +575,13 @@ TEST_F(DeltaSinkTest, UpsertReadsOnlyFilesThatMayHoldAChangedKey) {
     config.set_schema(Changes({})->schema());
     DeltaSink sink;
     ASSERT_TRUE(sink.Open(config).ok());
-    auto epoch = [&](uint64_t e, const std::shared_ptr<arrow::RecordBatch>& changes) {
-      ASSERT_TRUE(sink.BeginEpoch(e).ok());
-      ASSERT_TRUE(sink.WriteBatch(changes).ok());
-      ASSERT_TRUE(sink.PreCommit(e).ok());
-      ASSERT_TRUE(sink.CommitEpoch(e).ok());
-    };
     for (int e = 1; e <= 20; ++e) {
       std::vector<std::tuple<int64_t, std::string, double, int8_t>> rows;
       for (int i = 0; i < 5; ++i) {
         const int64_t id = e * 100 + i;
         rows.emplace_back(id, "r" + std::to_string(id), 1, 0);
       }
-      epoch(static_cast<uint64_t>(e), Changes(rows));
+      Commit(sink, static_cast<uint64_t>(e), Changes(rows));
     }
     auto pruned = [&] {
       for (const auto& [name, value] : sink.Metrics().custom) {
@@ -590,7 +590,7 @@ TEST_F(DeltaSinkTest, UpsertReadsOnlyFilesThatMayHoldAChangedKey) {
       return 0.0;
     };
     const double before = pruned();
-    epoch(21, Changes({{702, "r702", 99, 2}}));
+    Commit(sink, 21, Changes({{702, "r702", 99, 2}}));
     EXPECT_EQ(pruned() - before, 19) << "19 of 20 files cannot hold the key";
     int64_t rows = 0;
     for (const auto& b : ReadVisible()) {
@@ -718,10 +718,7 @@ TEST_F(DeltaSinkTest, RefusesTablesWhoseWriterProtocolItDoesNotHonour) {
     auto status = sink.Open(Config(c.sink));
     if (c.refusal.empty()) {
       ASSERT_TRUE(status.ok()) << status.ToString();
-      ASSERT_TRUE(sink.BeginEpoch(1).ok());
-      ASSERT_TRUE(sink.WriteBatch(Orders(0, 5)).ok());
-      ASSERT_TRUE(sink.PreCommit(1).ok());
-      ASSERT_TRUE(sink.CommitEpoch(1).ok());
+      Commit(sink, 1, Orders(0, 5));
       EXPECT_EQ(VisibleRows(), 5);
     } else {
       ASSERT_FALSE(status.ok());
@@ -770,19 +767,13 @@ TEST_F(DeltaSinkTest, UpsertEpochIsMergedAgainWhenTheTableChangedUnderIt) {
     config.set_schema(Changes({})->schema());
     DeltaSink sink;
     ASSERT_TRUE(sink.Open(config).ok());
-    auto stage = [&](uint64_t e, const std::shared_ptr<arrow::RecordBatch>& changes) {
-      ASSERT_TRUE(sink.BeginEpoch(e).ok());
-      ASSERT_TRUE(sink.WriteBatch(changes).ok());
-      auto status = sink.PreCommit(e);
-      ASSERT_TRUE(status.ok()) << status.ToString();
-    };
     // Ten small files holding keys 1..10.
     for (uint64_t e = 1; e <= 10; ++e) {
-      stage(e, Changes({{static_cast<int64_t>(e), "east", 1, 0}}));
+      Stage(sink, e, Changes({{static_cast<int64_t>(e), "east", 1, 0}}));
       ASSERT_TRUE(sink.CommitEpoch(e).ok());
     }
     const auto changes = Changes({{3, "east", 30, 2}, {11, "east", 11, 0}});
-    stage(11, changes);
+    Stage(sink, 11, changes);
     if (other == "append") {
       // An appender (another sink) adds key 11 before the upsert commits.
       auto row = Changes({{11, "east", 11, 0}});
@@ -808,7 +799,7 @@ TEST_F(DeltaSinkTest, UpsertEpochIsMergedAgainWhenTheTableChangedUnderIt) {
     ASSERT_FALSE(lost.ok());
     EXPECT_EQ(KindOf(lost), ErrorKind::kEpochLost) << lost.ToString();
     // The runtime replays the epoch's input.
-    stage(11, changes);
+    Stage(sink, 11, changes);
     ASSERT_TRUE(sink.CommitEpoch(11).ok());
     std::map<int64_t, int> count;
     std::map<int64_t, double> amount;
@@ -952,10 +943,7 @@ TEST_F(DeltaSinkTest, CompressionAndRowGroupSize) {
     SCOPED_TRACE(codec);
     fs::remove_all(dir_);
     auto sink = Open({{"compression", codec}, {"max.buffer.records", "100"}});
-    ASSERT_TRUE(sink->BeginEpoch(1).ok());
-    ASSERT_TRUE(sink->WriteBatch(Orders(0, 250)).ok());
-    ASSERT_TRUE(sink->PreCommit(1).ok());
-    ASSERT_TRUE(sink->CommitEpoch(1).ok());
+    Commit(*sink, 1, Orders(0, 250));
     auto snapshot = Load();
     ASSERT_EQ(snapshot->files().size(), 1u);
     const auto& path = snapshot->files().begin()->first;
@@ -990,13 +978,6 @@ TEST_F(DeltaSinkTest, Conformance) {
 
 class DeltaSourceTest : public DeltaSinkTest {
  protected:
-  void Commit(DeltaSink& sink, uint64_t epoch, const std::shared_ptr<arrow::RecordBatch>& batch) {
-    ASSERT_TRUE(sink.BeginEpoch(epoch).ok());
-    ASSERT_TRUE(sink.WriteBatch(batch).ok());
-    ASSERT_TRUE(sink.PreCommit(epoch).ok());
-    ASSERT_TRUE(sink.CommitEpoch(epoch).ok());
-  }
-
   std::unique_ptr<DeltaSource> OpenSource(std::map<std::string, std::string> props = {}) {
     props["table.path"] = dir_.string();
     ConnectorConfig config("delta-lake", props);
